@@ -1,0 +1,79 @@
+package org.tensorbuffer.device;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Map;
+import org.tensorbuffer.DType;
+
+/**
+ * A compute device: raw memory, host/device copies and the {@link Kernels} the Tensor API runs on.
+ *
+ * <p>This is the lowest layer: every call to {@link #allocate} is a real device allocation (a {@code malloc}, a
+ * {@code cuMemAlloc}, a {@code vmaCreateBuffer}); the pools above it exist to make those calls rare. Offsets and
+ * sizes are in bytes unless a parameter says elements.
+ *
+ * <p>Implementations are thread-safe. Work may be asynchronous (CUDA streams, Vulkan command buffers): kernels and
+ * device-to-device copies are ordered with each other on the device's one queue, {@link #copyToHost} waits for all
+ * earlier work, and {@link #synchronize()} waits explicitly. A buffer may be freed or reused as soon as the calls that
+ * use it have been issued (stream-ordered semantics).
+ */
+public interface Device extends AutoCloseable {
+    /** Stable id used by {@link Devices#get(String)} and on the command line, e.g. {@code cpu}, {@code cuda:0}. */
+    String id();
+
+    /** Human-readable name, e.g. the GPU model. */
+    String name();
+
+    /** The family of the device. */
+    DeviceKind kind();
+
+    /** Alignment in bytes that every allocation has at least (64 on the CPU: one cache line). */
+    long minAlignment();
+
+    /**
+     * Allocates {@code byteSize} bytes of uninitialised device memory aligned to at least {@code alignment} bytes.
+     * A zero-byte request returns a valid buffer of size 0.
+     *
+     * @param byteSize  bytes to allocate, {@code >= 0}
+     * @param alignment a power of two; values below {@link #minAlignment()} are raised to it
+     * @throws DeviceOutOfMemoryException if the device has no memory for it
+     * @throws IllegalArgumentException   if {@code byteSize < 0} or {@code alignment} is not a power of two
+     */
+    DeviceBuffer allocate(long byteSize, long alignment);
+
+    /**
+     * Returns a buffer from {@link #allocate} to the device. Freeing a slice, a buffer of another device or a buffer
+     * twice throws {@link IllegalArgumentException} or {@link IllegalStateException} where the backend can tell.
+     */
+    void free(DeviceBuffer buffer);
+
+    /** Copies {@code byteCount} bytes from host memory into {@code dst} at {@code dstOffset}. */
+    void copyFromHost(MemorySegment src, long srcOffset, DeviceBuffer dst, long dstOffset, long byteCount);
+
+    /** Copies {@code byteCount} bytes from {@code src} at {@code srcOffset} to host memory, after earlier work. */
+    void copyToHost(DeviceBuffer src, long srcOffset, MemorySegment dst, long dstOffset, long byteCount);
+
+    /** Copies {@code byteCount} bytes between two buffers of this device (ranges may not overlap). */
+    void copy(DeviceBuffer src, long srcOffset, DeviceBuffer dst, long dstOffset, long byteCount);
+
+    /**
+     * Sets {@code count} elements of type {@code dtype} starting at {@code offset} to {@code value} (converted to the
+     * type as a Java cast would; F16/BF16 round to nearest even).
+     */
+    void fill(DeviceBuffer dst, long offset, long count, DType dtype, double value);
+
+    /** Total and free memory as far as the backend knows. */
+    MemoryInfo memoryInfo();
+
+    /** The compute kernels of this device. */
+    Kernels kernels();
+
+    /** Waits until all work issued to the device so far has finished. */
+    void synchronize();
+
+    /** Backend facts for the {@code devices} command (driver, memory, which GEMM is in use, ...). */
+    Map<String, String> properties();
+
+    /** Releases the device's context and caches; buffers still allocated become invalid. */
+    @Override
+    void close();
+}

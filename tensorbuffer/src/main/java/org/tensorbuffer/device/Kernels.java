@@ -1,0 +1,104 @@
+package org.tensorbuffer.device;
+
+import org.tensorbuffer.DType;
+
+/**
+ * The compute kernels a backend provides for the Tensor API.
+ *
+ * <p>Conventions for every method: buffers are passed as a {@link DeviceBuffer} plus a byte offset; counts and
+ * dimensions are in elements; matrices are row-major (C order); {@code dtype} is {@link DType#F32} or {@link DType#F64}
+ * unless a method says otherwise, and a backend throws {@link UnsupportedOperationException} naming the op and the
+ * type for a type it lacks. Output ranges must not overlap input ranges unless a method allows it. Calls are
+ * asynchronous on devices with queues (see {@link Device}); {@link #argmax} returns to the host and so waits.
+ */
+public interface Kernels {
+
+    /**
+     * Row-major GEMM: {@code C = alpha * op(A) * op(B) + beta * C} with {@code op(X) = X} or {@code X^T}; {@code C} is
+     * {@code m x n}, {@code op(A)} is {@code m x k}, {@code op(B)} is {@code k x n}; {@code lda}, {@code ldb},
+     * {@code ldc} are row strides in elements of the matrices as stored (as in CBLAS with {@code CblasRowMajor}).
+     * With {@code beta == 0}, {@code C} is not read (NaNs in it do not propagate).
+     */
+    void gemm(DType dtype, boolean transA, boolean transB, int m, int n, int k, double alpha,
+              DeviceBuffer a, long aOffset, int lda, DeviceBuffer b, long bOffset, int ldb, double beta,
+              DeviceBuffer c, long cOffset, int ldc);
+
+    /**
+     * {@code batch} independent GEMMs as in {@link #gemm}; matrix {@code i} of A starts {@code i * strideA} elements
+     * after {@code aOffset} (likewise B and C). A stride of 0 reuses the same matrix (broadcast).
+     */
+    void gemmStridedBatched(DType dtype, boolean transA, boolean transB, int m, int n, int k, double alpha,
+                            DeviceBuffer a, long aOffset, int lda, long strideA,
+                            DeviceBuffer b, long bOffset, int ldb, long strideB, double beta,
+                            DeviceBuffer c, long cOffset, int ldc, long strideC, int batch);
+
+    /** {@code out[i] = a[i] op b[i]} for {@code i < n}; {@code out} may alias {@code a} or {@code b} exactly. */
+    void binary(BinaryOp op, DType dtype, DeviceBuffer a, long aOffset, DeviceBuffer b, long bOffset,
+                DeviceBuffer out, long outOffset, long n);
+
+    /** {@code out[i] = alpha * x[i]}; {@code out} may alias {@code x} exactly. */
+    void scale(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, long n, double alpha);
+
+    /**
+     * RMSNorm over each of {@code rows} rows of {@code cols} elements:
+     * {@code out[r][j] = weight[j] * x[r][j] / sqrt(mean_j(x[r][j]^2) + eps)} (as llama2.c's {@code rmsnorm}, which
+     * computes {@code 1/sqrt} in the element type).
+     */
+    void rmsnorm(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer weight, long weightOffset,
+                 DeviceBuffer out, long outOffset, int rows, int cols, double eps);
+
+    /**
+     * Numerically stable softmax over the first {@code validCols} elements of each of {@code rows} rows that are
+     * {@code cols} elements apart (subtract the row maximum, exponentiate, divide by the sum); elements
+     * {@code validCols..cols-1} of each output row are set to 0. {@code out} may alias {@code x} exactly.
+     */
+    void softmax(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, int rows, int cols,
+                 int validCols);
+
+    /** SiLU: {@code out[i] = x[i] / (1 + exp(-x[i]))}; {@code out} may alias {@code x} exactly. */
+    void silu(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, long n);
+
+    /**
+     * Rotary position embedding of one vector of {@code dim} elements at position {@code pos}, as llama2.c's
+     * {@code run.c}: for each pair {@code (2i, 2i+1)}, {@code headDim = 2i % headSize},
+     * {@code theta = pos / 10000^(headDim / headSize)}, rotate the pair by {@code theta}. {@code out} may alias
+     * {@code x} exactly.
+     */
+    void rope(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, int dim, int headSize,
+              int pos);
+
+    /**
+     * Multi-head attention of one query token over positions {@code 0..pos} of a KV cache, with grouped-query
+     * attention ({@code nHeads} a multiple of {@code nKvHeads}), as llama2.c's {@code run.c}:
+     * for head {@code h} with KV head {@code g = h / (nHeads / nKvHeads)},
+     * {@code att[h][t] = softmax_t(q[h] . k[t][g] / sqrt(headSize))} for {@code t <= pos}, then
+     * {@code out[h] = sum_t att[h][t] * v[t][g]}.
+     *
+     * @param q      {@code nHeads * headSize} elements
+     * @param kCache rows of {@code nKvHeads * headSize} elements, row {@code t} for position {@code t}
+     * @param vCache same layout as {@code kCache}
+     * @param att    scratch of {@code nHeads * attStride} elements; holds the attention weights afterwards
+     * @param out    {@code nHeads * headSize} elements
+     */
+    void attention(DType dtype, DeviceBuffer q, long qOffset, DeviceBuffer kCache, long kOffset,
+                   DeviceBuffer vCache, long vOffset, DeviceBuffer att, long attOffset, int attStride,
+                   DeviceBuffer out, long outOffset, int nHeads, int nKvHeads, int headSize, int pos);
+
+    /**
+     * Index of the largest of {@code n} elements (the first one on ties; NaN is never the maximum unless all are
+     * NaN). Waits for earlier work.
+     */
+    long argmax(DType dtype, DeviceBuffer x, long xOffset, long n);
+
+    /**
+     * Strided gather into a contiguous row-major destination: for every index tuple {@code i} of {@code shape},
+     * {@code dst[rowMajor(i)] = src[sum_d i[d] * srcStrides[d]]} (strides in elements, may be 0 or repeat an axis, as
+     * for transposes, broadcasts and diagonals). Supports every {@link DType} (it moves bytes).
+     */
+    void stridedCopy(DType dtype, DeviceBuffer src, long srcOffset, long[] shape, long[] srcStrides,
+                     DeviceBuffer dst, long dstOffset);
+
+    /** Row sums: {@code dst[o] = sum_{i < inner} src[o * inner + i]} for {@code o < outer}. */
+    void reduceSum(DType dtype, DeviceBuffer src, long srcOffset, DeviceBuffer dst, long dstOffset, long outer,
+                   long inner);
+}
