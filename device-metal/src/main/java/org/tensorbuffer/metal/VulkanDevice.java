@@ -518,7 +518,17 @@ public final class VulkanDevice implements Device {
         return p;
     }
 
-    // ---- used by VulkanKernels (under the device lock) ----
+    // ---- used by VulkanKernels and VulkanAllocBench (under the device lock) ----
+
+    /** The {@code VmaAllocator}. */
+    long vmaAllocator() {
+        return allocator;
+    }
+
+    /** The logical device. */
+    VkDevice vkDevice() {
+        return device;
+    }
 
     VulkanSetup.VkFacts facts() {
         return facts;
