@@ -95,7 +95,7 @@ final class CompareCommand implements Callable<Integer> {
                 }
             });
             if (json) {
-                out.println(new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
+                out.println(new GsonBuilder().setPrettyPrinting().serializeNulls().serializeSpecialFloatingPointValues().create()
                         .toJson(json(c)));
             } else {
                 out.println();

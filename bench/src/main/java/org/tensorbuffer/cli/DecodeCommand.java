@@ -131,7 +131,7 @@ final class DecodeCommand implements Callable<Integer> {
                 if (r.tokenizer() != null) {
                     m.put("text", r.tokenizer().decodeAll(r.promptTokens()[0], allTokens(r)));
                 }
-                out.println(new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
+                out.println(new GsonBuilder().setPrettyPrinting().serializeNulls().serializeSpecialFloatingPointValues().create()
                         .toJson(m));
             } else {
                 out.println();
