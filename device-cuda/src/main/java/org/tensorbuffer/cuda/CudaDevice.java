@@ -139,6 +139,11 @@ public final class CudaDevice implements Device {
         return MIN_ALIGNMENT;
     }
 
+    /** Number of root buffers allocated and not yet freed (for leak checks). */
+    public int liveAllocations() {
+        return live.size();
+    }
+
     /** How this device allocates raw memory. */
     public AllocMode allocMode() {
         return allocMode;
