@@ -71,6 +71,15 @@ class CudaHostSideTest {
     }
 
     @Test
+    void jcudaHandlesCarryRawAddresses() {
+        long address = 0x7f00_1234_5600L;
+        var p = JCudaHandles.devicePointer(address);
+        assertThat(JCudaHandles.address(p)).isEqualTo(address);
+        assertThat(JCudaHandles.address(p.withByteOffset(256))).isEqualTo(address + 256);
+        assertThat(p.toString()).contains(Long.toHexString(address));
+    }
+
+    @Test
     void allocModeProperty() {
         assertThat(AllocMode.fromSystemProperty()).isEqualTo(AllocMode.SYNC);
         System.setProperty(AllocMode.PROPERTY, "ASYNC");
