@@ -387,16 +387,22 @@ struct Dims8 {
     long long v[8];
 };
 
-template <typename T>
+// The axis loop is unrolled over the fixed 8 slots (inactive ones skipped) so that the by-value shape and strides
+// are read straight from the parameter bank instead of a local copy. Index is `unsigned` when every index and offset
+// fits in 32 bits (the common case, and 32-bit division is several times cheaper), else `long long`.
+template <typename T, typename Index>
 __device__ void stridedCopyImpl(const T* src, T* dst, long long total, int rank, Dims8 shape, Dims8 strides) {
     for (long long i = globalIndex(); i < total; i += globalStride()) {
-        long long rem = i;
-        long long off = 0;
-        for (int d = rank - 1; d >= 0; d--) {
-            long long s = shape.v[d];
-            long long idx = rem % s;
-            rem /= s;
-            off += idx * strides.v[d];
+        Index rem = (Index) i;
+        Index off = 0;
+#pragma unroll
+        for (int d = 7; d >= 0; d--) {
+            if (d < rank) {
+                Index s = (Index) shape.v[d];
+                Index idx = rem % s;
+                rem /= s;
+                off += idx * (Index) strides.v[d];
+            }
         }
         dst[i] = src[off];
     }
@@ -465,7 +471,11 @@ extern "C" __global__ void fill_##S(T* dst, long long n, T pattern) {           
 }                                                                                                                   \
 extern "C" __global__ void strided_copy_##S(const T* src, T* dst, long long total, int rank, Dims8 shape,          \
                                             Dims8 strides) {                                                        \
-    stridedCopyImpl<T>(src, dst, total, rank, shape, strides);                                                      \
+    stridedCopyImpl<T, long long>(src, dst, total, rank, shape, strides);                                           \
+}                                                                                                                   \
+extern "C" __global__ void strided_copy32_##S(const T* src, T* dst, long long total, int rank, Dims8 shape,        \
+                                              Dims8 strides) {                                                      \
+    stridedCopyImpl<T, unsigned>(src, dst, total, rank, shape, strides);                                            \
 }
 
 BITS_KERNELS(uint8_t, b1)

@@ -282,8 +282,11 @@ final class CudaKernels implements Kernels, AutoCloseable {
             s[i] = axes.get(i)[0];
             st[i] = axes.get(i)[1];
         }
+        // 32-bit index arithmetic when every element index and source offset fits (unsigned int in the kernel)
+        boolean small = total <= Integer.MAX_VALUE && maxOffset <= Integer.MAX_VALUE;
+        String kernel = small ? "strided_copy32_b" : "strided_copy_b";
         device.bind();
-        module.launch("strided_copy_b" + es, blocks(total), THREADS, device.stream(),
+        module.launch(kernel + es, blocks(total), THREADS, device.stream(),
                 new KernelArgs().ptr(ps).ptr(pd).i64(total).i32(s.length).dims8(s).dims8(st));
     }
 

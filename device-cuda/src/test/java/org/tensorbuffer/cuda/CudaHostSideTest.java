@@ -65,7 +65,7 @@ class CudaHostSideTest {
             assertThat(entries).contains(op + "_f32", op + "_f64");
         }
         for (int b : new int[] {1, 2, 4, 8}) {
-            assertThat(entries).contains("fill_b" + b, "strided_copy_b" + b);
+            assertThat(entries).contains("fill_b" + b, "strided_copy_b" + b, "strided_copy32_b" + b);
         }
         assertThat(PtxModule.ptx()[PtxModule.ptx().length - 1]).isZero();
     }
