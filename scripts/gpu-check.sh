@@ -64,10 +64,15 @@ main() {
   timeout "$(limit 30)" "$JAVA" "${JOPTS[@]}" -cp "$CP" org.tensorbuffer.cuda.CudaInfo 2>&1 | tee "$W/info.txt"
 
   step "2. device-cuda tests (JUnit console launcher)"
-  TCP=$(ls "$B"/lib/*.jar "$B"/test/*.jar | grep -v console-standalone | tr '\n' ':')
+  # The jlinked runtime has no jar file system (jdk.zipfs), which JUnit's package scan of a jar needs: unpack the
+  # test classes into a directory and scan that.
+  mkdir -p "$W/test-classes"
+  "$PY" -m zipfile -e "$B"/test/device-cuda-*-tests.jar "$W/test-classes"
+  TCP="$W/test-classes:"$(ls "$B"/lib/*.jar "$B"/test/*.jar | grep -v -e console-standalone -e device-cuda-.*-tests.jar \
+    | tr '\n' ':')
   timeout "$(limit 150)" "$JAVA" "${JOPTS[@]}" -jar "$B"/test/junit-platform-console-standalone-*.jar execute \
-    --disable-banner --details=tree --class-path "$TCP" --select-package org.tensorbuffer.cuda \
-    > "$W/tests.log" 2>&1
+    --disable-banner --disable-ansi-colors --details=tree --class-path "$TCP" --scan-classpath "$W/test-classes" \
+    --include-classname '.*Test' --fail-if-no-tests > "$W/tests.log" 2>&1
   echo "exit status $?" >> "$W/tests.log"
   grep -E '\[ *[0-9]+ tests|✘|exit status' "$W/tests.log"
   cp "$W/tests.log" "$OUT/tests.log"
