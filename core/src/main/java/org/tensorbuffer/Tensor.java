@@ -1,0 +1,649 @@
+package org.tensorbuffer;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import org.tensorbuffer.device.BinaryOp;
+import org.tensorbuffer.device.Device;
+import org.tensorbuffer.device.DeviceBuffer;
+import org.tensorbuffer.device.Kernels;
+import org.tensorbuffer.memory.Block;
+
+/**
+ * An n-dimensional array in device memory: a {@link Shape} and {@link DType} over a {@link Block}, contiguous and
+ * row-major (C order) starting {@link #byteOffset()} bytes into the block.
+ *
+ * <p>Every op returns a new tensor whose memory comes from the owning {@link TensorContext}'s strategy (TensorBuffer,
+ * then BufferPool, then the raw device); inputs are left unchanged. Views ({@link #reshape}, {@link #slice},
+ * {@link #row}) share the block and hold a reference to it; the block goes back to where it came from when the last
+ * tensor over it is closed.
+ *
+ * <p>Safety: {@link #close()} twice throws {@link IllegalStateException}; any use of a closed tensor throws
+ * {@link IllegalStateException}; any use of a tensor whose block has been recycled (by a bug elsewhere, e.g. a
+ * release too many) throws {@link org.tensorbuffer.memory.UseAfterRecycleException} thanks to the block's generation
+ * counter.
+ *
+ * <p>Not thread-safe for concurrent {@code close}; reading and running ops on one tensor from several threads is
+ * safe as long as nobody closes it meanwhile.
+ */
+public final class Tensor implements AutoCloseable {
+    private final TensorContext ctx;
+    private final Block block;
+    private final int generation;
+    private final Shape shape;
+    private final DType dtype;
+    private final long byteOffset;
+    private boolean closed;
+
+    Tensor(TensorContext ctx, Block block, Shape shape, DType dtype, long byteOffset) {
+        this.ctx = ctx;
+        this.block = block;
+        this.generation = block.generation();
+        this.shape = shape;
+        this.dtype = dtype;
+        this.byteOffset = byteOffset;
+    }
+
+    // ----------------------------------------------------------------------------------------------- accessors
+
+    /** The shape. */
+    public Shape shape() {
+        return shape;
+    }
+
+    /** The element type. */
+    public DType dtype() {
+        return dtype;
+    }
+
+    /** The context that allocates this tensor's op results. */
+    public TensorContext context() {
+        return ctx;
+    }
+
+    /** The device the memory is on. */
+    public Device device() {
+        return ctx.device();
+    }
+
+    /** Number of elements. */
+    public long elementCount() {
+        return shape.elementCount();
+    }
+
+    /** Bytes of data ({@code elementCount * dtype.byteSize()}); the block may be larger. */
+    public long byteSize() {
+        return shape.byteSize(dtype);
+    }
+
+    /** The block behind this tensor. @throws IllegalStateException if closed or recycled */
+    public Block block() {
+        checkLive();
+        return block;
+    }
+
+    /** The device buffer behind this tensor (data starts at {@link #byteOffset()}). @throws IllegalStateException if closed or recycled */
+    public DeviceBuffer buffer() {
+        checkLive();
+        return block.buffer();
+    }
+
+    /** Offset of element 0 in bytes from the start of {@link #buffer()}. */
+    public long byteOffset() {
+        return byteOffset;
+    }
+
+    /** Whether {@link #close()} has been called. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Throws if this tensor may not be used: closed, or its block recycled since the tensor was created.
+     *
+     * @throws IllegalStateException                             if closed
+     * @throws org.tensorbuffer.memory.UseAfterRecycleException if the block has been recycled
+     */
+    public void checkLive() {
+        if (closed) {
+            throw new IllegalStateException(this + " is closed");
+        }
+        block.checkGeneration(generation, this);
+    }
+
+    /**
+     * Gives this tensor's reference to its block back; the last reference returns the block to its pool,
+     * TensorBuffer or device.
+     *
+     * @throws IllegalStateException if already closed
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            throw new IllegalStateException("double close of " + this);
+        }
+        block.checkGeneration(generation, this);
+        closed = true;
+        block.release();
+    }
+
+    // ----------------------------------------------------------------------------------------------- views
+
+    /**
+     * A view with the same elements in a new shape (same element count); shares the block.
+     *
+     * @throws IllegalArgumentException if the element counts differ
+     */
+    public Tensor reshape(Shape newShape) {
+        checkLive();
+        if (newShape.elementCount() != shape.elementCount()) {
+            throw new IllegalArgumentException("cannot reshape " + shape + " (" + shape.elementCount()
+                    + " elements) to " + newShape + " (" + newShape.elementCount() + " elements)");
+        }
+        block.retain();
+        return new Tensor(ctx, block, newShape, dtype, byteOffset);
+    }
+
+    /** {@link #reshape(Shape)} with dimensions. */
+    public Tensor reshape(long... dims) {
+        return reshape(Shape.of(dims));
+    }
+
+    /**
+     * A view of rows {@code start} (inclusive) to {@code end} (exclusive) along axis 0; shares the block.
+     *
+     * @throws IllegalArgumentException  for a scalar
+     * @throws IndexOutOfBoundsException if the range is not inside {@code [0, dim(0)]}
+     */
+    public Tensor slice(long start, long end) {
+        checkLive();
+        if (shape.rank() == 0) {
+            throw new IllegalArgumentException("cannot slice a scalar");
+        }
+        if (start < 0 || end < start || end > shape.dim(0)) {
+            throw new IndexOutOfBoundsException("slice [" + start + ", " + end + ") of axis 0 of " + shape);
+        }
+        long[] dims = shape.dims();
+        long rowBytes = dims[0] == 0 ? 0 : byteSize() / dims[0];
+        dims[0] = end - start;
+        block.retain();
+        return new Tensor(ctx, block, Shape.of(dims), dtype, byteOffset + start * rowBytes);
+    }
+
+    /** A view of row {@code i} of axis 0, with the remaining dimensions; shares the block. */
+    public Tensor row(long i) {
+        checkLive();
+        long[] dims = shape.dims();
+        Tensor s = slice(i, i + 1);
+        Tensor r = new Tensor(ctx, s.block, Shape.of(Arrays.copyOfRange(dims, 1, dims.length)), dtype, s.byteOffset);
+        s.closed = true; // hand its reference over to r
+        return r;
+    }
+
+    // ----------------------------------------------------------------------------------------------- host data
+
+    /** The elements as floats (F32 only), row-major. */
+    public float[] toFloatArray() {
+        requireType(DType.F32, "toFloatArray");
+        float[] a = new float[shape.elementCountInt()];
+        download(MemorySegment.ofArray(a));
+        return a;
+    }
+
+    /** The elements as doubles (F64 only), row-major. */
+    public double[] toDoubleArray() {
+        requireType(DType.F64, "toDoubleArray");
+        double[] a = new double[shape.elementCountInt()];
+        download(MemorySegment.ofArray(a));
+        return a;
+    }
+
+    /** The elements as ints (I32 only), row-major. */
+    public int[] toIntArray() {
+        requireType(DType.I32, "toIntArray");
+        int[] a = new int[shape.elementCountInt()];
+        download(MemorySegment.ofArray(a));
+        return a;
+    }
+
+    /** The elements as longs (I64 only), row-major. */
+    public long[] toLongArray() {
+        requireType(DType.I64, "toLongArray");
+        long[] a = new long[shape.elementCountInt()];
+        download(MemorySegment.ofArray(a));
+        return a;
+    }
+
+    /** The single element of a one-element F32/F64 tensor, as a double. */
+    public double item() {
+        if (shape.elementCount() != 1) {
+            throw new IllegalArgumentException("item() of " + shape + " which has " + shape.elementCount()
+                    + " elements");
+        }
+        return switch (dtype) {
+            case F32 -> toFloatArray()[0];
+            case F64 -> toDoubleArray()[0];
+            case I32 -> toIntArray()[0];
+            case I64 -> toLongArray()[0];
+            default -> throw new UnsupportedOperationException("item() of " + dtype);
+        };
+    }
+
+    private void download(MemorySegment dst) {
+        checkLive();
+        device().copyToHost(block.buffer(), byteOffset, dst, 0, byteSize());
+    }
+
+    /**
+     * Overwrites this tensor's elements with {@code src}'s (same element count and dtype; shapes may differ).
+     *
+     * @throws IllegalArgumentException on a dtype or size mismatch or another device
+     */
+    public void copyFrom(Tensor src) {
+        checkLive();
+        src.checkLive();
+        if (src.dtype != dtype || src.elementCount() != elementCount()) {
+            throw new IllegalArgumentException("copyFrom " + src.shape + " " + src.dtype + " into " + shape + " "
+                    + dtype);
+        }
+        sameDevice(src, "copyFrom");
+        device().copy(src.block.buffer(), src.byteOffset, block.buffer(), byteOffset, byteSize());
+    }
+
+    /** Overwrites the elements with {@code data} (F32; same element count). */
+    public void copyFrom(float[] data) {
+        requireType(DType.F32, "copyFrom(float[])");
+        uploadFrom(MemorySegment.ofArray(data), data.length);
+    }
+
+    /** Overwrites the elements with {@code data} (F64; same element count). */
+    public void copyFrom(double[] data) {
+        requireType(DType.F64, "copyFrom(double[])");
+        uploadFrom(MemorySegment.ofArray(data), data.length);
+    }
+
+    private void uploadFrom(MemorySegment src, long length) {
+        checkLive();
+        if (length != elementCount()) {
+            throw new IllegalArgumentException("array of " + length + " elements does not match " + shape);
+        }
+        device().copyFromHost(src, 0, block.buffer(), byteOffset, byteSize());
+    }
+
+    // ----------------------------------------------------------------------------------------------- ops
+
+    private Kernels k() {
+        return device().kernels();
+    }
+
+    private Tensor out(Shape s) {
+        return ctx.empty(s, dtype);
+    }
+
+    /**
+     * Matrix product, following NumPy's {@code matmul} for ranks 1-3: {@code [m,k] @ [k,n] -> [m,n]},
+     * {@code [m,k] @ [k] -> [m]}, {@code [k] @ [k,n] -> [n]}, {@code [b,m,k] @ [b,k,n] -> [b,m,n]} (a batch of 1 or a
+     * rank-2 operand broadcasts). F32/F64.
+     *
+     * @throws IllegalArgumentException naming both shapes if the inner dimensions or batches differ, or on a dtype
+     *                                  mismatch
+     */
+    public Tensor matmul(Tensor b) {
+        return matmul(b, false, false);
+    }
+
+    /**
+     * {@code op(this) @ op(b)} where {@code op} transposes the last two axes when the flag is set (rank 2-3 only for a
+     * transposed operand). See {@link #matmul(Tensor)}.
+     */
+    public Tensor matmul(Tensor b, boolean transA, boolean transB) {
+        checkBinary(b, "matmul");
+        requireFloat("matmul");
+        Shape as = shape;
+        Shape bs = b.shape;
+        if (as.rank() == 0 || bs.rank() == 0 || as.rank() > 3 || bs.rank() > 3
+                || (transA && as.rank() < 2) || (transB && bs.rank() < 2)) {
+            throw new IllegalArgumentException("matmul of " + as + " and " + bs + " is not supported (ranks 1-3)");
+        }
+        // Normalise to [batch, rows, cols] views of the stored matrices.
+        long aRows = as.rank() == 1 ? 1 : as.dim(-2);
+        long aCols = as.dim(-1);
+        long bRows = bs.rank() == 1 ? bs.dim(0) : bs.dim(-2);
+        long bCols = bs.rank() == 1 ? 1 : bs.dim(-1);
+        long aBatch = as.rank() == 3 ? as.dim(0) : 1;
+        long bBatch = bs.rank() == 3 ? bs.dim(0) : 1;
+        long m = transA ? aCols : aRows;
+        long ka = transA ? aRows : aCols;
+        long kb = transB ? bCols : bRows;
+        long n = transB ? bRows : bCols;
+        if (ka != kb || (aBatch != bBatch && aBatch != 1 && bBatch != 1)) {
+            throw new IllegalArgumentException("matmul shape mismatch: " + as + (transA ? "^T" : "") + " @ " + bs
+                    + (transB ? "^T" : ""));
+        }
+        long batch = Math.max(aBatch, bBatch);
+        long[] outDims;
+        if (as.rank() == 1 && bs.rank() == 1) {
+            outDims = new long[0];
+        } else if (as.rank() == 1) {
+            outDims = bs.rank() == 3 ? new long[] {batch, n} : new long[] {n};
+        } else if (bs.rank() == 1) {
+            outDims = as.rank() == 3 ? new long[] {batch, m} : new long[] {m};
+        } else {
+            outDims = batch > 1 || as.rank() == 3 || bs.rank() == 3 ? new long[] {batch, m, n} : new long[] {m, n};
+        }
+        Tensor c = out(Shape.of(outDims));
+        if (batch == 1) {
+            k().gemm(dtype, transA, transB, Math.toIntExact(m), Math.toIntExact(n), Math.toIntExact(ka), 1.0,
+                    block.buffer(), byteOffset, Math.toIntExact(aCols), b.block.buffer(), b.byteOffset,
+                    Math.toIntExact(bCols), 0.0, c.block.buffer(), c.byteOffset, Math.toIntExact(n));
+        } else {
+            k().gemmStridedBatched(dtype, transA, transB, Math.toIntExact(m), Math.toIntExact(n),
+                    Math.toIntExact(ka), 1.0, block.buffer(), byteOffset, Math.toIntExact(aCols),
+                    aBatch == 1 ? 0 : aRows * aCols, b.block.buffer(), b.byteOffset, Math.toIntExact(bCols),
+                    bBatch == 1 ? 0 : bRows * bCols, 0.0, c.block.buffer(), c.byteOffset, Math.toIntExact(n), m * n,
+                    Math.toIntExact(batch));
+        }
+        return c;
+    }
+
+    /** Elementwise sum with a tensor of the same shape and dtype. */
+    public Tensor add(Tensor b) {
+        return binary(BinaryOp.ADD, b);
+    }
+
+    /** Elementwise difference with a tensor of the same shape and dtype. */
+    public Tensor sub(Tensor b) {
+        return binary(BinaryOp.SUB, b);
+    }
+
+    /** Elementwise product with a tensor of the same shape and dtype. */
+    public Tensor mul(Tensor b) {
+        return binary(BinaryOp.MUL, b);
+    }
+
+    /** Elementwise quotient by a tensor of the same shape and dtype. */
+    public Tensor div(Tensor b) {
+        return binary(BinaryOp.DIV, b);
+    }
+
+    private Tensor binary(BinaryOp op, Tensor b) {
+        checkBinary(b, op.name().toLowerCase());
+        requireFloat(op.name().toLowerCase());
+        if (!b.shape.equals(shape)) {
+            throw new IllegalArgumentException(op.name().toLowerCase() + " shape mismatch: " + shape + " and "
+                    + b.shape);
+        }
+        Tensor c = out(shape);
+        k().binary(op, dtype, block.buffer(), byteOffset, b.block.buffer(), b.byteOffset, c.block.buffer(),
+                c.byteOffset, elementCount());
+        return c;
+    }
+
+    /**
+     * Adds {@code b} into this tensor in place ({@code this += b}); a residual connection. Same shape and dtype.
+     */
+    public void addInPlace(Tensor b) {
+        checkBinary(b, "addInPlace");
+        requireFloat("addInPlace");
+        if (!b.shape.equals(shape)) {
+            throw new IllegalArgumentException("addInPlace shape mismatch: " + shape + " and " + b.shape);
+        }
+        k().binary(BinaryOp.ADD, dtype, block.buffer(), byteOffset, b.block.buffer(), b.byteOffset,
+                block.buffer(), byteOffset, elementCount());
+    }
+
+    /** {@code alpha * this}. */
+    public Tensor scale(double alpha) {
+        checkLive();
+        requireFloat("scale");
+        Tensor c = out(shape);
+        k().scale(dtype, block.buffer(), byteOffset, c.block.buffer(), c.byteOffset, elementCount(), alpha);
+        return c;
+    }
+
+    /**
+     * RMSNorm over the last axis with a weight vector of that length:
+     * {@code weight * x / sqrt(mean(x^2) + eps)}, as llama2.c's {@code rmsnorm}.
+     */
+    public Tensor rmsnorm(Tensor weight, double eps) {
+        checkBinary(weight, "rmsnorm");
+        requireFloat("rmsnorm");
+        if (shape.rank() == 0 || weight.shape.rank() != 1 || weight.shape.dim(0) != shape.dim(-1)) {
+            throw new IllegalArgumentException("rmsnorm of " + shape + " needs a weight of shape [" + (shape.rank()
+                    == 0 ? "?" : shape.dim(-1)) + "], got " + weight.shape);
+        }
+        int cols = Math.toIntExact(shape.dim(-1));
+        int rows = cols == 0 ? 0 : Math.toIntExact(elementCount() / cols);
+        Tensor c = out(shape);
+        k().rmsnorm(dtype, block.buffer(), byteOffset, weight.block.buffer(), weight.byteOffset, c.block.buffer(),
+                c.byteOffset, rows, cols, eps);
+        return c;
+    }
+
+    /** Softmax over the last axis. */
+    public Tensor softmax() {
+        checkLive();
+        requireFloat("softmax");
+        if (shape.rank() == 0) {
+            throw new IllegalArgumentException("softmax of a scalar");
+        }
+        int cols = Math.toIntExact(shape.dim(-1));
+        int rows = cols == 0 ? 0 : Math.toIntExact(elementCount() / cols);
+        Tensor c = out(shape);
+        k().softmax(dtype, block.buffer(), byteOffset, c.block.buffer(), c.byteOffset, rows, cols, cols);
+        return c;
+    }
+
+    /** SiLU, {@code x * sigmoid(x)}, elementwise. */
+    public Tensor silu() {
+        checkLive();
+        requireFloat("silu");
+        Tensor c = out(shape);
+        k().silu(dtype, block.buffer(), byteOffset, c.block.buffer(), c.byteOffset, elementCount());
+        return c;
+    }
+
+    /**
+     * Rotary position embedding of a 1-D vector (length even, a multiple of {@code headSize}) at position
+     * {@code pos}, as llama2.c's {@code run.c}.
+     */
+    public Tensor rope(int pos, int headSize) {
+        checkLive();
+        requireFloat("rope");
+        if (shape.rank() != 1 || headSize <= 0 || shape.dim(0) % headSize != 0 || headSize % 2 != 0 || pos < 0) {
+            throw new IllegalArgumentException("rope needs a 1-D vector whose length is a multiple of an even "
+                    + "headSize and pos >= 0; got " + shape + ", headSize " + headSize + ", pos " + pos);
+        }
+        Tensor c = out(shape);
+        k().rope(dtype, block.buffer(), byteOffset, c.block.buffer(), c.byteOffset, Math.toIntExact(shape.dim(0)),
+                headSize, pos);
+        return c;
+    }
+
+    /** Index of the largest element (the first on ties), over all elements in row-major order. */
+    public long argmax() {
+        checkLive();
+        requireFloat("argmax");
+        if (elementCount() == 0) {
+            throw new IllegalArgumentException("argmax of an empty tensor " + shape);
+        }
+        return k().argmax(dtype, block.buffer(), byteOffset, elementCount());
+    }
+
+    /**
+     * Rows of this 2-D table gathered by index: {@code out[i] = this[ids[i]]}, shape {@code [ids.length, dim(1)]}.
+     *
+     * @throws IndexOutOfBoundsException naming the id if one is outside {@code [0, dim(0))}
+     */
+    public Tensor embedding(int... ids) {
+        checkLive();
+        if (shape.rank() != 2) {
+            throw new IllegalArgumentException("embedding needs a 2-D table, got " + shape);
+        }
+        long rowBytes = shape.dim(1) * dtype.byteSize();
+        Tensor c = out(Shape.of(ids.length, shape.dim(1)));
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= shape.dim(0)) {
+                c.close();
+                throw new IndexOutOfBoundsException("embedding id " + ids[i] + " outside [0, " + shape.dim(0)
+                        + ")");
+            }
+            device().copy(block.buffer(), byteOffset + ids[i] * rowBytes, c.block.buffer(),
+                    c.byteOffset + i * rowBytes, rowBytes);
+        }
+        return c;
+    }
+
+    /**
+     * A contiguous copy with axes permuted: output axis {@code i} is input axis {@code axes[i]} (NumPy's
+     * {@code transpose(axes)} followed by {@code ascontiguousarray}).
+     *
+     * @throws IllegalArgumentException if {@code axes} is not a permutation of {@code 0..rank-1}
+     */
+    public Tensor permute(int... axes) {
+        checkLive();
+        int r = shape.rank();
+        if (axes.length != r) {
+            throw new IllegalArgumentException("permute of " + shape + " needs " + r + " axes, got "
+                    + Arrays.toString(axes));
+        }
+        boolean[] seen = new boolean[r];
+        long[] strides = shape.strides();
+        long[] dims = new long[r];
+        long[] st = new long[r];
+        for (int i = 0; i < r; i++) {
+            if (axes[i] < 0 || axes[i] >= r || seen[axes[i]]) {
+                throw new IllegalArgumentException(Arrays.toString(axes) + " is not a permutation of the axes of "
+                        + shape);
+            }
+            seen[axes[i]] = true;
+            dims[i] = shape.dim(axes[i]);
+            st[i] = strides[axes[i]];
+        }
+        return gather(Shape.of(dims), st);
+    }
+
+    /**
+     * A contiguous tensor of {@code outShape} read from this tensor's memory with element strides {@code strides}
+     * (may be 0 or repeat, for broadcasts and diagonals): {@code out[i] = this.flat[sum_d i[d] * strides[d]]}.
+     *
+     * @throws IllegalArgumentException  if the ranks differ
+     * @throws IndexOutOfBoundsException if the strides reach outside this tensor
+     */
+    public Tensor gather(Shape outShape, long[] strides) {
+        checkLive();
+        if (strides.length != outShape.rank()) {
+            throw new IllegalArgumentException("gather: " + strides.length + " strides for shape " + outShape);
+        }
+        long max = 0;
+        for (int i = 0; i < strides.length; i++) {
+            if (strides[i] < 0) {
+                throw new IllegalArgumentException("gather: negative stride " + strides[i]);
+            }
+            if (outShape.dim(i) > 0) {
+                max += (outShape.dim(i) - 1) * strides[i];
+            }
+        }
+        if (outShape.elementCount() > 0 && max >= elementCount()) {
+            throw new IndexOutOfBoundsException("gather of " + outShape + " with strides " + Arrays.toString(strides)
+                    + " reaches element " + max + " of " + shape);
+        }
+        Tensor c = out(outShape);
+        if (outShape.elementCount() > 0) {
+            k().stridedCopy(dtype, block.buffer(), byteOffset, outShape.dims(), strides.clone(), c.block.buffer(),
+                    c.byteOffset);
+        }
+        return c;
+    }
+
+    /**
+     * Sums over the last {@code n} axes: shape {@code [d0..d(r-n-1)]}. {@code n == rank} gives a scalar.
+     */
+    public Tensor sumLastAxes(int n) {
+        checkLive();
+        requireFloat("sumLastAxes");
+        if (n < 0 || n > shape.rank()) {
+            throw new IllegalArgumentException("sumLastAxes(" + n + ") of " + shape);
+        }
+        long[] dims = shape.dims();
+        long[] outDims = Arrays.copyOf(dims, dims.length - n);
+        long inner = 1;
+        for (int i = dims.length - n; i < dims.length; i++) {
+            inner *= dims[i];
+        }
+        Shape os = Shape.of(outDims);
+        Tensor c = out(os);
+        k().reduceSum(dtype, block.buffer(), byteOffset, c.block.buffer(), c.byteOffset, os.elementCount(), inner);
+        return c;
+    }
+
+    /**
+     * One token's multi-head attention over a KV cache (llama2.c {@code run.c}, grouped-query when
+     * {@code nKvHeads < nHeads}).
+     *
+     * @param q        query, shape {@code [nHeads * headSize]}
+     * @param kCache   keys, shape {@code [seqLen, nKvHeads * headSize]} (a layer's slice of the cache)
+     * @param vCache   values, same shape as {@code kCache}
+     * @param pos      current position; positions {@code 0..pos} of the caches are used
+     * @return the attention output, shape {@code [nHeads * headSize]}; a scratch tensor of shape
+     *         {@code [nHeads, seqLen]} for the weights is allocated and closed inside
+     */
+    public static Tensor attention(Tensor q, Tensor kCache, Tensor vCache, int nHeads, int nKvHeads, int headSize,
+                                   int pos) {
+        q.checkBinary(kCache, "attention");
+        q.checkBinary(vCache, "attention");
+        q.requireFloat("attention");
+        int kvDim = nKvHeads * headSize;
+        if (nHeads <= 0 || nKvHeads <= 0 || nHeads % nKvHeads != 0 || q.shape.rank() != 1
+                || q.shape.dim(0) != (long) nHeads * headSize || kCache.shape.rank() != 2
+                || kCache.shape.dim(1) != kvDim || !kCache.shape.equals(vCache.shape) || pos < 0
+                || pos >= kCache.shape.dim(0)) {
+            throw new IllegalArgumentException("attention: q " + q.shape + ", kCache " + kCache.shape + ", vCache "
+                    + vCache.shape + " do not fit nHeads " + nHeads + ", nKvHeads " + nKvHeads + ", headSize "
+                    + headSize + ", pos " + pos);
+        }
+        int seqLen = Math.toIntExact(kCache.shape.dim(0));
+        TensorContext ctx = q.ctx;
+        Tensor out = ctx.empty(q.shape, q.dtype);
+        try (Tensor att = ctx.empty(Shape.of(nHeads, seqLen), q.dtype)) {
+            q.k().attention(q.dtype, q.block.buffer(), q.byteOffset, kCache.block.buffer(), kCache.byteOffset,
+                    vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset, seqLen,
+                    out.block.buffer(), out.byteOffset, nHeads, nKvHeads, headSize, pos);
+        }
+        return out;
+    }
+
+    // ----------------------------------------------------------------------------------------------- checks
+
+    private void checkBinary(Tensor b, String op) {
+        checkLive();
+        b.checkLive();
+        if (b.dtype != dtype) {
+            throw new IllegalArgumentException(op + " dtype mismatch: " + dtype + " and " + b.dtype);
+        }
+        sameDevice(b, op);
+    }
+
+    private void sameDevice(Tensor b, String op) {
+        if (b.device() != device()) {
+            throw new IllegalArgumentException(op + " of tensors on different devices: " + device().id() + " and "
+                    + b.device().id());
+        }
+    }
+
+    private void requireFloat(String op) {
+        if (dtype != DType.F32 && dtype != DType.F64) {
+            throw new UnsupportedOperationException(op + " is not supported for " + dtype + " (F32/F64 only)");
+        }
+    }
+
+    private void requireType(DType t, String op) {
+        if (dtype != t) {
+            throw new IllegalArgumentException(op + " needs " + t + ", tensor is " + dtype);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Tensor" + shape + " " + dtype + " on " + ctx.device().id() + (closed ? " (closed)" : "");
+    }
+}

@@ -1,0 +1,251 @@
+package org.tensorbuffer;
+
+import java.lang.foreign.MemorySegment;
+import org.tensorbuffer.device.Device;
+import org.tensorbuffer.device.Devices;
+import org.tensorbuffer.memory.Block;
+import org.tensorbuffer.memory.BufferPool;
+import org.tensorbuffer.memory.RawAllocator;
+import org.tensorbuffer.memory.TensorBuffer;
+
+/**
+ * A session of tensor work on one device: the device, its {@link BufferPool} and {@link TensorBuffer}, and the
+ * {@link AllocationStrategy} that decides where each new tensor's memory comes from. The factories ({@link #zeros},
+ * {@link #empty}, {@link #fromArray}, ...) and every op's output go through {@link #allocate(Shape, DType)}.
+ *
+ * <p>Thread-safe: the pools are; the strategy is a volatile field that may be switched between workloads.
+ *
+ * <pre>{@code
+ * try (TensorContext ctx = TensorContext.create(Devices.get("cpu"), AllocationStrategy.PROACTIVE)) {
+ *     ctx.tensorBuffer().reserve(Shape.of(64), DType.F32, 4);
+ *     try (Tensor a = ctx.ones(Shape.of(64), DType.F32); Tensor b = a.scale(2)) {
+ *         float[] out = b.toFloatArray();
+ *     }
+ * }
+ * }</pre>
+ */
+public final class TensorContext implements AutoCloseable {
+    private final Device device;
+    private final BufferPool pool;
+    private final TensorBuffer tensorBuffer;
+    private final RawAllocator raw;
+    private final boolean ownsPools;
+    private volatile AllocationStrategy strategy;
+
+    private TensorContext(Device device, BufferPool pool, TensorBuffer tensorBuffer, AllocationStrategy strategy,
+                          boolean ownsPools) {
+        this.device = device;
+        this.pool = pool;
+        this.tensorBuffer = tensorBuffer;
+        this.raw = new RawAllocator(device);
+        this.strategy = strategy;
+        this.ownsPools = ownsPools;
+    }
+
+    /** A context with its own pool (default limits) and TensorBuffer on {@code device}. */
+    public static TensorContext create(Device device, AllocationStrategy strategy) {
+        BufferPool pool = BufferPool.of(device);
+        return new TensorContext(device, pool, new TensorBuffer(pool), strategy, true);
+    }
+
+    /** A context on the device with the given id ({@link Devices#get(String)}). */
+    public static TensorContext create(String deviceId, AllocationStrategy strategy) {
+        return create(Devices.get(deviceId), strategy);
+    }
+
+    /**
+     * A context over an existing pool and TensorBuffer (which must be on the same device); closing the context does
+     * not close them.
+     *
+     * @throws IllegalArgumentException if the TensorBuffer's fallback is not {@code pool}
+     */
+    public static TensorContext over(BufferPool pool, TensorBuffer tensorBuffer, AllocationStrategy strategy) {
+        if (tensorBuffer.fallback() != pool) {
+            throw new IllegalArgumentException(tensorBuffer + " falls back to " + tensorBuffer.fallback()
+                    + ", not " + pool);
+        }
+        return new TensorContext(pool.device(), pool, tensorBuffer, strategy, false);
+    }
+
+    /** The device. */
+    public Device device() {
+        return device;
+    }
+
+    /** The reactive pool. */
+    public BufferPool pool() {
+        return pool;
+    }
+
+    /** The proactive TensorBuffer. */
+    public TensorBuffer tensorBuffer() {
+        return tensorBuffer;
+    }
+
+    /** The raw allocator used by {@link AllocationStrategy#NONE}. */
+    public RawAllocator raw() {
+        return raw;
+    }
+
+    /** The current strategy. */
+    public AllocationStrategy strategy() {
+        return strategy;
+    }
+
+    /** Switches the strategy for tensors allocated from now on (existing tensors return to where they came from). */
+    public void strategy(AllocationStrategy strategy) {
+        this.strategy = strategy;
+    }
+
+    /** Device allocations made so far through this context's allocators (raw + pool + TensorBuffer). */
+    public long rawAllocations() {
+        return raw.rawAllocations() + pool.stats().rawAllocations() + tensorBuffer.stats().rawAllocations();
+    }
+
+    /**
+     * A block for a tensor of {@code shape} and {@code dtype}, from where the strategy says: NONE the device,
+     * REACTIVE the pool, PROACTIVE the TensorBuffer then the pool.
+     *
+     * @throws UnsupportedOperationException for PLANNED without a plan installed
+     * @throws org.tensorbuffer.memory.PoolOutOfMemoryException if the device is out of memory
+     */
+    public Block allocate(Shape shape, DType dtype) {
+        return switch (strategy) {
+            case NONE -> raw.take(shape.byteSize(dtype));
+            case REACTIVE -> pool.take(shape.byteSize(dtype));
+            case PROACTIVE -> tensorBuffer.take(shape, dtype);
+            case PLANNED -> throw new UnsupportedOperationException("strategy PLANNED needs a memory plan");
+        };
+    }
+
+    /** A tensor over a block the caller holds a reference to; the tensor takes over that reference. */
+    public Tensor wrap(Block block, Shape shape, DType dtype) {
+        if (block.capacity() < shape.byteSize(dtype)) {
+            throw new IllegalArgumentException("block of " + block.capacity() + " bytes is too small for " + shape
+                    + " " + dtype);
+        }
+        return new Tensor(this, block, shape, dtype, 0);
+    }
+
+    /** An uninitialised tensor (its memory may hold a previous tensor's data). */
+    public Tensor empty(Shape shape, DType dtype) {
+        return new Tensor(this, allocate(shape, dtype), shape, dtype, 0);
+    }
+
+    /** A tensor of zeros. */
+    public Tensor zeros(Shape shape, DType dtype) {
+        return full(shape, dtype, 0.0);
+    }
+
+    /** A tensor of ones. */
+    public Tensor ones(Shape shape, DType dtype) {
+        return full(shape, dtype, 1.0);
+    }
+
+    /** A tensor with every element set to {@code value} (converted to {@code dtype} as a Java cast would). */
+    public Tensor full(Shape shape, DType dtype, double value) {
+        Tensor t = empty(shape, dtype);
+        device.fill(t.buffer(), t.byteOffset(), shape.elementCount(), dtype, value);
+        return t;
+    }
+
+    /**
+     * A float32 tensor holding {@code data} in row-major order.
+     *
+     * @throws IllegalArgumentException if {@code data.length} differs from the shape's element count
+     */
+    public Tensor fromArray(float[] data, Shape shape) {
+        checkLength(data.length, shape);
+        return upload(MemorySegment.ofArray(data), shape, DType.F32);
+    }
+
+    /** A float64 tensor holding {@code data} in row-major order (see {@link #fromArray(float[], Shape)}). */
+    public Tensor fromArray(double[] data, Shape shape) {
+        checkLength(data.length, shape);
+        return upload(MemorySegment.ofArray(data), shape, DType.F64);
+    }
+
+    /** An int32 tensor holding {@code data} in row-major order (see {@link #fromArray(float[], Shape)}). */
+    public Tensor fromArray(int[] data, Shape shape) {
+        checkLength(data.length, shape);
+        return upload(MemorySegment.ofArray(data), shape, DType.I32);
+    }
+
+    /** An int64 tensor holding {@code data} in row-major order (see {@link #fromArray(float[], Shape)}). */
+    public Tensor fromArray(long[] data, Shape shape) {
+        checkLength(data.length, shape);
+        return upload(MemorySegment.ofArray(data), shape, DType.I64);
+    }
+
+    /**
+     * A 1-D tensor {@code [start, start + step, ...]} of the values below {@code end} (above it for a negative
+     * step), as NumPy's {@code arange}; F32, F64, I32 or I64.
+     *
+     * @throws IllegalArgumentException if {@code step} is 0 or the type is F16/BF16
+     */
+    public Tensor arange(double start, double end, double step, DType dtype) {
+        if (step == 0 || Double.isNaN(step)) {
+            throw new IllegalArgumentException("arange step must be non-zero, got " + step);
+        }
+        int n = (int) Math.max(0, Math.ceil((end - start) / step));
+        Shape shape = Shape.of(n);
+        return switch (dtype) {
+            case F32 -> {
+                float[] a = new float[n];
+                for (int i = 0; i < n; i++) {
+                    a[i] = (float) (start + i * step);
+                }
+                yield fromArray(a, shape);
+            }
+            case F64 -> {
+                double[] a = new double[n];
+                for (int i = 0; i < n; i++) {
+                    a[i] = start + i * step;
+                }
+                yield fromArray(a, shape);
+            }
+            case I32 -> {
+                int[] a = new int[n];
+                for (int i = 0; i < n; i++) {
+                    a[i] = (int) (start + i * step);
+                }
+                yield fromArray(a, shape);
+            }
+            case I64 -> {
+                long[] a = new long[n];
+                for (int i = 0; i < n; i++) {
+                    a[i] = (long) (start + i * step);
+                }
+                yield fromArray(a, shape);
+            }
+            default -> throw new IllegalArgumentException("arange does not support " + dtype);
+        };
+    }
+
+    private static void checkLength(int length, Shape shape) {
+        if (length != shape.elementCount()) {
+            throw new IllegalArgumentException("array of " + length + " elements does not match shape " + shape
+                    + " (" + shape.elementCount() + " elements)");
+        }
+    }
+
+    private Tensor upload(MemorySegment host, Shape shape, DType dtype) {
+        Tensor t = empty(shape, dtype);
+        device.copyFromHost(host, 0, t.buffer(), t.byteOffset(), shape.byteSize(dtype));
+        return t;
+    }
+
+    /** Closes the pool and TensorBuffer if this context created them (reporting leaked blocks). */
+    @Override
+    public void close() {
+        if (ownsPools) {
+            tensorBuffer.close();
+            pool.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "TensorContext[" + device.id() + ", " + strategy + "]";
+    }
+}
