@@ -118,6 +118,14 @@ class CpuDeviceTest {
     }
 
     @Test
+    void impossibleAllocationIsDeviceOutOfMemory() {
+        // posix_memalign refuses 2^62 bytes (ENOMEM) at once: no memory is touched
+        assertThatThrownBy(() -> device.allocate(1L << 62, 64)).isInstanceOf(DeviceOutOfMemoryException.class)
+                .hasMessageContaining(Long.toString(1L << 62));
+        assertThat(device.usedBytes()).isZero();
+    }
+
+    @Test
     void memoryInfoWithoutLimitReportsTheMachine() {
         var mi = device.memoryInfo();
         assertThat(mi.totalBytes()).isGreaterThan(1L << 26);
