@@ -39,6 +39,11 @@ class GemmTest {
             for (DType t : new DType[] {DType.F32, DType.F64}) {
                 for (int[] sz : sizes) {
                     for (int tr = 0; tr < 4; tr++) {
+                        // the Java GEMM is slow before the JIT compiles it: its mixed transposes on two shapes only
+                        boolean mixed = tr == 1 || tr == 2;
+                        if (impl.equals("java") && mixed && sz[0] != 37 && sz[0] != 3 && sz[2] != 257) {
+                            continue;
+                        }
                         s.add(Arguments.of(impl, t, tr >= 2, tr % 2 == 1, sz[0], sz[1], sz[2]));
                     }
                 }
