@@ -31,7 +31,8 @@ fi
 echo "== runtime dependencies (maven-dependency-plugin copy-dependencies)"
 ./mvnw -q -DskipTests dependency:copy-dependencies -DincludeScope=runtime -DexcludeGroupIds=org.tensorbuffer \
   -DoutputDirectory="$top/$dest/lib"
-for m in tensorbuffer device-cpu device-cuda device-metal bench; do
+modules=$(sed -n 's#.*<module>\(.*\)</module>.*#\1#p' pom.xml)
+for m in $modules; do
   for j in "$m"/target/*.jar; do
     [ -e "$j" ] || continue
     case "$j" in

@@ -10,7 +10,8 @@
 #   3. allocation benchmark: pool take+close vs cuMemAlloc+cuMemFree vs cuMemAllocAsync+cuMemFreeAsync, 256 B..64 MiB
 #   4. PyTorch (torch.cuda, caching allocator) on tensornetwork_permutation_light_415, same pairwise path
 #   5. tensornetwork_permutation_light_415 on CUDA per strategy (time per evaluation, peak bytes)
-#   6. decode --device cuda on both checkpoints for every strategy; token ids must equal the CPU's
+#   6. decode --device cuda on both checkpoints for every strategy; token ids (the "ids" of --json) must equal the
+#      CPU's
 #   7. every einsum instance on CUDA and on the CPU; results must agree within 1e-9 relative (norm)
 #   8. report: results.json with every figure and verdict (scripts/gpu_check_report.py)
 # Output under $OUT (default ./gpu-out), at most 8 files: gpu-check.log (all of the above), results.json,
