@@ -72,7 +72,7 @@ cp "$data"/models/*.bin "$dest/data/models/"
 cp "$data"/einsum/*.json "$dest/data/einsum/"
 
 echo "== Java runtime ($shared/tools/gpu-bundle)"
-if ! "$shared/tools/gpu-bundle" "$dest"; then
+if ! "$shared/tools/gpu-bundle" "$dest" && [ ! -s "$dest/jre.tgz" ]; then
   # The tool appends to .git/info/exclude, which fails in a git worktree (.git is a file there); .gpu/ is in
   # .gitignore anyway, so make the same runtime here with the tool's own jlink options.
   echo "!! ../shared/tools/gpu-bundle failed; jlinking the runtime with its options" >&2
