@@ -36,7 +36,8 @@ final class DecodeCommand implements Callable<Integer> {
 
     @Option(names = "--tokenizer", paramLabel = "PATH",
             description = "llama2.c tokenizer (tok*.bin) with the model's vocab_size tokens. Default: tok<V>.bin or "
-                    + "<name>-tok<V>.bin next to the model; without one only ids are printed and --prompt must be empty.")
+                    + "<name>-tok<V>.bin next to the model; without one only ids are printed and --prompt must be "
+                    + "empty.")
     Path tokenizer;
 
     @Option(names = "--prompt", paramLabel = "TEXT", defaultValue = "",

@@ -71,7 +71,8 @@ class DecodeTest {
         // Per step: x, 5 layers x 15 op outputs (attention output and its scratch included), final norm, logits.
         assertThat(n.rawAllocsPerTokenSteady()).isEqualTo(1 + 5 * 15 + 2);
         assertThat(n.poolRequests()).isZero();
-        assertThat(n.peakReservedBytes()).isLessThan(GREEDY.get(AllocationStrategy.REACTIVE).peakReservedBytes());
+        assertThat(n.peakReservedBytes())
+                .isLessThanOrEqualTo(GREEDY.get(AllocationStrategy.REACTIVE).peakReservedBytes());
     }
 
     @Test
