@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.tensorbuffer.AllocationStrategy;
+import org.tensorbuffer.device.DeviceUnavailableException;
 import org.tensorbuffer.llama.Checkpoint;
 import org.tensorbuffer.llama.Config;
 import org.tensorbuffer.llama.DecodeRequest;
@@ -15,6 +16,7 @@ import org.tensorbuffer.llama.DecodeRun;
 import org.tensorbuffer.llama.DecodeStats;
 import org.tensorbuffer.llama.Generator;
 import org.tensorbuffer.llama.Tokenizer;
+import org.tensorbuffer.memory.PoolOutOfMemoryException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -34,7 +36,8 @@ final class DecodeCommand implements Callable<Integer> {
 
     @Option(names = "--tokenizer", paramLabel = "PATH",
             description = "llama2.c tokenizer (tok*.bin) with the model's vocab_size tokens. Default: tok<V>.bin or "
-                    + "<name>-tok<V>.bin next to the model; without one only ids are printed and --prompt must be empty.")
+                    + "<name>-tok<V>.bin next to the model; without one only ids are printed and --prompt must be "
+                    + "empty.")
     Path tokenizer;
 
     @Option(names = "--prompt", paramLabel = "TEXT", defaultValue = "",
@@ -131,8 +134,8 @@ final class DecodeCommand implements Callable<Integer> {
             }
             out.flush();
             return 0;
-        } catch (IllegalArgumentException | IllegalStateException
-                 | UnsupportedOperationException | IOException e) {
+        } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException
+                 | DeviceUnavailableException | PoolOutOfMemoryException | IOException e) {
             out.flush();
             err.println("tensorbuffer decode: error: " + message(e));
             return 1;
