@@ -178,6 +178,8 @@ def main():
     p.add_argument("--impl", choices=["einsum", "blas", "bmm"], default="bmm")
     p.add_argument("--write-inputs")
     p.add_argument("--sizes", action="store_true", help="print the element counts of the intermediates")
+    p.add_argument("--reference-json", help="write a reference summary for the Java tests: the whole result when it "
+                   "has at most 4096 elements, else its norm, sum and 64 entries at evenly spaced flat indices")
     args = p.parse_args()
 
     d, terms, out = load(args.instance)
@@ -192,6 +194,23 @@ def main():
         for k, x in enumerate(ops):
             np.save(os.path.join(args.write_inputs, "%d.npy" % k), x)
 
+    if args.sizes:
+        # Symbolic: the element count of each step's result, from the labels alone (no contraction).
+        dim = {}
+        for t, sh in zip(terms, shapes):
+            dim.update(zip(t, sh))
+        ts = list(terms)
+        sizes = []
+        for step in path:
+            picked = [ts[i] for i in step]
+            for i in sorted(step, reverse=True):
+                ts.pop(i)
+            tr = step_labels(picked[0], picked[1] if len(picked) > 1 else "", ts, out)
+            ts.append(tr)
+            sizes.append(int(np.prod([dim[c] for c in tr], dtype=np.int64)))
+        print(json.dumps({"intermediates": len(sizes), "sizes": sizes}))
+        return 0
+
     if args.bench:
         times = []
         for _ in range(args.bench):
@@ -204,10 +223,21 @@ def main():
         return 0
 
     r, sizes = contract(terms, out, path, ops, args.impl)
-    if args.sizes:
-        print(json.dumps({"intermediates": len(sizes), "sizes": sizes}))
     if args.output:
         np.save(args.output, r)
+    if args.reference_json:
+        flat = r.reshape(-1)
+        ref = {"instance": d["name"], "path": args.path, "seed": args.seed, "shape": list(r.shape),
+               "norm": float(np.linalg.norm(flat)), "sum": float(flat.sum())}
+        if flat.size <= 4096:
+            ref["values"] = [float(x) for x in flat]
+        else:
+            idx = [int(j * (flat.size - 1) // 63) for j in range(64)]
+            ref["sample_index"] = idx
+            ref["sample_value"] = [float(flat[i]) for i in idx]
+        with open(args.reference_json, "w") as f:
+            json.dump(ref, f, separators=(",", ":"))
+            f.write("\n")
     if args.compare:
         ours = np.load(args.compare)
         if ours.shape != r.shape or ours.dtype != np.float64:
@@ -217,7 +247,7 @@ def main():
         err = float(np.linalg.norm(ours - r)) / (norm if norm > 0 else 1.0)
         print(json.dumps({"rel_err": err, "norm": norm, "shape": list(r.shape)}))
         return 0 if err <= args.tol else 1
-    if not args.output and not args.sizes:
+    if not args.output and not args.reference_json:
         print(json.dumps({"norm": float(np.linalg.norm(r)), "shape": list(r.shape)}))
     return 0
 

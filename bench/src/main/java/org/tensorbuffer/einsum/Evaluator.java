@@ -30,6 +30,7 @@ public final class Evaluator {
     private long liveBytes;
     private long peakLiveBytes;
     private long allocations;
+    private long[] stepNanos;
 
     /** An evaluator for {@code plan}. */
     public Evaluator(Contraction plan) {
@@ -73,8 +74,16 @@ public final class Evaluator {
         peakLiveBytes = 0;
         allocations = 0;
         try {
-            for (Step s : steps) {
-                run(s);
+            if (stepNanos == null) {
+                for (Step s : steps) {
+                    run(s);
+                }
+            } else {
+                for (int i = 0; i < steps.length; i++) {
+                    long t0 = System.nanoTime();
+                    run(steps[i]);
+                    stepNanos[i] = System.nanoTime() - t0;
+                }
             }
             int last = plan.resultSlot();
             Tensor r = slots[last];
@@ -182,6 +191,16 @@ public final class Evaluator {
      */
     public long peakLiveBytes() {
         return peakLiveBytes;
+    }
+
+    /** Turns the per-step timing of {@link #stepNanos()} on or off (off by default). */
+    public void timeSteps(boolean on) {
+        stepNanos = on ? new long[steps.length] : null;
+    }
+
+    /** Nanoseconds each step took in the last evaluation (a copy), or {@code null} when step timing is off. */
+    public long[] stepNanos() {
+        return stepNanos == null ? null : stepNanos.clone();
     }
 
     /** Allocations (op results) made by the last evaluation. */
