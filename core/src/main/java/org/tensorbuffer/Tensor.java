@@ -345,6 +345,45 @@ public final class Tensor implements AutoCloseable {
         return c;
     }
 
+    /**
+     * Batched matrix product over the tensors' flat row-major memory, with the result in any shape of the right
+     * element count: this tensor holds {@code batch} matrices stored {@code m x k} (or {@code k x m} when
+     * {@code transA}), {@code b} holds {@code batch} matrices stored {@code k x n} (or {@code n x k} when
+     * {@code transB}), and the result, of shape {@code outShape}, holds the {@code batch} products {@code m x n}, one
+     * after another. The shapes of the operands are ignored apart from their element counts, so an einsum planner can
+     * multiply tensors of any rank without reshape views, and the result is allocated with the shape its caller will
+     * use (which is what the proactive TensorBuffer is keyed by). F32/F64.
+     *
+     * @throws IllegalArgumentException if an element count differs from {@code batch*m*k}, {@code batch*k*n} or
+     *                                  {@code batch*m*n}, a size is negative, or on a dtype mismatch
+     */
+    public Tensor bmm(Tensor b, long batch, long m, long n, long k, boolean transA, boolean transB, Shape outShape) {
+        checkBinary(b, "bmm");
+        requireFloat("bmm");
+        if (batch < 0 || m < 0 || n < 0 || k < 0 || elementCount() != batch * m * k
+                || b.elementCount() != batch * k * n || outShape.elementCount() != batch * m * n) {
+            throw new IllegalArgumentException("bmm of " + shape + " and " + b.shape + " into " + outShape
+                    + " does not fit batch " + batch + ", m " + m + ", n " + n + ", k " + k);
+        }
+        Tensor c = out(outShape);
+        if (batch == 0 || m == 0 || n == 0) {
+            return c;
+        }
+        int lda = Math.toIntExact(Math.max(1, transA ? m : k));
+        int ldb = Math.toIntExact(Math.max(1, transB ? k : n));
+        if (batch == 1) {
+            k().gemm(dtype, transA, transB, Math.toIntExact(m), Math.toIntExact(n), Math.toIntExact(k), 1.0,
+                    block.buffer(), byteOffset, lda, b.block.buffer(), b.byteOffset, ldb, 0.0, c.block.buffer(),
+                    c.byteOffset, Math.toIntExact(n));
+        } else {
+            k().gemmStridedBatched(dtype, transA, transB, Math.toIntExact(m), Math.toIntExact(n),
+                    Math.toIntExact(k), 1.0, block.buffer(), byteOffset, lda, m * k, b.block.buffer(), b.byteOffset,
+                    ldb, k * n, 0.0, c.block.buffer(), c.byteOffset, Math.toIntExact(n), m * n,
+                    Math.toIntExact(batch));
+        }
+        return c;
+    }
+
     /** Elementwise sum with a tensor of the same shape and dtype. */
     public Tensor add(Tensor b) {
         return binary(BinaryOp.ADD, b);
