@@ -158,7 +158,7 @@ public final class MemoryHistory implements AutoCloseable {
         int n = 0;
         for (StackTraceElement f : st) {
             String c = f.getClassName();
-            if (c.startsWith("org.tensorbuffer.observe.") || c.equals("org.tensorbuffer.TensorContext")) {
+            if (c.equals(MemoryHistory.class.getName()) || c.equals(TensorContext.class.getName())) {
                 continue;
             }
             sb.append(f).append('\n');

@@ -88,7 +88,7 @@ public final class MemoryTimelineHtml {
                     .append("\" font-size=\"11\" text-anchor=\"end\">").append(bytes((long) v)).append("</text>\n");
             double x = LEFT + pw * i / 4.0;
             sb.append("<text x=\"").append(f(x)).append("\" y=\"").append(H - BOTTOM + 16)
-                    .append("\" font-size=\"11\" text-anchor=\"middle\">")
+                    .append("\" font-size=\"11\" text-anchor=\"").append(i == 4 ? "end" : "middle").append("\">")
                     .append(ms((long) ((end - begin) * i / 4.0))).append("</text>\n");
         }
         sb.append("<text x=\"").append(LEFT + pw / 2).append("\" y=\"").append(H - 6)
@@ -131,7 +131,7 @@ public final class MemoryTimelineHtml {
         pts.append(f(lastX)).append(',').append(f(TOP + ph - ph * last / maxY)).append(' ');
         pts.append(f(lastX)).append(',').append(TOP + ph);
         sb.append("<polygon class=\"").append(name).append("\" points=\"").append(pts).append("\" fill=\"")
-                .append(fill).append("\" fill-opacity=\"0.8\" stroke=\"").append(stroke)
+                .append(fill).append("\" stroke=\"").append(stroke)
                 .append("\" stroke-width=\"1.5\"><title>").append(name).append("</title></polygon>\n");
     }
 
@@ -167,26 +167,26 @@ public final class MemoryTimelineHtml {
         sb.append("<h2>Largest allocations (").append(largest.size()).append(" of ").append(allocs.size())
                 .append(") over time</h2>\n");
         int rowH = 16;
+        int left = 230;
         int h = TOP + largest.size() * rowH + 10;
-        int pw = W - LEFT - RIGHT;
+        int pw = W - left - RIGHT;
         sb.append("<svg id=\"allocations\" xmlns=\"http://www.w3.org/2000/svg\" width=\"").append(W)
                 .append("\" height=\"").append(h).append("\" viewBox=\"0 0 ").append(W).append(' ').append(h)
                 .append("\">\n");
         for (int i = 0; i < largest.size(); i++) {
             MemoryEvent e = largest.get(i);
             long[] s = spans.get(e.allocId());
-            double x0 = LEFT + pw * (double) (s[0] - begin) / Math.max(1, end - begin);
-            double x1 = LEFT + pw * (double) (s[1] - begin) / Math.max(1, end - begin);
+            double x0 = left + pw * (double) (s[0] - begin) / Math.max(1, end - begin);
+            double x1 = left + pw * (double) (s[1] - begin) / Math.max(1, end - begin);
             double y = TOP + i * rowH;
-            sb.append("<text x=\"").append(LEFT - 6).append("\" y=\"").append(f(y + 11))
-                    .append("\" font-size=\"10\" text-anchor=\"end\">").append(bytes(e.bytes())).append("</text>");
+            sb.append("<text x=\"").append(left - 6).append("\" y=\"").append(f(y + 11))
+                    .append("\" font-size=\"10\" text-anchor=\"end\">").append(esc(bytes(e.bytes()) + "  "
+                    + e.shape() + " " + e.dtype())).append("</text>");
             sb.append("<rect x=\"").append(f(x0)).append("\" y=\"").append(f(y)).append("\" width=\"")
                     .append(f(Math.max(1.5, x1 - x0))).append("\" height=\"").append(rowH - 3).append("\" fill=\"")
                     .append(COLORS[i % COLORS.length]).append("\"><title>").append(esc(e.shape() + " " + e.dtype()
                     + ", " + bytes(e.bytes()) + ", " + e.pool() + ", " + e.strategy() + ", "
-                    + ms(s[0] - begin) + " to " + ms(s[1] - begin))).append("</title></rect>");
-            sb.append("<text x=\"").append(f(Math.min(x1 + 4, W - 150))).append("\" y=\"").append(f(y + 11))
-                    .append("\" font-size=\"10\">").append(esc(e.shape() + " " + e.dtype())).append("</text>\n");
+                    + ms(s[0] - begin) + " to " + ms(s[1] - begin))).append("</title></rect>\n");
         }
         sb.append("</svg>\n");
     }
