@@ -82,6 +82,11 @@ final class DecodeCommand implements Callable<Integer> {
                     + "reserved bytes, and the ids (and text with a tokenizer).")
     boolean json;
 
+    @Option(names = "--memory-timeline", paramLabel = "FILE.html",
+            description = "Record every allocation of the run and write a self-contained HTML page with a timeline "
+                    + "of live and reserved bytes and the largest allocations (like PyTorch's memory_viz).")
+    Path memoryTimeline;
+
     @Override
     public Integer call() {
         PrintStream out = System.out;
@@ -123,7 +128,7 @@ final class DecodeCommand implements Callable<Integer> {
             if (tok != null && !ids) {
                 tokHolder[0] = Tokenizer.load(tok, config.vocabSize()); // for streaming; DecodeRun validates too
             }
-            DecodeRun.Result r = DecodeRun.run(req, listener);
+            DecodeRun.Result r = DecodeRun.run(req, listener, memoryTimeline);
             progress.done();
             DecodeStats st = r.stats();
             if (json) {
@@ -138,6 +143,9 @@ final class DecodeCommand implements Callable<Integer> {
                 err.printf("achieved tok/s: %.1f (%d positions, strategy %s, %.2f device allocations per token "
                                 + "after the first)%n", st.tokensPerSecond(), st.tokens(),
                         st.strategy().name().toLowerCase(), st.rawAllocsPerTokenSteady());
+            }
+            if (memoryTimeline != null && !json) {
+                err.println("memory timeline written to " + memoryTimeline);
             }
             out.flush();
             return 0;
