@@ -170,7 +170,9 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * Drops one reference, as {@link #release()}; the usual way to end a tensor's life (try-with-resources).
+     * Drops one reference, as {@link #release()}; the usual way to end a tensor's life (try-with-resources). Inside a
+     * {@link MemoryScope} this is the creation reference: the scope forgets the tensor, and a reference
+     * {@link #retain() retained} for someone else stays theirs to release.
      *
      * @throws IllegalReferenceCountException if the tensor is already closed (double close)
      * @throws IllegalStateException          if another thread's open {@link MemoryScope} owns the tensor
@@ -183,6 +185,10 @@ public final class Tensor implements AutoCloseable {
         }
         checkCloser();
         block.checkGeneration(generation, this);
+        MemoryScope s = scope;
+        if (s != null) {
+            s.forget(this); // the creation reference, which the scope would release, is released here
+        }
         release();
     }
 

@@ -178,6 +178,32 @@ class MemoryScopeTest {
     }
 
     @Test
+    void retainedHandOffToAnotherThreadOutlivesTheOwnersClose() throws Exception {
+        try (MemoryScope s = MemoryScope.open()) {
+            Tensor t = ctx.full(Shape.of(4), DType.F32, 2.0).retain(); // one reference for the other thread
+            t.close();                                                   // the owner is done with its own
+            assertThat(s.tensorCount()).isZero();
+            assertThat(t.refCnt()).isEqualTo(1);
+            AtomicReference<Throwable> err = new AtomicReference<>();
+            AtomicReference<float[]> read = new AtomicReference<>();
+            Thread other = new Thread(() -> {
+                try {
+                    read.set(t.toFloatArray());
+                    t.release();
+                } catch (Throwable e) {
+                    err.set(e);
+                }
+            }, "consumer");
+            other.start();
+            other.join(10_000);
+            assertThat(err.get()).isNull();
+            assertThat(read.get()).containsExactly(2f, 2f, 2f, 2f);
+            assertThat(t.isClosed()).isTrue();
+        }
+        assertThat(live()).isZero();
+    }
+
+    @Test
     void scopeMisuseIsReported() throws Exception {
         MemoryScope outer = MemoryScope.open();
         MemoryScope inner = MemoryScope.open();
