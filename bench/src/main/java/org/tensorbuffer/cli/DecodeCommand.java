@@ -84,6 +84,11 @@ final class DecodeCommand implements Callable<Integer> {
                     + "reserved bytes, and the ids (and text with a tokenizer).")
     boolean json;
 
+    @Option(names = "--memory-timeline", paramLabel = "FILE.html",
+            description = "Record every allocation of the run and write a self-contained HTML page with a timeline "
+                    + "of live and reserved bytes and the largest allocations (like PyTorch's memory_viz).")
+    Path memoryTimeline;
+
     @Override
     public Integer call() {
         PrintStream out = System.out;
@@ -117,7 +122,7 @@ final class DecodeCommand implements Callable<Integer> {
                 }
                 progress.update(pos, total);
             };
-            DecodeRun.Result r = DecodeRun.run(req, listener);
+            DecodeRun.Result r = DecodeRun.run(req, listener, memoryTimeline);
             progress.done();
             DecodeStats st = r.stats();
             if (json) {
@@ -131,6 +136,9 @@ final class DecodeCommand implements Callable<Integer> {
                 err.printf("achieved tok/s: %.1f (%d positions, strategy %s, %.2f device allocations per token "
                                 + "after the first)%n", st.tokensPerSecond(), st.tokens(),
                         st.strategy().name().toLowerCase(), st.rawAllocsPerTokenSteady());
+            }
+            if (memoryTimeline != null && !json) {
+                err.println("memory timeline written to " + memoryTimeline);
             }
             out.flush();
             return 0;
