@@ -272,7 +272,10 @@ public final class TensorContext implements AutoCloseable {
         return t;
     }
 
-    /** Frees the planner's arena, and closes the pool and TensorBuffer if this context created them (reporting leaked blocks). */
+    /**
+     * Frees the planner's arena, and closes the pool and TensorBuffer if this context created them (reporting leaked
+     * blocks).
+     */
     @Override
     public void close() {
         planner.close();
