@@ -8,9 +8,17 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.tensorbuffer.AllocationStrategy;
+import org.tensorbuffer.Tensor;
+import org.tensorbuffer.TensorContext;
+import org.tensorbuffer.device.Devices;
+import org.tensorbuffer.llama.Checkpoint;
+import org.tensorbuffer.llama.Tokenizer;
+import org.tensorbuffer.llama.Transformer;
 import org.tensorbuffer.plan.AllocationTrace;
 import org.tensorbuffer.plan.MemoryPlan;
 import org.tensorbuffer.plan.PlanSvg;
+import org.tensorbuffer.plan.PlannedRun;
 import org.tensorbuffer.plan.PlanningAlgorithm;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -24,8 +32,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "plan", mixinStandardHelpOptions = true,
         description = {"Plan one arena for an einsum evaluation or a decode step and print, per planning algorithm, "
                 + "the tensors, arena bytes, lower bound (max live bytes over time) and arena / lower bound.",
-                "The trace is the contraction path's schedule (operands, then one result per step, inputs released "
-                        + "when used)."})
+                "For an einsum instance the trace is the contraction path's schedule (operands, then one result per "
+                        + "step, inputs released when used); for a model it is one recorded decode step."})
 final class PlanCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     Source source;
@@ -55,6 +63,26 @@ final class PlanCommand implements Callable<Integer> {
             + "(default ${DEFAULT-VALUE})")
     long alignment;
 
+    @Option(names = "--device", defaultValue = "cpu", description = "device a recorded run runs on "
+            + "(default ${DEFAULT-VALUE})")
+    String device;
+
+    /**
+     * Records one decode step ({@code forward(BOS, 0)}) of the checkpoint under the PLANNED strategy and returns its
+     * trace; the weights and KV cache are allocated outside the run and are not part of it.
+     */
+    static AllocationTrace decodeStepTrace(Path model, String deviceId) throws IOException {
+        try (Checkpoint ck = Checkpoint.open(model);
+             TensorContext ctx = TensorContext.create(Devices.get(deviceId), AllocationStrategy.PLANNED);
+             Transformer t = Transformer.load(ck, ctx, model.getFileName().toString())) {
+            t.allocateCache();
+            try (PlannedRun run = ctx.run(); Tensor logits = t.forward(Tokenizer.BOS, 0)) {
+                logits.checkLive();
+            }
+            return ctx.planner().lastTrace();
+        }
+    }
+
     @Override
     public Integer call() throws IOException {
         if (alignment <= 0 || Long.bitCount(alignment) != 1) {
@@ -66,7 +94,8 @@ final class PlanCommand implements Callable<Integer> {
             trace = EinsumSchedule.trace(source.instance, path, alignment);
             what = source.instance.getFileName() + " (contraction schedule, path " + path + ")";
         } else {
-            throw new IllegalArgumentException("--model needs the decode workload, which is not available yet");
+            trace = decodeStepTrace(source.model, device);
+            what = source.model.getFileName() + " (recorded decode step at position 0, device " + device + ")";
         }
         List<MemoryPlan> plans = new ArrayList<>();
         for (PlanningAlgorithm a : PlanningAlgorithm.values()) {
