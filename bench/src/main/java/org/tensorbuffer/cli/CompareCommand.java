@@ -95,8 +95,7 @@ final class CompareCommand implements Callable<Integer> {
                 }
             });
             if (json) {
-                out.println(new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
-                        .toJson(json(c)));
+                out.println(new GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(json(c)));
             } else {
                 out.println();
                 out.print(CompareTable.render(c));
@@ -122,6 +121,7 @@ final class CompareCommand implements Callable<Integer> {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("strategy", r.name());
             o.put("tokens_per_s_median", r.tokensPerSecond());
+            o.put("tokens_per_cpu_s_median", nan(r.tokensPerCpuSecond()));
             o.put("first_token_ms_median", r.firstTokenMillis());
             o.put("raw_allocs_per_token_steady_median", r.rawAllocsPerTokenSteady());
             o.put("pool_hit_rate_steady_median", nan(r.poolHitRateSteady()));

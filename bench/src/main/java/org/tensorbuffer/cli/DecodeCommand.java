@@ -3,7 +3,6 @@ package org.tensorbuffer.cli;
 import com.google.gson.GsonBuilder;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -100,30 +99,22 @@ final class DecodeCommand implements Callable<Integer> {
             }
             long sd = seed != null ? seed : System.currentTimeMillis() / 1000;
             DecodeRequest req = new DecodeRequest(model, tok, prompt, steps, temperature, topp, sd, device, s);
+            // Streams the output as run.c does: text pieces (or ids) as they are produced; --json prints at the end.
+            Tokenizer text = tok != null && !ids && !json ? Tokenizer.load(tok, config.vocabSize()) : null;
             Progress progress = new Progress(err, json || ids);
+            int total = steps == 0 ? config.seqLen() : steps;
             boolean[] first = {true};
-            Tokenizer[] tokHolder = new Tokenizer[1];
-            java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
             Generator.Listener listener = (pos, prev, next, sampled) -> {
-                if (ids) {
-                    if (sampled && !json) {
-                        out.print(first[0] ? Integer.toString(next) : " " + next);
-                        first[0] = false;
-                    }
-                } else if (tokHolder[0] != null) {
-                    byte[] piece = tokHolder[0].decode(prev, next);
-                    if (json) {
-                        text.writeBytes(piece);
-                    } else {
-                        out.write(piece, 0, piece.length);
-                        out.flush();
-                    }
+                if (text != null) {
+                    byte[] piece = text.decode(prev, next);
+                    out.write(piece, 0, piece.length);
+                    out.flush();
+                } else if (ids && sampled && !json) {
+                    out.print(first[0] ? Integer.toString(next) : " " + next);
+                    first[0] = false;
                 }
-                progress.update(pos, steps == 0 ? config.seqLen() : steps);
+                progress.update(pos, total);
             };
-            if (tok != null && !ids) {
-                tokHolder[0] = Tokenizer.load(tok, config.vocabSize()); // for streaming; DecodeRun validates too
-            }
             DecodeRun.Result r = DecodeRun.run(req, listener);
             progress.done();
             DecodeStats st = r.stats();
@@ -132,8 +123,7 @@ final class DecodeCommand implements Callable<Integer> {
                 if (r.tokenizer() != null) {
                     m.put("text", r.tokenizer().decodeAll(r.promptTokens()[0], allTokens(r)));
                 }
-                out.println(new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
-                        .toJson(m));
+                out.println(new GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(m));
             } else {
                 out.println();
                 err.printf("achieved tok/s: %.1f (%d positions, strategy %s, %.2f device allocations per token "
@@ -194,6 +184,7 @@ final class DecodeCommand implements Callable<Integer> {
         m.put("tokens", st.tokens());
         m.put("generated_tokens", st.ids().length);
         m.put("tokens_per_s", round(st.tokensPerSecond(), 1));
+        m.put("tokens_per_cpu_s", round(st.tokensPerCpuSecond(), 1));
         m.put("decode_ms", round(st.decodeNanos() / 1e6, 3));
         m.put("first_token_ms", round(st.firstTokenNanos() / 1e6, 3));
         m.put("raw_allocs_total", st.rawAllocsTotal());

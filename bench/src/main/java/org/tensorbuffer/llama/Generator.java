@@ -1,5 +1,7 @@
 package org.tensorbuffer.llama;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.Arrays;
 import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.Tensor;
@@ -63,6 +65,9 @@ public final class Generator {
         int nIds = 0;
         Snapshot start = Snapshot.of(ctx);
         Snapshot afterFirst = start;
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        boolean cpuTime = threads.isCurrentThreadCpuTimeSupported() && threads.isThreadCpuTimeEnabled();
+        long c0 = cpuTime ? threads.getCurrentThreadCpuTime() : 0;
         long t0 = System.nanoTime();
         long tFirst = t0;
         int token = prompt[0];
@@ -99,9 +104,10 @@ public final class Generator {
         }
         ctx.device().synchronize();
         long t1 = System.nanoTime();
+        long cpu = cpuTime ? threads.getCurrentThreadCpuTime() - c0 : -1;
         Snapshot end = Snapshot.of(ctx);
         return new DecodeStats(ctx.strategy(), ctx.device().id(), c, prompt.length, pos, Arrays.copyOf(ids, nIds),
-                t1 - t0, tFirst - t0, end.rawAllocs, end.rawAllocs - afterFirst.rawAllocs,
+                t1 - t0, cpu, tFirst - t0, end.rawAllocs, end.rawAllocs - afterFirst.rawAllocs,
                 end.pool.requests() - start.pool.requests(), end.pool.hits() - start.pool.hits(),
                 end.pool.requests() - afterFirst.pool.requests(), end.pool.hits() - afterFirst.pool.hits(),
                 end.tb.requests() - start.tb.requests(), end.tb.hits() - start.tb.hits(),
