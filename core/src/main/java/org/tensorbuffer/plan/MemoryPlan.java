@@ -83,7 +83,8 @@ public final class MemoryPlan {
 
     /**
      * For each tensor, the other tensors that share memory with it (and so, in a valid plan, are never live at the
-     * same time): the replay checks that these are free before handing a slice out. Computed once, O(n²).
+     * same time), in ascending order: the replay checks that these are free before handing a slice out. Computed
+     * once, O(n²).
      */
     int[][] memoryNeighbours() {
         int[][] m = memoryNeighbours;

@@ -53,6 +53,8 @@ public final class PlannedAllocator implements AutoCloseable {
     private boolean inRun;
     private int cursor;
     private boolean diverged;
+    /** Whether arena blocks of an earlier run were still out when this run began (escaped tensors). */
+    private boolean carryOver;
     private boolean closed;
     // stats
     private long runs;
@@ -126,6 +128,8 @@ public final class PlannedAllocator implements AutoCloseable {
         diverged = false;
         if (plan == null || replanRequested) {
             recorder = new Recorder();
+        } else {
+            carryOver = arena.outstandingBlocks() > 0;
         }
     }
 
@@ -252,7 +256,12 @@ public final class PlannedAllocator implements AutoCloseable {
             diverge("allocation " + i + ": its slice is still held by a tensor of an earlier run (escaped)");
             return null;
         }
+        // Memory neighbours allocated later in the run (j > i) can only be held if they escaped an earlier run;
+        // without such leftovers only the earlier ones (j < i, which should be dead by now) need a look.
         for (int j : neighbours[i]) {
+            if (j > i && !carryOver) {
+                break;
+            }
             if (slots[j].refCnt() != 0) {
                 diverge("allocation " + i + ": its memory is still held by " + plan.trace().get(j).describe()
                         + " (escaped or released later than recorded)");

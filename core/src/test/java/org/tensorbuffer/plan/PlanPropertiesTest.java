@@ -48,7 +48,7 @@ class PlanPropertiesTest {
         });
     }
 
-    @Property(tries = 300)
+    @Property(tries = 200)
     void noTwoLiveTensorsOverlapAndArenaIsAtLeastTheLowerBound(@ForAll("workloads") Workload w) {
         AllocationTrace trace = AllocationTrace.ofLifetimes(w.bytes, w.first, w.last, w.alignment);
         long bound = referenceLowerBound(w);
