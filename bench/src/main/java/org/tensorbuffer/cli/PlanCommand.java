@@ -84,7 +84,17 @@ final class PlanCommand implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
+        try {
+            return plan();
+        } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException | IOException e) {
+            System.out.flush();
+            System.err.println("tensorbuffer plan: error: " + DecodeCommand.message(e));
+            return 1;
+        }
+    }
+
+    private int plan() throws IOException {
         if (alignment <= 0 || Long.bitCount(alignment) != 1) {
             throw new IllegalArgumentException("--alignment " + alignment + " is not a power of two");
         }
