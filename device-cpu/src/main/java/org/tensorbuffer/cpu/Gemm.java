@@ -23,7 +23,7 @@ import java.util.Locale;
  */
 public final class Gemm {
     /** With OpenBLAS, products with {@code m * n * k} up to this run as plain Java loops (measured crossover). */
-    public static final long SMALL_WORK = 8L * 8 * 8;
+    public static final long SMALL_WORK = 256;
     /** Without OpenBLAS, products with {@code m * n * k} up to this run as plain Java loops, not blocked. */
     public static final long SMALL_WORK_JAVA = 16L * 16 * 16;
 
@@ -83,6 +83,12 @@ public final class Gemm {
     /** E.g. {@code OpenBLAS (libopenblas.so.0)} or {@code Java Vector API (...)}. */
     public String description() {
         return description;
+    }
+
+    /** Threads a large product runs on: OpenBLAS's thread count, or the common fork-join pool's parallelism. */
+    public int threads() {
+        return blas != null && blas.threads() > 0 ? blas.threads()
+                : Math.max(1, java.util.concurrent.ForkJoinPool.getCommonPoolParallelism());
     }
 
     /** Whether products above {@link #SMALL_WORK} go to OpenBLAS. */
