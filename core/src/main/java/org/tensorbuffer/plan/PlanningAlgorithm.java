@@ -1,6 +1,5 @@
 package org.tensorbuffer.plan;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
@@ -92,35 +91,33 @@ public enum PlanningAlgorithm {
     private static int[] byBreadth(AllocationTrace trace) {
         List<AllocationRecord> r = trace.records();
         int n = trace.size();
-        // Steps = allocation times. Live set at step k = tensors j with first(j) <= first(k) <= last(j).
+        // Steps = allocation times; the live set at step k = tensors j <= k with last(j) >= first(k).
         long[] breadth = new long[n];
-        List<List<Integer>> live = new ArrayList<>(n);
         for (int k = 0; k < n; k++) {
             long t = r.get(k).firstUse();
-            List<Integer> set = new ArrayList<>();
             long sum = 0;
             for (int j = 0; j <= k; j++) {       // first uses increase with the index
-                AllocationRecord rj = r.get(j);
-                if (rj.lastUse() >= t) {
-                    set.add(j);
-                    sum += rj.paddedBytes();
+                if (r.get(j).lastUse() >= t) {
+                    sum += r.get(j).paddedBytes();
                 }
             }
-            set.sort(Comparator.<Integer>comparingLong(i -> -r.get(i).paddedBytes())
-                    .thenComparingLong(i -> r.get(i).firstUse()));
-            live.add(set);
             breadth[k] = sum;
         }
         int[] steps = sortIndices(n, Comparator.<Integer>comparingLong(k -> -breadth[k]).thenComparingInt(k -> k));
+        int[] bySize = bySize(trace);           // within a step: largest first
         int[] order = new int[n];
         boolean[] taken = new boolean[n];
         int m = 0;
         for (int k : steps) {
-            for (int j : live.get(k)) {
-                if (!taken[j]) {
+            long t = r.get(k).firstUse();
+            for (int j : bySize) {
+                if (!taken[j] && j <= k && r.get(j).lastUse() >= t) {
                     taken[j] = true;
                     order[m++] = j;
                 }
+            }
+            if (m == n) {
+                break;
             }
         }
         return order;
@@ -139,65 +136,52 @@ public enum PlanningAlgorithm {
 
     /** The shared placement step: best-fitting gap among placed, lifetime-overlapping tensors, else on top. */
     static long[] place(AllocationTrace trace, int[] order) {
-        List<AllocationRecord> r = trace.records();
         int n = trace.size();
+        long[] first = new long[n];
+        long[] last = new long[n];
+        long[] size = new long[n];
+        for (int i = 0; i < n; i++) {
+            AllocationRecord r = trace.get(i);
+            first[i] = r.firstUse();
+            last[i] = r.lastUse();
+            size[i] = r.paddedBytes();
+        }
         long[] offset = new long[n];
-        int[] placed = new int[n];
-        int placedCount = 0;
-        int[] overlap = new int[n];
+        // placed tensors of non-zero size, kept sorted by offset (insertion), so no per-tensor sort is needed
+        int[] byOffset = new int[n];
+        int placed = 0;
         for (int i : order) {
-            AllocationRecord ri = r.get(i);
-            long size = ri.paddedBytes();
-            long align = ri.alignment();
-            int k = 0;
-            for (int p = 0; p < placedCount; p++) {
-                int j = placed[p];
-                if (r.get(j).overlapsInTime(ri) && r.get(j).paddedBytes() > 0) {
-                    overlap[k++] = j;
-                }
-            }
-            sortByOffset(overlap, k, offset);
+            long s = size[i];
+            long align = trace.get(i).alignment();
             long prevEnd = 0;
             long best = -1;
             long bestGap = Long.MAX_VALUE;
-            for (int q = 0; q < k; q++) {
-                int j = overlap[q];
+            for (int q = 0; q < placed; q++) {
+                int j = byOffset[q];
+                if (first[j] > last[i] || first[i] > last[j]) {
+                    continue;                       // not live together: may share memory
+                }
                 long start = alignUp(prevEnd, align);
                 long gap = offset[j] - start;
-                if (gap >= size && gap < bestGap) {
+                if (gap >= s && gap < bestGap) {
                     bestGap = gap;
                     best = start;
                 }
-                prevEnd = Math.max(prevEnd, offset[j] + r.get(j).paddedBytes());
+                prevEnd = Math.max(prevEnd, offset[j] + size[j]);
             }
-            offset[i] = best >= 0 ? best : alignUp(prevEnd, align);
-            placed[placedCount++] = i;
+            long o = best >= 0 ? best : alignUp(prevEnd, align);
+            offset[i] = o;
+            if (s > 0) {
+                int pos = placed;
+                while (pos > 0 && offset[byOffset[pos - 1]] > o) {
+                    byOffset[pos] = byOffset[pos - 1];
+                    pos--;
+                }
+                byOffset[pos] = i;
+                placed++;
+            }
         }
         return offset;
-    }
-
-    private static void sortByOffset(int[] a, int k, long[] offset) {
-        // insertion sort for small k, a comparator sort otherwise
-        if (k < 32) {
-            for (int x = 1; x < k; x++) {
-                int v = a[x];
-                int y = x - 1;
-                while (y >= 0 && offset[a[y]] > offset[v]) {
-                    a[y + 1] = a[y];
-                    y--;
-                }
-                a[y + 1] = v;
-            }
-            return;
-        }
-        Integer[] boxed = new Integer[k];
-        for (int x = 0; x < k; x++) {
-            boxed[x] = a[x];
-        }
-        Arrays.sort(boxed, Comparator.comparingLong(j -> offset[j]));
-        for (int x = 0; x < k; x++) {
-            a[x] = boxed[x];
-        }
     }
 
     static long alignUp(long v, long align) {
