@@ -60,6 +60,8 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     private Block lruHead;
     private Block lruTail;
     private long sharedCachedBytes;
+    /** Sum of the thread caches' allowances: {@code sharedCachedBytes + allowanceTotal <= maxCachedBytes}. */
+    private long allowanceTotal;
     private long reservedBytes;
     private long peakReservedBytes;
     private long rawAllocations;
@@ -201,11 +203,14 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     public void recycle(Block b) {
         ThreadCache tc = threadCache.get();
         tc.returnedBytes += b.capacity;
-        if (!tc.flushRequested && !closed && tc.push(b, maxThreadCacheBytes)) {
+        if (!tc.flushRequested && !closed && tc.push(b)) {
             return;
         }
         recycleSlow(tc, b);
     }
+
+    /** Allowance granted to a thread cache at a time (at least the block being pushed). */
+    private static final long ALLOWANCE_CHUNK = 256 << 10;
 
     private void recycleSlow(ThreadCache tc, Block b) {
         if (tc.flushRequested) {
@@ -217,11 +222,50 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
                 freeRaw(b);
                 return;
             }
+            if (!tc.flushRequested && growAllowanceLocked(tc, b.capacity) && tc.push(b)) {
+                return;
+            }
             pushShared(b);
             enforceLimitsLocked(b.sizeClass);
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Grants {@code tc} enough budget for {@code bytes} more cached bytes, evicting least recently used shared blocks
+     * to make room; false if the thread cache may not grow (its cap, or the budget).
+     */
+    private boolean growAllowanceLocked(ThreadCache tc, long bytes) {
+        long need = tc.cachedBytes + bytes - tc.allowance;
+        if (need <= 0) {
+            return true;
+        }
+        long target = Math.min(maxThreadCacheBytes, tc.cachedBytes + Math.max(bytes, ALLOWANCE_CHUNK));
+        long grant = target - tc.allowance;
+        if (grant < need) {
+            return false;
+        }
+        while (sharedCachedBytes + allowanceTotal + grant > maxCachedBytes && lruTail != null) {
+            Block oldest = lruTail;
+            unlinkShared(oldest);
+            evictions++;
+            freeRaw(oldest);
+        }
+        if (sharedCachedBytes + allowanceTotal + grant > maxCachedBytes) {
+            grant = maxCachedBytes - sharedCachedBytes - allowanceTotal;
+            if (grant < need) {
+                return false;
+            }
+        }
+        tc.allowance += grant;
+        allowanceTotal += grant;
+        return true;
+    }
+
+    private void returnAllowanceLocked(ThreadCache tc) {
+        allowanceTotal -= tc.allowance;
+        tc.allowance = 0;
     }
 
     private void pushShared(Block b) {
@@ -282,22 +326,11 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
             evictions++;
             freeRaw(oldest);
         }
-        long threadCached = 0;
-        for (ThreadCache c : caches) {
-            threadCached += c.cachedBytes;
-        }
-        while (sharedCachedBytes + threadCached > maxCachedBytes && lruTail != null) {
+        while (sharedCachedBytes + allowanceTotal > maxCachedBytes && lruTail != null) {
             Block oldest = lruTail;
             unlinkShared(oldest);
             evictions++;
             freeRaw(oldest);
-        }
-        if (sharedCachedBytes + threadCached > maxCachedBytes) {
-            for (ThreadCache c : caches) {
-                if (c.cachedBytes > 0) {
-                    c.flushRequested = true;
-                }
-            }
         }
     }
 
@@ -322,6 +355,7 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     }
 
     private void drainLocked(ThreadCache tc, boolean free) {
+        returnAllowanceLocked(tc);
         for (int i = 0; i < SizeClasses.COUNT; i++) {
             Block b;
             while ((b = tc.pop(i)) != null) {

@@ -1,0 +1,782 @@
+package org.tensorbuffer.cpu;
+
+import static org.tensorbuffer.cpu.NativeMemory.ALL;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Objects;
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import org.tensorbuffer.DType;
+import org.tensorbuffer.device.BinaryOp;
+import org.tensorbuffer.device.DeviceBuffer;
+import org.tensorbuffer.device.Kernels;
+
+/**
+ * The CPU's {@link Kernels}: Java loops over native memory (through {@link NativeMemory#ALL} at absolute addresses),
+ * the Vector API for elementwise ops and reductions, and GEMM through {@link Gemm} (OpenBLAS when present, otherwise
+ * a blocked Vector API GEMM; tiny products always in plain Java, where a native call costs more than the work).
+ *
+ * <p>The transformer ops ({@link #rmsnorm}, {@link #softmax}, {@link #silu}, {@link #rope}, {@link #attention}) follow
+ * llama2.c's {@code run.c} (Karpathy, MIT licence) operation by operation; for F32 they compute in {@code float} in
+ * the same order as {@code run.c} ({@code expf}, {@code sqrtf}, {@code powf}, {@code cosf}, {@code sinf} as the
+ * correctly rounded {@code double} functions cast to {@code float}), so that a model run with them picks the same
+ * tokens as {@code run.c}. F64 runs the same formulas in {@code double}.
+ *
+ * <p>Every method checks that its byte ranges lie inside the buffers ({@link IndexOutOfBoundsException}), that the
+ * buffers are CPU buffers ({@link IllegalArgumentException}) and that the dtype is supported
+ * ({@link UnsupportedOperationException} naming the op and the type). Work is synchronous. Thread-safe (stateless
+ * apart from the GEMM configuration).
+ */
+public final class CpuKernels implements Kernels {
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfDouble D = ValueLayout.JAVA_DOUBLE_UNALIGNED;
+    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Double> DS = DoubleVector.SPECIES_PREFERRED;
+
+    private final Gemm gemm;
+
+    /** Kernels with the GEMM chosen by the system property {@code tensorbuffer.cpu.gemm} (see {@link Gemm}). */
+    public CpuKernels() {
+        this(Gemm.fromSystemProperty());
+    }
+
+    /** Kernels with the given GEMM implementation. */
+    public CpuKernels(Gemm gemm) {
+        this.gemm = Objects.requireNonNull(gemm, "gemm");
+    }
+
+    /** The GEMM implementation in use, e.g. {@code OpenBLAS (libopenblas.so.0)}. */
+    public String gemmDescription() {
+        return gemm.description();
+    }
+
+    /** The GEMM implementation these kernels use. */
+    public Gemm gemmImplementation() {
+        return gemm;
+    }
+
+    // ---------------------------------------------------------------- GEMM
+
+    @Override
+    public void gemm(DType dtype, boolean transA, boolean transB, int m, int n, int k, double alpha,
+                     DeviceBuffer a, long aOffset, int lda, DeviceBuffer b, long bOffset, int ldb, double beta,
+                     DeviceBuffer c, long cOffset, int ldc) {
+        gemmStridedBatched(dtype, transA, transB, m, n, k, alpha, a, aOffset, lda, 0, b, bOffset, ldb, 0, beta,
+                c, cOffset, ldc, 0, 1);
+    }
+
+    @Override
+    public void gemmStridedBatched(DType dtype, boolean transA, boolean transB, int m, int n, int k, double alpha,
+                                   DeviceBuffer a, long aOffset, int lda, long strideA,
+                                   DeviceBuffer b, long bOffset, int ldb, long strideB, double beta,
+                                   DeviceBuffer c, long cOffset, int ldc, long strideC, int batch) {
+        int es = floatType("gemm", dtype);
+        if (m < 0 || n < 0 || k < 0 || batch < 0) {
+            throw new IllegalArgumentException("gemm: negative size m=" + m + " n=" + n + " k=" + k
+                    + " batch=" + batch);
+        }
+        if (strideA < 0 || strideB < 0 || strideC < 0) {
+            throw new IllegalArgumentException("gemm: negative batch stride " + strideA + "/" + strideB + "/"
+                    + strideC);
+        }
+        int aRows = transA ? k : m;
+        int aCols = transA ? m : k;
+        int bRows = transB ? n : k;
+        int bCols = transB ? k : n;
+        checkLd("lda", lda, aCols);
+        checkLd("ldb", ldb, bCols);
+        checkLd("ldc", ldc, n);
+        if (batch == 0 || m == 0 || n == 0) {
+            return;
+        }
+        long aAddr = 0;
+        long bAddr = 0;
+        if (k > 0) {
+            aAddr = matrixAddress(a, aOffset, aRows, aCols, lda, strideA, batch, es, "gemm A");
+            bAddr = matrixAddress(b, bOffset, bRows, bCols, ldb, strideB, batch, es, "gemm B");
+        }
+        long cAddr = matrixAddress(c, cOffset, m, n, ldc, strideC, batch, es, "gemm C");
+        gemm.run(dtype == DType.F64, transA, transB, m, n, k, alpha, aAddr, lda, strideA * es, bAddr, ldb,
+                strideB * es, beta, cAddr, ldc, strideC * es, batch);
+    }
+
+    private static void checkLd(String name, int ld, int cols) {
+        if (ld < Math.max(1, cols)) {
+            throw new IllegalArgumentException("gemm: " + name + "=" + ld + " is less than max(1, " + cols + ")");
+        }
+    }
+
+    /** Checks the range of {@code batch} row-major matrices and returns the address of the first. */
+    private static long matrixAddress(DeviceBuffer buf, long offset, int rows, int cols, int ld, long stride,
+                                      int batch, int es, String what) {
+        long elems = rows == 0 || cols == 0 ? 0 : (long) (rows - 1) * ld + cols;
+        if (elems > 0) {
+            elems = Math.addExact(elems, Math.multiplyExact((long) (batch - 1), stride));
+        }
+        CpuDevice.checkRange(buf, offset, Math.multiplyExact(elems, (long) es), what);
+        return buf.address() + offset;
+    }
+
+    // ---------------------------------------------------------------- elementwise
+
+    @Override
+    public void binary(BinaryOp op, DType dtype, DeviceBuffer a, long aOffset, DeviceBuffer b, long bOffset,
+                       DeviceBuffer out, long outOffset, long n) {
+        Objects.requireNonNull(op, "op");
+        String name = "binary " + op;
+        int es = floatType(name, dtype);
+        long pa = range(a, aOffset, n, es, name + " a");
+        long pb = range(b, bOffset, n, es, name + " b");
+        long po = range(out, outOffset, n, es, name + " out");
+        if (dtype == DType.F32) {
+            binaryF32(op, pa, pb, po, n);
+        } else {
+            binaryF64(op, pa, pb, po, n);
+        }
+    }
+
+    private static void binaryF32(BinaryOp op, long pa, long pb, long po, long n) {
+        long i = 0;
+        long bound = n - n % FS.length();
+        long step = FS.length() * 4L;
+        VectorOperators.Binary vop = switch (op) {
+            case ADD -> VectorOperators.ADD;
+            case SUB -> VectorOperators.SUB;
+            case MUL -> VectorOperators.MUL;
+            case DIV -> VectorOperators.DIV;
+        };
+        for (long off = 0; i < bound; i += FS.length(), off += step) {
+            FloatVector va = FloatVector.fromMemorySegment(FS, ALL, pa + off, ORDER);
+            FloatVector vb = FloatVector.fromMemorySegment(FS, ALL, pb + off, ORDER);
+            va.lanewise(vop, vb).intoMemorySegment(ALL, po + off, ORDER);
+        }
+        for (; i < n; i++) {
+            float x = ALL.get(F, pa + i * 4);
+            float y = ALL.get(F, pb + i * 4);
+            float r = switch (op) {
+                case ADD -> x + y;
+                case SUB -> x - y;
+                case MUL -> x * y;
+                case DIV -> x / y;
+            };
+            ALL.set(F, po + i * 4, r);
+        }
+    }
+
+    private static void binaryF64(BinaryOp op, long pa, long pb, long po, long n) {
+        long i = 0;
+        long bound = n - n % DS.length();
+        long step = DS.length() * 8L;
+        VectorOperators.Binary vop = switch (op) {
+            case ADD -> VectorOperators.ADD;
+            case SUB -> VectorOperators.SUB;
+            case MUL -> VectorOperators.MUL;
+            case DIV -> VectorOperators.DIV;
+        };
+        for (long off = 0; i < bound; i += DS.length(), off += step) {
+            DoubleVector va = DoubleVector.fromMemorySegment(DS, ALL, pa + off, ORDER);
+            DoubleVector vb = DoubleVector.fromMemorySegment(DS, ALL, pb + off, ORDER);
+            va.lanewise(vop, vb).intoMemorySegment(ALL, po + off, ORDER);
+        }
+        for (; i < n; i++) {
+            double x = ALL.get(D, pa + i * 8);
+            double y = ALL.get(D, pb + i * 8);
+            double r = switch (op) {
+                case ADD -> x + y;
+                case SUB -> x - y;
+                case MUL -> x * y;
+                case DIV -> x / y;
+            };
+            ALL.set(D, po + i * 8, r);
+        }
+    }
+
+    @Override
+    public void scale(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, long n,
+                      double alpha) {
+        int es = floatType("scale", dtype);
+        long px = range(x, xOffset, n, es, "scale x");
+        long po = range(out, outOffset, n, es, "scale out");
+        if (dtype == DType.F32) {
+            float s = (float) alpha;
+            long i = 0;
+            long bound = n - n % FS.length();
+            for (; i < bound; i += FS.length()) {
+                FloatVector.fromMemorySegment(FS, ALL, px + i * 4, ORDER).mul(s)
+                        .intoMemorySegment(ALL, po + i * 4, ORDER);
+            }
+            for (; i < n; i++) {
+                ALL.set(F, po + i * 4, s * ALL.get(F, px + i * 4));
+            }
+        } else {
+            long i = 0;
+            long bound = n - n % DS.length();
+            for (; i < bound; i += DS.length()) {
+                DoubleVector.fromMemorySegment(DS, ALL, px + i * 8, ORDER).mul(alpha)
+                        .intoMemorySegment(ALL, po + i * 8, ORDER);
+            }
+            for (; i < n; i++) {
+                ALL.set(D, po + i * 8, alpha * ALL.get(D, px + i * 8));
+            }
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>F32 computes as {@code run.c}: {@code x * (1.0f / (1.0f + expf(-x)))}.
+     */
+    @Override
+    public void silu(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, long n) {
+        int es = floatType("silu", dtype);
+        long px = range(x, xOffset, n, es, "silu x");
+        long po = range(out, outOffset, n, es, "silu out");
+        if (dtype == DType.F32) {
+            for (long i = 0; i < n; i++) {
+                float v = ALL.get(F, px + i * 4);
+                ALL.set(F, po + i * 4, v * (1.0f / (1.0f + (float) Math.exp(-v))));
+            }
+        } else {
+            for (long i = 0; i < n; i++) {
+                double v = ALL.get(D, px + i * 8);
+                ALL.set(D, po + i * 8, v * (1.0 / (1.0 + Math.exp(-v))));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- transformer ops (llama2.c run.c)
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>F32 as {@code run.c}: {@code ss} summed in {@code float} from the first element on,
+     * {@code ss = 1.0f / sqrtf(ss / cols + eps)}, {@code out[j] = weight[j] * (ss * x[j])}. {@code out} may alias
+     * {@code x} exactly.
+     */
+    @Override
+    public void rmsnorm(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer weight, long weightOffset,
+                        DeviceBuffer out, long outOffset, int rows, int cols, double eps) {
+        int es = floatType("rmsnorm", dtype);
+        if (rows < 0 || cols <= 0) {
+            throw new IllegalArgumentException("rmsnorm: need rows >= 0 and cols > 0, got rows=" + rows
+                    + " cols=" + cols);
+        }
+        long total = (long) rows * cols;
+        long px = range(x, xOffset, total, es, "rmsnorm x");
+        long pw = range(weight, weightOffset, cols, es, "rmsnorm weight");
+        long po = range(out, outOffset, total, es, "rmsnorm out");
+        if (dtype == DType.F32) {
+            float e = (float) eps;
+            for (int r = 0; r < rows; r++) {
+                long xr = px + (long) r * cols * 4;
+                long or = po + (long) r * cols * 4;
+                float ss = 0.0f;
+                for (int j = 0; j < cols; j++) {
+                    float v = ALL.get(F, xr + j * 4L);
+                    ss += v * v;
+                }
+                ss /= cols;
+                ss += e;
+                ss = 1.0f / (float) Math.sqrt(ss);
+                for (int j = 0; j < cols; j++) {
+                    ALL.set(F, or + j * 4L, ALL.get(F, pw + j * 4L) * (ss * ALL.get(F, xr + j * 4L)));
+                }
+            }
+        } else {
+            for (int r = 0; r < rows; r++) {
+                long xr = px + (long) r * cols * 8;
+                long or = po + (long) r * cols * 8;
+                double ss = 0.0;
+                for (int j = 0; j < cols; j++) {
+                    double v = ALL.get(D, xr + j * 8L);
+                    ss += v * v;
+                }
+                ss = 1.0 / Math.sqrt(ss / cols + eps);
+                for (int j = 0; j < cols; j++) {
+                    ALL.set(D, or + j * 8L, ALL.get(D, pw + j * 8L) * (ss * ALL.get(D, xr + j * 8L)));
+                }
+            }
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>F32 as {@code run.c}'s {@code softmax}: maximum, {@code expf(x - max)} summed in {@code float}, then each
+     * element divided by the sum. A row with {@code validCols == 0} becomes all zeros.
+     *
+     * @throws IllegalArgumentException unless {@code 0 <= validCols <= cols} and {@code rows >= 0}
+     */
+    @Override
+    public void softmax(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, int rows,
+                        int cols, int validCols) {
+        int es = floatType("softmax", dtype);
+        if (rows < 0 || cols < 0 || validCols < 0 || validCols > cols) {
+            throw new IllegalArgumentException("softmax: need rows >= 0 and 0 <= validCols <= cols, got rows="
+                    + rows + " cols=" + cols + " validCols=" + validCols);
+        }
+        long total = (long) rows * cols;
+        long px = range(x, xOffset, total, es, "softmax x");
+        long po = range(out, outOffset, total, es, "softmax out");
+        for (int r = 0; r < rows; r++) {
+            long off = (long) r * cols * es;
+            if (dtype == DType.F32) {
+                softmaxF32(px + off, po + off, validCols);
+                for (int j = validCols; j < cols; j++) {
+                    ALL.set(F, po + off + j * 4L, 0.0f);
+                }
+            } else {
+                softmaxF64(px + off, po + off, validCols);
+                for (int j = validCols; j < cols; j++) {
+                    ALL.set(D, po + off + j * 8L, 0.0);
+                }
+            }
+        }
+    }
+
+    /** run.c softmax of {@code size} floats from {@code px} into {@code po} (which may be {@code px}). */
+    private static void softmaxF32(long px, long po, int size) {
+        if (size == 0) {
+            return;
+        }
+        float max = ALL.get(F, px);
+        for (int i = 1; i < size; i++) {
+            float v = ALL.get(F, px + i * 4L);
+            if (v > max) {
+                max = v;
+            }
+        }
+        float sum = 0.0f;
+        for (int i = 0; i < size; i++) {
+            float e = (float) Math.exp(ALL.get(F, px + i * 4L) - max);
+            ALL.set(F, po + i * 4L, e);
+            sum += e;
+        }
+        for (int i = 0; i < size; i++) {
+            ALL.set(F, po + i * 4L, ALL.get(F, po + i * 4L) / sum);
+        }
+    }
+
+    private static void softmaxF64(long px, long po, int size) {
+        if (size == 0) {
+            return;
+        }
+        double max = ALL.get(D, px);
+        for (int i = 1; i < size; i++) {
+            double v = ALL.get(D, px + i * 8L);
+            if (v > max) {
+                max = v;
+            }
+        }
+        double sum = 0.0;
+        for (int i = 0; i < size; i++) {
+            double e = Math.exp(ALL.get(D, px + i * 8L) - max);
+            ALL.set(D, po + i * 8L, e);
+            sum += e;
+        }
+        for (int i = 0; i < size; i++) {
+            ALL.set(D, po + i * 8L, ALL.get(D, po + i * 8L) / sum);
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>F32 as {@code run.c}: {@code freq = 1.0f / powf(10000.0f, headDim / (float) headSize)},
+     * {@code val = pos * freq}, {@code (v0 * cosf(val) - v1 * sinf(val), v0 * sinf(val) + v1 * cosf(val))}.
+     *
+     * @throws IllegalArgumentException if {@code dim} or {@code headSize} is not positive and even, or
+     *                                  {@code pos < 0}
+     */
+    @Override
+    public void rope(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, int dim,
+                     int headSize, int pos) {
+        int es = floatType("rope", dtype);
+        if (dim <= 0 || dim % 2 != 0 || headSize <= 0 || headSize % 2 != 0 || pos < 0) {
+            throw new IllegalArgumentException("rope: need positive even dim and headSize and pos >= 0, got dim="
+                    + dim + " headSize=" + headSize + " pos=" + pos);
+        }
+        long px = range(x, xOffset, dim, es, "rope x");
+        long po = range(out, outOffset, dim, es, "rope out");
+        for (int i = 0; i < dim; i += 2) {
+            int headDim = i % headSize;
+            if (dtype == DType.F32) {
+                float freq = 1.0f / (float) Math.pow(10000.0f, headDim / (float) headSize);
+                float val = pos * freq;
+                float fcr = (float) Math.cos(val);
+                float fci = (float) Math.sin(val);
+                float v0 = ALL.get(F, px + i * 4L);
+                float v1 = ALL.get(F, px + i * 4L + 4);
+                ALL.set(F, po + i * 4L, v0 * fcr - v1 * fci);
+                ALL.set(F, po + i * 4L + 4, v0 * fci + v1 * fcr);
+            } else {
+                double freq = 1.0 / Math.pow(10000.0, headDim / (double) headSize);
+                double val = pos * freq;
+                double fcr = Math.cos(val);
+                double fci = Math.sin(val);
+                double v0 = ALL.get(D, px + i * 8L);
+                double v1 = ALL.get(D, px + i * 8L + 8);
+                ALL.set(D, po + i * 8L, v0 * fcr - v1 * fci);
+                ALL.set(D, po + i * 8L + 8, v0 * fci + v1 * fcr);
+            }
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>F32 as {@code run.c}: scores {@code q . k} summed in {@code float} in index order, divided by
+     * {@code sqrtf(headSize)}, {@link #softmax run.c softmax} over {@code pos + 1} scores, then
+     * {@code out[i] += att[t] * v[t][i]} for {@code t = 0..pos}.
+     *
+     * @throws IllegalArgumentException if a size is not positive, {@code nHeads} is not a multiple of
+     *                                  {@code nKvHeads}, {@code pos < 0} or {@code attStride < pos + 1}
+     */
+    @Override
+    public void attention(DType dtype, DeviceBuffer q, long qOffset, DeviceBuffer kCache, long kOffset,
+                          DeviceBuffer vCache, long vOffset, DeviceBuffer att, long attOffset, int attStride,
+                          DeviceBuffer out, long outOffset, int nHeads, int nKvHeads, int headSize, int pos) {
+        int es = floatType("attention", dtype);
+        if (nHeads <= 0 || nKvHeads <= 0 || headSize <= 0 || pos < 0 || nHeads % nKvHeads != 0
+                || attStride < pos + 1) {
+            throw new IllegalArgumentException("attention: need positive sizes, nHeads a multiple of nKvHeads,"
+                    + " pos >= 0 and attStride >= pos + 1, got nHeads=" + nHeads + " nKvHeads=" + nKvHeads
+                    + " headSize=" + headSize + " pos=" + pos + " attStride=" + attStride);
+        }
+        long qElems = (long) nHeads * headSize;
+        int kvDim = nKvHeads * headSize;
+        long cacheElems = (long) (pos + 1) * kvDim;
+        long pq = range(q, qOffset, qElems, es, "attention q");
+        long pk = range(kCache, kOffset, cacheElems, es, "attention kCache");
+        long pv = range(vCache, vOffset, cacheElems, es, "attention vCache");
+        long pa = range(att, attOffset, (long) (nHeads - 1) * attStride + pos + 1, es, "attention att");
+        long po = range(out, outOffset, qElems, es, "attention out");
+        int kvMul = nHeads / nKvHeads;
+        if (dtype == DType.F32) {
+            float scale = (float) Math.sqrt(headSize);
+            for (int h = 0; h < nHeads; h++) {
+                long qh = pq + (long) h * headSize * 4;
+                long ah = pa + (long) h * attStride * 4;
+                long headOff = (long) (h / kvMul) * headSize * 4;
+                for (int t = 0; t <= pos; t++) {
+                    long kt = pk + (long) t * kvDim * 4 + headOff;
+                    float score = 0.0f;
+                    for (int i = 0; i < headSize; i++) {
+                        score += ALL.get(F, qh + i * 4L) * ALL.get(F, kt + i * 4L);
+                    }
+                    ALL.set(F, ah + t * 4L, score / scale);
+                }
+                softmaxF32(ah, ah, pos + 1);
+                long oh = po + (long) h * headSize * 4;
+                ALL.asSlice(oh, (long) headSize * 4).fill((byte) 0);
+                for (int t = 0; t <= pos; t++) {
+                    long vt = pv + (long) t * kvDim * 4 + headOff;
+                    float a = ALL.get(F, ah + t * 4L);
+                    axpyF32(a, vt, oh, headSize);
+                }
+            }
+        } else {
+            double scale = Math.sqrt(headSize);
+            for (int h = 0; h < nHeads; h++) {
+                long qh = pq + (long) h * headSize * 8;
+                long ah = pa + (long) h * attStride * 8;
+                long headOff = (long) (h / kvMul) * headSize * 8;
+                for (int t = 0; t <= pos; t++) {
+                    long kt = pk + (long) t * kvDim * 8 + headOff;
+                    double score = 0.0;
+                    for (int i = 0; i < headSize; i++) {
+                        score += ALL.get(D, qh + i * 8L) * ALL.get(D, kt + i * 8L);
+                    }
+                    ALL.set(D, ah + t * 8L, score / scale);
+                }
+                softmaxF64(ah, ah, pos + 1);
+                long oh = po + (long) h * headSize * 8;
+                ALL.asSlice(oh, (long) headSize * 8).fill((byte) 0);
+                for (int t = 0; t <= pos; t++) {
+                    long vt = pv + (long) t * kvDim * 8 + headOff;
+                    double a = ALL.get(D, ah + t * 8L);
+                    axpyF64(a, vt, oh, headSize);
+                }
+            }
+        }
+    }
+
+    /** {@code y[i] += a * x[i]} with a separate multiply and add (no FMA), as C computes it. */
+    private static void axpyF32(float a, long px, long py, int n) {
+        int i = 0;
+        int bound = n - n % FS.length();
+        for (; i < bound; i += FS.length()) {
+            FloatVector vx = FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER);
+            FloatVector vy = FloatVector.fromMemorySegment(FS, ALL, py + i * 4L, ORDER);
+            vy.add(vx.mul(a)).intoMemorySegment(ALL, py + i * 4L, ORDER);
+        }
+        for (; i < n; i++) {
+            ALL.set(F, py + i * 4L, ALL.get(F, py + i * 4L) + a * ALL.get(F, px + i * 4L));
+        }
+    }
+
+    private static void axpyF64(double a, long px, long py, int n) {
+        int i = 0;
+        int bound = n - n % DS.length();
+        for (; i < bound; i += DS.length()) {
+            DoubleVector vx = DoubleVector.fromMemorySegment(DS, ALL, px + i * 8L, ORDER);
+            DoubleVector vy = DoubleVector.fromMemorySegment(DS, ALL, py + i * 8L, ORDER);
+            vy.add(vx.mul(a)).intoMemorySegment(ALL, py + i * 8L, ORDER);
+        }
+        for (; i < n; i++) {
+            ALL.set(D, py + i * 8L, ALL.get(D, py + i * 8L) + a * ALL.get(D, px + i * 8L));
+        }
+    }
+
+    // ---------------------------------------------------------------- reductions
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>NaNs are skipped; if all {@code n} elements are NaN the result is 0.
+     *
+     * @throws IllegalArgumentException if {@code n <= 0}
+     */
+    @Override
+    public long argmax(DType dtype, DeviceBuffer x, long xOffset, long n) {
+        int es = floatType("argmax", dtype);
+        if (n <= 0) {
+            throw new IllegalArgumentException("argmax of " + n + " elements: need at least one");
+        }
+        long px = range(x, xOffset, n, es, "argmax x");
+        long best = -1;
+        if (dtype == DType.F32) {
+            float bv = 0;
+            for (long i = 0; i < n; i++) {
+                float v = ALL.get(F, px + i * 4);
+                if (best < 0 ? v == v : v > bv) {
+                    best = i;
+                    bv = v;
+                }
+            }
+        } else {
+            double bv = 0;
+            for (long i = 0; i < n; i++) {
+                double v = ALL.get(D, px + i * 8);
+                if (best < 0 ? v == v : v > bv) {
+                    best = i;
+                    bv = v;
+                }
+            }
+        }
+        return best < 0 ? 0 : best;
+    }
+
+    @Override
+    public void reduceSum(DType dtype, DeviceBuffer src, long srcOffset, DeviceBuffer dst, long dstOffset,
+                          long outer, long inner) {
+        int es = floatType("reduceSum", dtype);
+        if (outer < 0 || inner < 0) {
+            throw new IllegalArgumentException("reduceSum: negative size outer=" + outer + " inner=" + inner);
+        }
+        long ps = range(src, srcOffset, Math.multiplyExact(outer, inner), es, "reduceSum src");
+        long pd = range(dst, dstOffset, outer, es, "reduceSum dst");
+        for (long o = 0; o < outer; o++) {
+            long row = ps + o * inner * es;
+            if (dtype == DType.F32) {
+                ALL.set(F, pd + o * 4, sumF32(row, inner));
+            } else {
+                ALL.set(D, pd + o * 8, sumF64(row, inner));
+            }
+        }
+    }
+
+    private static float sumF32(long p, long n) {
+        long i = 0;
+        float s = 0;
+        long bound = n - n % FS.length();
+        if (bound > 0) {
+            FloatVector acc = FloatVector.zero(FS);
+            for (; i < bound; i += FS.length()) {
+                acc = acc.add(FloatVector.fromMemorySegment(FS, ALL, p + i * 4, ORDER));
+            }
+            s = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            s += ALL.get(F, p + i * 4);
+        }
+        return s;
+    }
+
+    private static double sumF64(long p, long n) {
+        long i = 0;
+        double s = 0;
+        long bound = n - n % DS.length();
+        if (bound > 0) {
+            DoubleVector acc = DoubleVector.zero(DS);
+            for (; i < bound; i += DS.length()) {
+                acc = acc.add(DoubleVector.fromMemorySegment(DS, ALL, p + i * 8, ORDER));
+            }
+            s = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            s += ALL.get(D, p + i * 8);
+        }
+        return s;
+    }
+
+    // ---------------------------------------------------------------- strided copy
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Axes of size 1 are dropped and adjacent axes that are contiguous with each other are merged first; then a
+     * fully contiguous source is one {@code memcpy}, an innermost axis with stride 1 is one copy per row, an innermost
+     * stride of 0 (broadcast) is a fill per row, and anything else is an element loop. Negative strides are allowed.
+     *
+     * @throws IllegalArgumentException if {@code shape} and {@code srcStrides} differ in length or a dimension is
+     *                                  negative
+     */
+    @Override
+    public void stridedCopy(DType dtype, DeviceBuffer src, long srcOffset, long[] shape, long[] srcStrides,
+                            DeviceBuffer dst, long dstOffset) {
+        Objects.requireNonNull(dtype, "dtype");
+        Objects.requireNonNull(shape, "shape");
+        Objects.requireNonNull(srcStrides, "srcStrides");
+        if (shape.length != srcStrides.length) {
+            throw new IllegalArgumentException("stridedCopy: shape has " + shape.length + " axes but srcStrides "
+                    + srcStrides.length);
+        }
+        int es = dtype.byteSize();
+        long count = 1;
+        long minOff = 0;
+        long maxOff = 0;
+        for (int d = 0; d < shape.length; d++) {
+            if (shape[d] < 0) {
+                throw new IllegalArgumentException("stridedCopy: negative dimension " + shape[d] + " in "
+                        + java.util.Arrays.toString(shape));
+            }
+            count = Math.multiplyExact(count, shape[d]);
+        }
+        if (count == 0) {
+            CpuDevice.checkRange(dst, dstOffset, 0, "stridedCopy dst");
+            return;
+        }
+        for (int d = 0; d < shape.length; d++) {
+            long span = Math.multiplyExact(shape[d] - 1, srcStrides[d]);
+            if (span > 0) {
+                maxOff = Math.addExact(maxOff, span);
+            } else {
+                minOff = Math.addExact(minOff, span);
+            }
+        }
+        long srcLo = Math.addExact(srcOffset, Math.multiplyExact(minOff, (long) es));
+        CpuDevice.checkRange(src, srcLo, Math.multiplyExact(maxOff - minOff + 1, (long) es), "stridedCopy src");
+        long pd = range(dst, dstOffset, count, es, "stridedCopy dst");
+        long ps = src.address() + srcOffset;
+
+        // Coalesce: drop size-1 axes, merge an axis into the next inner one when they are contiguous.
+        long[] dims = new long[shape.length];
+        long[] strides = new long[shape.length];
+        int rank = 0;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            if (shape[d] == 1) {
+                continue;
+            }
+            if (rank > 0 && srcStrides[d] == strides[rank - 1] * dims[rank - 1]) {
+                dims[rank - 1] *= shape[d];
+            } else {
+                dims[rank] = shape[d];
+                strides[rank] = srcStrides[d];
+                rank++;
+            }
+        }
+        // dims/strides are innermost first now.
+        if (rank == 0) {
+            MemorySegment.copy(ALL, ps, ALL, pd, es);
+            return;
+        }
+        long inner = dims[0];
+        long innerStride = strides[0];
+        long rowBytes = inner * es;
+        if (rank == 1 && innerStride == 1) {
+            MemorySegment.copy(ALL, ps, ALL, pd, rowBytes);
+            return;
+        }
+        long[] idx = new long[rank];
+        long srcPos = 0; // element offset of the current row's first element
+        long rows = count / inner;
+        for (long r = 0; r < rows; r++) {
+            long s = ps + srcPos * es;
+            long d = pd + r * rowBytes;
+            if (innerStride == 1) {
+                MemorySegment.copy(ALL, s, ALL, d, rowBytes);
+            } else if (innerStride == 0) {
+                CpuDevice.fillPattern(d, inner, es, readElement(s, es));
+            } else {
+                copyStrided(s, innerStride * es, d, inner, es);
+            }
+            // Odometer over the outer axes 1..rank-1.
+            for (int ax = 1; ax < rank; ax++) {
+                srcPos += strides[ax];
+                if (++idx[ax] < dims[ax]) {
+                    break;
+                }
+                srcPos -= strides[ax] * dims[ax];
+                idx[ax] = 0;
+            }
+        }
+    }
+
+    private static long readElement(long address, int es) {
+        return switch (es) {
+            case 2 -> ALL.get(ValueLayout.JAVA_SHORT_UNALIGNED, address);
+            case 4 -> ALL.get(ValueLayout.JAVA_INT_UNALIGNED, address);
+            default -> ALL.get(ValueLayout.JAVA_LONG_UNALIGNED, address);
+        };
+    }
+
+    private static void copyStrided(long s, long strideBytes, long d, long n, int es) {
+        switch (es) {
+            case 2 -> {
+                for (long i = 0; i < n; i++) {
+                    ALL.set(ValueLayout.JAVA_SHORT_UNALIGNED, d + i * 2,
+                            ALL.get(ValueLayout.JAVA_SHORT_UNALIGNED, s + i * strideBytes));
+                }
+            }
+            case 4 -> {
+                for (long i = 0; i < n; i++) {
+                    ALL.set(ValueLayout.JAVA_INT_UNALIGNED, d + i * 4,
+                            ALL.get(ValueLayout.JAVA_INT_UNALIGNED, s + i * strideBytes));
+                }
+            }
+            default -> {
+                for (long i = 0; i < n; i++) {
+                    ALL.set(ValueLayout.JAVA_LONG_UNALIGNED, d + i * 8,
+                            ALL.get(ValueLayout.JAVA_LONG_UNALIGNED, s + i * strideBytes));
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /** The element size of {@code dtype} if it is F32 or F64. */
+    private static int floatType(String op, DType dtype) {
+        Objects.requireNonNull(dtype, "dtype");
+        if (dtype != DType.F32 && dtype != DType.F64) {
+            throw new UnsupportedOperationException(op + " is not supported for dtype " + dtype
+                    + " on the CPU (float32 and float64 only)");
+        }
+        return dtype.byteSize();
+    }
+
+    /** Checks {@code n} elements of {@code es} bytes at {@code offset} and returns their address. */
+    private static long range(DeviceBuffer buf, long offset, long n, int es, String what) {
+        if (n < 0) {
+            throw new IllegalArgumentException(what + ": negative element count " + n);
+        }
+        CpuDevice.checkRange(buf, offset, Math.multiplyExact(n, (long) es), what);
+        return buf.address() + offset;
+    }
+}

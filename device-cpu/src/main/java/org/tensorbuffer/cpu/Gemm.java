@@ -1,0 +1,188 @@
+package org.tensorbuffer.cpu;
+
+import static org.tensorbuffer.cpu.NativeMemory.ALL;
+
+import java.lang.foreign.ValueLayout;
+import java.util.Locale;
+
+/**
+ * Row-major strided-batched GEMM on native addresses, {@code C = alpha * op(A) * op(B) + beta * C}, choosing
+ * between three implementations:
+ * <ul>
+ *   <li>a plain Java triple loop for tiny products ({@code m * n * k <= } {@link #SMALL_WORK}), where a native call
+ *       and OpenBLAS's set-up cost more than the arithmetic (the einsum workload runs thousands of 2x2..16x16
+ *       products);</li>
+ *   <li>OpenBLAS's {@code cblas_sgemm}/{@code cblas_dgemm} through the FFM API when the system has
+ *       {@code libopenblas} (see {@link OpenBlas});</li>
+ *   <li>otherwise the blocked Vector API GEMM of {@link JavaGemm}.</li>
+ * </ul>
+ * The system property {@code tensorbuffer.cpu.gemm} = {@code auto} (default), {@code openblas} or {@code java}
+ * forces the choice for large products. Addresses are absolute and already bounds-checked by the caller; strides
+ * between batch matrices are in bytes. Thread-safe.
+ */
+public final class Gemm {
+    /** Products with {@code m * n * k} up to this run as plain Java loops whatever the mode. */
+    public static final long SMALL_WORK = 16L * 16 * 16;
+
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfDouble D = ValueLayout.JAVA_DOUBLE_UNALIGNED;
+
+    /** Which implementation runs products above {@link #SMALL_WORK}. */
+    public enum Mode {
+        /** OpenBLAS when it loads, else Java. */
+        AUTO,
+        /** OpenBLAS; constructing fails if it does not load. */
+        OPENBLAS,
+        /** The Vector API GEMM always. */
+        JAVA
+    }
+
+    private final OpenBlas blas;
+    private final String description;
+
+    private Gemm(OpenBlas blas) {
+        this.blas = blas;
+        this.description = blas != null ? "OpenBLAS (" + blas.libraryName() + ")"
+                : "Java Vector API (" + JavaGemm.describe() + ")";
+    }
+
+    /**
+     * The GEMM for {@code mode}.
+     *
+     * @throws IllegalStateException for {@link Mode#OPENBLAS} if OpenBLAS cannot be loaded (the message says why)
+     */
+    public static Gemm of(Mode mode) {
+        return switch (mode) {
+            case JAVA -> new Gemm(null);
+            case AUTO -> new Gemm(OpenBlas.load().orElse(null));
+            case OPENBLAS -> new Gemm(OpenBlas.load().orElseThrow(() -> new IllegalStateException(
+                    "tensorbuffer.cpu.gemm=openblas but OpenBLAS is unavailable: " + OpenBlas.loadError())));
+        };
+    }
+
+    /**
+     * The GEMM chosen by the system property {@code tensorbuffer.cpu.gemm} ({@code auto}, {@code openblas},
+     * {@code java}; default {@code auto}).
+     *
+     * @throws IllegalArgumentException for another value
+     */
+    public static Gemm fromSystemProperty() {
+        String v = System.getProperty("tensorbuffer.cpu.gemm", "auto").trim().toLowerCase(Locale.ROOT);
+        return switch (v) {
+            case "auto", "" -> of(Mode.AUTO);
+            case "openblas" -> of(Mode.OPENBLAS);
+            case "java" -> of(Mode.JAVA);
+            default -> throw new IllegalArgumentException("tensorbuffer.cpu.gemm must be auto, openblas or java, got '"
+                    + v + "'");
+        };
+    }
+
+    /** E.g. {@code OpenBLAS (libopenblas.so.0)} or {@code Java Vector API (...)}. */
+    public String description() {
+        return description;
+    }
+
+    /** Whether products above {@link #SMALL_WORK} go to OpenBLAS. */
+    public boolean usesOpenBlas() {
+        return blas != null;
+    }
+
+    /**
+     * Runs {@code batch} GEMMs. Sizes are validated by the caller; {@code m, n > 0}; batch strides in bytes.
+     */
+    void run(boolean f64, boolean transA, boolean transB, int m, int n, int k, double alpha,
+             long a, int lda, long strideA, long b, int ldb, long strideB, double beta,
+             long c, int ldc, long strideC, int batch) {
+        if (k == 0 || alpha == 0) {
+            for (int i = 0; i < batch; i++) {
+                scaleC(f64, m, n, beta, c + i * strideC, ldc);
+            }
+            return;
+        }
+        long work = (long) m * n * k;
+        if (work <= SMALL_WORK) {
+            for (int i = 0; i < batch; i++) {
+                if (f64) {
+                    smallF64(transA, transB, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb, beta,
+                            c + i * strideC, ldc);
+                } else {
+                    smallF32(transA, transB, m, n, k, (float) alpha, a + i * strideA, lda, b + i * strideB, ldb,
+                            (float) beta, c + i * strideC, ldc);
+                }
+            }
+        } else if (blas != null) {
+            for (int i = 0; i < batch; i++) {
+                blas.gemm(f64, transA, transB, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb, beta,
+                        c + i * strideC, ldc);
+            }
+        } else {
+            for (int i = 0; i < batch; i++) {
+                JavaGemm.gemm(f64, transA, transB, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb,
+                        beta, c + i * strideC, ldc);
+            }
+        }
+    }
+
+    /** {@code C = beta * C}; with {@code beta == 0} C is overwritten with zeros without being read. */
+    static void scaleC(boolean f64, int m, int n, double beta, long c, int ldc) {
+        int es = f64 ? 8 : 4;
+        for (int i = 0; i < m; i++) {
+            long row = c + (long) i * ldc * es;
+            if (beta == 0) {
+                ALL.asSlice(row, (long) n * es).fill((byte) 0);
+            } else if (beta != 1) {
+                for (int j = 0; j < n; j++) {
+                    if (f64) {
+                        ALL.set(D, row + j * 8L, beta * ALL.get(D, row + j * 8L));
+                    } else {
+                        ALL.set(F, row + j * 4L, (float) beta * ALL.get(F, row + j * 4L));
+                    }
+                }
+            }
+        }
+    }
+
+    /** Plain dot-product loops for tiny F32 products; accumulates in {@code float} as BLAS does. */
+    static void smallF32(boolean transA, boolean transB, int m, int n, int k, float alpha, long a, int lda,
+                         long b, int ldb, float beta, long c, int ldc) {
+        long aI = (transA ? 1L : lda) * 4;  // step of A(i, p) in i
+        long aP = (transA ? (long) lda : 1L) * 4;  // step in p
+        long bP = (transB ? 1L : ldb) * 4;
+        long bJ = (transB ? (long) ldb : 1L) * 4;
+        for (int i = 0; i < m; i++) {
+            long ai = a + i * aI;
+            long ci = c + (long) i * ldc * 4;
+            for (int j = 0; j < n; j++) {
+                long bj = b + j * bJ;
+                float s = 0;
+                for (int p = 0; p < k; p++) {
+                    s += ALL.get(F, ai + p * aP) * ALL.get(F, bj + p * bP);
+                }
+                long cij = ci + j * 4L;
+                ALL.set(F, cij, beta == 0 ? alpha * s : alpha * s + beta * ALL.get(F, cij));
+            }
+        }
+    }
+
+    /** Plain dot-product loops for tiny F64 products. */
+    static void smallF64(boolean transA, boolean transB, int m, int n, int k, double alpha, long a, int lda,
+                         long b, int ldb, double beta, long c, int ldc) {
+        long aI = (transA ? 1L : lda) * 8;
+        long aP = (transA ? (long) lda : 1L) * 8;
+        long bP = (transB ? 1L : ldb) * 8;
+        long bJ = (transB ? (long) ldb : 1L) * 8;
+        for (int i = 0; i < m; i++) {
+            long ai = a + i * aI;
+            long ci = c + (long) i * ldc * 8;
+            for (int j = 0; j < n; j++) {
+                long bj = b + j * bJ;
+                double s = 0;
+                for (int p = 0; p < k; p++) {
+                    s += ALL.get(D, ai + p * aP) * ALL.get(D, bj + p * bP);
+                }
+                long cij = ci + j * 8L;
+                ALL.set(D, cij, beta == 0 ? alpha * s : alpha * s + beta * ALL.get(D, cij));
+            }
+        }
+    }
+}
