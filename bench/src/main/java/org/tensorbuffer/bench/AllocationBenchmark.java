@@ -28,8 +28,9 @@ import org.tensorbuffer.memory.TensorBuffer;
 /**
  * One allocate + free of {@code size} bytes, per allocator: the raw device, the reactive {@link BufferPool} (take +
  * close, the thread-cache hit path once warm), the proactive {@link TensorBuffer} (take + close of a reserved
- * {@code [size/4]} float32 buffer), and as outside references {@code malloc}/{@code free} through the FFM API,
- * {@link Arena#ofConfined()} and {@link Arena#ofShared()} allocate + close, and {@link ByteBuffer#allocateDirect}
+ * {@code [size/4]} float32 buffer), and as outside references {@code malloc}/{@code free} through the FFM API
+ * (ordinary and critical downcalls),
+ * {@link Arena#ofConfined()} and {@link Arena#ofShared()} allocate + close (arena memory is zeroed), and {@link ByteBuffer#allocateDirect}
  * (freed by the garbage collector, so its cost includes zeroing and the Cleaner).
  *
  * <p>The state is shared by all benchmark threads ({@code Scope.Benchmark}), as one pool is shared by an application's
@@ -97,12 +98,21 @@ public class AllocationBenchmark {
         return a;
     }
 
-    /** {@code malloc} + {@code free} through the FFM API (outside reference). */
+    /** {@code malloc} + {@code free} through ordinary FFM downcalls (outside reference). */
     @Benchmark
     public long mallocFree() {
         MemorySegment p = NativeMalloc.malloc(size);
         long a = p.address();
         NativeMalloc.free(p);
+        return a;
+    }
+
+    /** {@code malloc} + {@code free} through critical FFM downcalls (no thread-state transition; outside reference). */
+    @Benchmark
+    public long mallocFreeCritical() {
+        MemorySegment p = NativeMalloc.mallocCritical(size);
+        long a = p.address();
+        NativeMalloc.freeCritical(p);
         return a;
     }
 

@@ -37,9 +37,10 @@ public record JmhResults(List<Entry> results) {
      * @param error       99.9% confidence half-width of the score (NaN when JMH could not compute one)
      * @param unit        e.g. {@code ns/op}
      * @param allocPerOp  Java heap bytes allocated per operation ({@code gc.alloc.rate.norm}), NaN if not profiled
+     * @param cpuPerOp    process CPU time per operation in ns ({@link CpuTimeProfiler}), NaN if not profiled
      */
     public record Entry(String benchmark, String mode, int threads, Map<String, String> params, double score,
-                        double error, String unit, double allocPerOp) {
+                        double error, String unit, double allocPerOp, double cpuPerOp) {
         /** The benchmark method's name. */
         public String method() {
             return benchmark.substring(benchmark.lastIndexOf('.') + 1);
@@ -82,15 +83,20 @@ public record JmhResults(List<Entry> results) {
                 o.getAsJsonObject("params").entrySet().forEach(p -> params.put(p.getKey(), p.getValue().getAsString()));
             }
             JsonObject primary = o.getAsJsonObject("primaryMetric");
-            double alloc = Double.NaN;
-            if (o.has("secondaryMetrics") && o.getAsJsonObject("secondaryMetrics").has(ALLOC_NORM)) {
-                alloc = number(o.getAsJsonObject("secondaryMetrics").getAsJsonObject(ALLOC_NORM).get("score"));
-            }
+            double alloc = secondary(o, ALLOC_NORM);
+            double cpu = secondary(o, CpuTimeProfiler.KEY);
             out.add(new Entry(shortName, o.get("mode").getAsString(), o.get("threads").getAsInt(),
                     Collections.unmodifiableMap(params), number(primary.get("score")),
-                    number(primary.get("scoreError")), primary.get("scoreUnit").getAsString(), alloc));
+                    number(primary.get("scoreError")), primary.get("scoreUnit").getAsString(), alloc, cpu));
         }
         return new JmhResults(List.copyOf(out));
+    }
+
+    private static double secondary(JsonObject o, String key) {
+        if (o.has("secondaryMetrics") && o.getAsJsonObject("secondaryMetrics").has(key)) {
+            return number(o.getAsJsonObject("secondaryMetrics").getAsJsonObject(key).get("score"));
+        }
+        return Double.NaN;
     }
 
     private static double number(JsonElement e) {

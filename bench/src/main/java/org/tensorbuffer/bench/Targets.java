@@ -12,25 +12,33 @@ import java.util.Optional;
  *
  * <ul>
  *   <li>CPU pool take+close hit path at most 20 ns single-threaded, and at least 5x faster than {@code malloc} +
- *       {@code free} through FFM;</li>
- *   <li>with 4 threads no worse than 2x the single-thread cost per operation. On a machine with fewer than 4 cores the
- *       JMH average time of 4 threads includes time spent descheduled, so the line also gives the CPU cost per
- *       operation, {@code avgt x min(threads, cores) / threads};</li>
- *   <li>0 bytes of Java heap per operation on the pool and TensorBuffer hit paths ({@code -prof gc}).</li>
+ *       {@code free} through FFM (ordinary downcalls; the line for critical downcalls, which skip the thread-state
+ *       transition, is printed too);</li>
+ *   <li>with 4 threads no worse than 2x the single-thread cost per operation;</li>
+ *   <li>0 bytes of Java heap per operation on the pool and TensorBuffer hit paths ({@code -prof gc}; below
+ *       {@link #HEAP_NOISE} counts as 0).</li>
  * </ul>
+ * Where the run has {@link CpuTimeProfiler} figures, a target is judged on CPU time per operation (the cost of the
+ * operation, unaffected by waiting for a core on a busy machine or with more threads than cores) and the wall-clock
+ * figure is shown beside it; otherwise on JMH's wall-clock score.
  */
 public final class Targets {
     /** Hit path budget in ns. */
     public static final double HIT_NS = 20;
     /** Required speed-up over malloc + free. */
     public static final double MALLOC_RATIO = 5;
+    /**
+     * Heap bytes per op below which an operation allocates nothing: the smallest Java object is 16 bytes, so a
+     * fraction of a byte per op is JMH's own bookkeeping amortised over the iteration, not the code measured.
+     */
+    public static final double HEAP_NOISE = 1;
     /** Allowed 4-thread / 1-thread cost ratio. */
     public static final double SCALING_RATIO = 2;
 
     /**
      * One target line.
      *
-     * @param target   what is measured, e.g. {@code pool hit 64 B, 1 thread}
+     * @param target   what is measured, e.g. {@code pool take+close 64 B, 1 thread}
      * @param value    the measured value, formatted with its unit
      * @param goal     the goal, e.g. {@code <= 20 ns}
      * @param met      whether it was met
@@ -38,46 +46,62 @@ public final class Targets {
     public record Line(String target, String value, String goal, boolean met) {
         @Override
         public String toString() {
-            return String.format("%-4s %-52s %-22s goal %s", met ? "MET" : "MISS", target, value, goal);
+            return String.format("%-4s %-56s %-34s goal %s", met ? "MET" : "MISS", target, value, goal);
         }
     }
 
     private Targets() {
     }
 
+    /** CPU ns/op where profiled, else the wall-clock score. */
+    public static double cost(JmhResults.Entry e) {
+        return Double.isNaN(e.cpuPerOp()) ? e.score() : e.cpuPerOp();
+    }
+
+    private static String both(JmhResults.Entry e) {
+        return Double.isNaN(e.cpuPerOp()) ? "wall " + Format.ns(e.score())
+                : "CPU " + Format.ns(e.cpuPerOp()) + " (wall " + Format.ns(e.score()) + ")";
+    }
+
+    private static String ratio(JmhResults.Entry num, JmhResults.Entry den) {
+        String wall = String.format("%.2fx", num.score() / den.score());
+        return Double.isNaN(num.cpuPerOp()) || Double.isNaN(den.cpuPerOp()) ? "wall " + wall
+                : String.format("CPU %.2fx (wall %s)", cost(num) / cost(den), wall);
+    }
+
     /** The target lines for the results present (a target whose inputs are missing is left out). */
-    public static List<Line> evaluate(JmhResults r, int cores) {
+    public static List<Line> evaluate(JmhResults r) {
         List<Line> out = new ArrayList<>();
         String cls = "AllocationBenchmark.";
         for (String size : List.of("64", "4096", "262144", "16777216")) {
             Map<String, String> p = Map.of("size", size);
             Optional<JmhResults.Entry> pool1 = r.find(cls + "bufferPool", 1, p);
-            Optional<JmhResults.Entry> malloc1 = r.find(cls + "mallocFree", 1, p);
-            Optional<JmhResults.Entry> tb1 = r.find(cls + "tensorBuffer", 1, p);
             String sz = Format.bytes(Long.parseLong(size));
-            pool1.ifPresent(e -> out.add(new Line("pool take+close " + sz + ", 1 thread",
-                    Format.ns(e.score()), "<= " + (int) HIT_NS + " ns", e.score() <= HIT_NS)));
-            if (pool1.isPresent() && malloc1.isPresent()) {
-                double ratio = malloc1.get().score() / pool1.get().score();
-                out.add(new Line("malloc+free / pool " + sz + ", 1 thread", String.format("%.1fx", ratio),
-                        ">= " + (int) MALLOC_RATIO + "x", ratio >= MALLOC_RATIO));
+            pool1.ifPresent(e -> out.add(new Line("pool take+close " + sz + ", 1 thread", both(e),
+                    "<= " + (int) HIT_NS + " ns", cost(e) <= HIT_NS)));
+            for (String ref : List.of("mallocFree", "mallocFreeCritical")) {
+                Optional<JmhResults.Entry> m = r.find(cls + ref, 1, p);
+                if (pool1.isPresent() && m.isPresent()) {
+                    double x = cost(m.get()) / cost(pool1.get());
+                    out.add(new Line((ref.equals("mallocFree") ? "malloc+free" : "malloc+free (critical downcalls)")
+                            + " / pool " + sz + ", 1 thread", ratio(m.get(), pool1.get()),
+                            ">= " + (int) MALLOC_RATIO + "x", x >= MALLOC_RATIO));
+                }
             }
             for (String m : List.of("bufferPool", "tensorBuffer")) {
-                Optional<JmhResults.Entry> one = m.equals("bufferPool") ? pool1 : tb1;
+                Optional<JmhResults.Entry> one = r.find(cls + m, 1, p);
                 Optional<JmhResults.Entry> four = r.find(cls + m, 4, p);
                 if (one.isPresent() && four.isPresent()) {
-                    double wall = four.get().score() / one.get().score();
-                    double cpu = wall * Math.min(4, cores) / 4.0;
-                    out.add(new Line(m + " 4 threads / 1 thread " + sz,
-                            String.format("%.2fx (CPU %.2fx)", wall, cpu), "<= " + (int) SCALING_RATIO + "x",
-                            Math.min(wall, cpu) <= SCALING_RATIO));
+                    double x = cost(four.get()) / cost(one.get());
+                    out.add(new Line(m + " 4 threads / 1 thread " + sz, ratio(four.get(), one.get()),
+                            "<= " + (int) SCALING_RATIO + "x", x <= SCALING_RATIO));
                 }
             }
             for (String m : List.of("bufferPool", "tensorBuffer")) {
                 for (int t : List.of(1, 2, 4)) {
                     r.find(cls + m, t, p).filter(e -> !Double.isNaN(e.allocPerOp())).ifPresent(e ->
                             out.add(new Line(m + " heap " + sz + ", " + t + " thread" + (t > 1 ? "s" : ""),
-                                    String.format("%.3f B/op", e.allocPerOp()), "0 B/op", e.allocPerOp() < 0.01)));
+                                    String.format("%.3f B/op", e.allocPerOp()), "0 B/op", e.allocPerOp() < HEAP_NOISE)));
                 }
             }
         }

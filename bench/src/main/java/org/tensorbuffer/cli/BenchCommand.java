@@ -19,6 +19,7 @@ import org.openjdk.jmh.runner.RunnerException;
 import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
+import org.tensorbuffer.bench.CpuTimeProfiler;
 import org.tensorbuffer.bench.Format;
 import org.tensorbuffer.bench.JmhResults;
 import org.tensorbuffer.bench.RunInfo;
@@ -38,8 +39,9 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Run the JMH allocation benchmarks (raw device, BufferPool, TensorBuffer, malloc, arenas, "
                 + "direct buffers; size-distribution and workload benchmarks) and write JSON results.",
-            "Defaults: 1 fork, 3 x 1 s warm-up, 5 x 1 s measurement, threads 1, 2, 4, -prof gc (about 15 min for "
-                + "the whole suite on 2 cores). --quick: 1 x 100 ms warm-up and 3 x 100 ms measurement."})
+            "Defaults: 1 fork, 3 x 1 s warm-up, 5 x 1 s measurement, threads 1, 2, 4, -prof gc and the CPU-time "
+                + "profiler (about 20 min for the whole suite). --quick: 1 x 100 ms warm-up and 3 x 100 ms "
+                + "measurement (rough figures, for a smoke run)."})
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -77,8 +79,7 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws RunnerException {
         List<String> command = new ArrayList<>();
-        command.add("./tensorbuffer bench" + (spec.commandLine().getParseResult() == null ? ""
-                : " " + String.join(" ", spec.commandLine().getParseResult().originalArgs())).stripTrailing());
+        command.add(commandLine());
         RunInfo info = RunInfo.current(command);
         JsonArray merged = new JsonArray();
         try {
@@ -111,6 +112,17 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The command line as typed (arguments quoted for a POSIX shell where needed). */
+    private String commandLine() {
+        var parsed = spec.commandLine().getParseResult();
+        List<String> args = parsed == null ? List.of("bench") : parsed.originalArgs();
+        StringBuilder b = new StringBuilder("./tensorbuffer");
+        for (String a : args) {
+            b.append(' ').append(a.matches("[A-Za-z0-9_./=,:+@%-]+") ? a : "'" + a.replace("'", "'\\''") + "'");
+        }
+        return b.toString();
+    }
+
     private ChainedOptionsBuilder options(int t, Path result) {
         ChainedOptionsBuilder o = new OptionsBuilder()
                 .threads(t)
@@ -126,6 +138,7 @@ final class BenchCommand implements Callable<Integer> {
             includes.forEach(o::include);
         }
         params.forEach((k, v) -> o.param(k, v.split(",")));
+        o.addProfiler(CpuTimeProfiler.class);
         if (!noGc) {
             o.addProfiler(GCProfiler.class);
         }
@@ -138,17 +151,18 @@ final class BenchCommand implements Callable<Integer> {
 
     private static void printSummary(JmhResults results) {
         System.out.println();
-        System.out.println("== JMH results (ns/op; heap B/op from -prof gc) ==");
-        System.out.printf("%-44s %-16s %7s %14s %12s %12s%n", "benchmark", "param", "threads", "ns/op", "+-",
-                "heap B/op");
+        System.out.println("== JMH results (wall ns/op per thread; CPU ns/op of the JVM; heap B/op from -prof gc) ==");
+        System.out.printf("%-44s %-16s %7s %14s %12s %12s %12s%n", "benchmark", "param", "threads", "ns/op", "+-",
+                "CPU ns/op", "heap B/op");
         for (JmhResults.Entry e : results.results()) {
             String param = e.params().entrySet().stream()
                     .map(p -> p.getKey().equals("size") ? Format.bytes(Long.parseLong(p.getValue())) : p.getValue())
                     .reduce((a, b) -> a + "," + b).orElse("");
-            System.out.printf("%-44s %-16s %7d %14.2f %12.2f %12s%n", e.benchmark(), param, e.threads(), e.score(),
-                    e.error(), Double.isNaN(e.allocPerOp()) ? "-" : String.format("%.3f", e.allocPerOp()));
+            System.out.printf("%-44s %-16s %7d %14.2f %12.2f %12s %12s%n", e.benchmark(), param, e.threads(),
+                    e.score(), e.error(), Double.isNaN(e.cpuPerOp()) ? "-" : String.format("%.2f", e.cpuPerOp()),
+                    Double.isNaN(e.allocPerOp()) ? "-" : String.format("%.3f", e.allocPerOp()));
         }
-        List<Targets.Line> lines = Targets.evaluate(results, Runtime.getRuntime().availableProcessors());
+        List<Targets.Line> lines = Targets.evaluate(results);
         if (!lines.isEmpty()) {
             System.out.println();
             System.out.println("== Targets (ratios measured in this run; " + Runtime.getRuntime().availableProcessors()

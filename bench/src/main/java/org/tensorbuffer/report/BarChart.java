@@ -109,7 +109,7 @@ public final class BarChart {
         final double hi;
         List<Double> ticks = new ArrayList<>();
         if (log) {
-            lo = Math.floor(Math.log10(minPos));
+            lo = Math.floor(Math.log10(minPos) - 0.3); // the smallest bar keeps some height
             hi = Math.max(lo + 1, Math.ceil(Math.log10(max) + 0.15));
             for (double e = lo; e <= hi + 1e-9; e++) {
                 ticks.add(Math.pow(10, e));

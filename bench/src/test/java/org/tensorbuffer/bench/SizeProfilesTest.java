@@ -1,0 +1,38 @@
+package org.tensorbuffer.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.tensorbuffer.DType;
+import org.tensorbuffer.Shape;
+
+class SizeProfilesTest {
+    @Test
+    void tn415MatchesTheDesignNotesFigures() {
+        // Design note 001, section 1: 414 intermediates, 219,832,072 bytes, median 32 B; its table gives 73.9% (306)
+        // at most 64 B (its prose says 305, 73.7%); recomputed from the einsum JSON with the opt_size path.
+        List<Shape> s = SizeProfiles.shapes("tn415");
+        assertThat(s).hasSize(414);
+        long[] bytes = s.stream().mapToLong(x -> x.byteSize(DType.F64)).sorted().toArray();
+        assertThat(java.util.Arrays.stream(bytes).sum()).isEqualTo(219_832_072L);
+        assertThat(bytes[207]).isEqualTo(32);
+        assertThat(java.util.Arrays.stream(bytes).filter(b -> b <= 64).count()).isEqualTo(306);
+        assertThat(bytes[413]).isEqualTo(128L << 20);
+    }
+
+    @Test
+    void decodeStepOfStories260K() {
+        List<Shape> s = SizeProfiles.shapes("decode260K");
+        assertThat(s).hasSize(5 * 11 + 2);
+        assertThat(s).contains(Shape.of(8, 128), Shape.of(172), Shape.of(512), Shape.of(32));
+        assertThat(SizeProfiles.dtype("decode260K")).isEqualTo(DType.F32);
+    }
+
+    @Test
+    void drawsAreDeterministicAndUnknownProfilesAreNamed() {
+        assertThat(SizeProfiles.draws("tn415", 100)).containsExactly(SizeProfiles.draws("tn415", 100));
+        assertThatThrownBy(() -> SizeProfiles.shapes("gpt2")).hasMessageContaining("gpt2");
+    }
+}
