@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "tensorbuffer", mixinStandardHelpOptions = true, version = "tensorbuffer 0.1.0",
         description = "Fast memory for GPU and CPU tensors: decode, einsum, compare allocation strategies.",
-        subcommands = {DevicesCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {BenchCommand.class, CompareCommand.class, DecodeCommand.class, DevicesCommand.class,
+            CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     /** Entry point; exits with the subcommand's exit code. */
