@@ -15,13 +15,14 @@ import org.tensorbuffer.Shape;
  *       note 001 (section 1, "intermediate size distribution") and recomputed from
  *       {@code shared/data/einsum/tensornetwork_permutation_light_415.json}: 22 distinct sizes from 8 B to 128 MiB,
  *       median 32 B, 74% at most 64 B, 219,832,072 bytes in all.</li>
- *   <li>{@code decode260K}: the activations of one decode step of the llama2.c model {@code stories260K.bin}
- *       (header: dim 64, hidden 172, 5 layers, 8 heads, 4 KV heads, vocab 512) at position 127, float32: per layer
- *       rmsnorm [64], q [64], k [32], v [32], attention scores [8, 128], attention output [64], wo output [64],
- *       rmsnorm [64], w1 and w3 outputs [172] each, w2 output [64]; then the final rmsnorm [64] and logits [512].</li>
+ *   <li>{@code decode260K}: the 78 activation allocations of one decode step ({@code Transformer.forward}) of the
+ *       llama2.c model {@code stories260K.bin} (header: dim 64, hidden 172, 5 layers, 8 heads, 4 KV heads, vocab
+ *       512, seq_len 512), float32: x [64]; per layer rmsnorm [64], q [64], k [32], v [32], rotated q [64] and k
+ *       [32], attention output [64], attention scratch [8, 512], wo output [64], rmsnorm [64], w1, w3, silu and
+ *       product [172] each, w2 output [64]; then the final rmsnorm [64] and logits [512].</li>
  * </ul>
  */
-final class SizeProfiles {
+public final class SizeProfiles {
     /** tn415 intermediate byte sizes (float64 elements x 8) and how many of the 414 have each. */
     static final long[] TN415_BYTES = {8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536,
         131072, 262144, 524288, 1048576, 2097152, 8388608, 33554432, 134217728};
@@ -30,7 +31,17 @@ final class SizeProfiles {
     private SizeProfiles() {
     }
 
-    /** The multiset of (shape, dtype) requests of one unit of the profile (414 for tn415, 62 for decode260K). */
+    /** The distinct tn415 intermediate sizes in bytes, ascending (a copy). */
+    public static long[] tn415Bytes() {
+        return TN415_BYTES.clone();
+    }
+
+    /** How many of the 414 tn415 intermediates have each size of {@link #tn415Bytes()} (a copy). */
+    public static int[] tn415Counts() {
+        return TN415_COUNTS.clone();
+    }
+
+    /** The multiset of (shape, dtype) requests of one unit of the profile (414 for tn415, 78 for decode260K). */
     static List<Shape> shapes(String profile) {
         List<Shape> out = new ArrayList<>();
         switch (profile) {
@@ -42,22 +53,28 @@ final class SizeProfiles {
                 }
             }
             case "decode260K" -> {
-                int dim = 64, hidden = 172, layers = 5, heads = 8, kvDim = 64 * 4 / 8, pos = 127, vocab = 512;
+                // The allocations of Transformer.forward, in its order (see Transformer.stepBuffers).
+                int dim = 64, hidden = 172, layers = 5, heads = 8, kvDim = 64 * 4 / 8, seqLen = 512, vocab = 512;
+                out.add(Shape.of(dim)); // x
                 for (int l = 0; l < layers; l++) {
-                    out.add(Shape.of(dim));
-                    out.add(Shape.of(dim));
-                    out.add(Shape.of(kvDim));
-                    out.add(Shape.of(kvDim));
-                    out.add(Shape.of(heads, pos + 1));
-                    out.add(Shape.of(dim));
-                    out.add(Shape.of(dim));
-                    out.add(Shape.of(dim));
-                    out.add(Shape.of(hidden));
-                    out.add(Shape.of(hidden));
-                    out.add(Shape.of(dim));
+                    out.add(Shape.of(dim)); // rmsnorm
+                    out.add(Shape.of(dim)); // q
+                    out.add(Shape.of(kvDim)); // k
+                    out.add(Shape.of(kvDim)); // v
+                    out.add(Shape.of(dim)); // q rotated
+                    out.add(Shape.of(kvDim)); // k rotated
+                    out.add(Shape.of(dim)); // attention output
+                    out.add(Shape.of(heads, seqLen)); // attention scratch
+                    out.add(Shape.of(dim)); // wo @ attention
+                    out.add(Shape.of(dim)); // rmsnorm
+                    out.add(Shape.of(hidden)); // w1 @ xb
+                    out.add(Shape.of(hidden)); // w3 @ xb
+                    out.add(Shape.of(hidden)); // silu
+                    out.add(Shape.of(hidden)); // silu * (w3 @ xb)
+                    out.add(Shape.of(dim)); // w2 @ ...
                 }
-                out.add(Shape.of(dim));
-                out.add(Shape.of(vocab));
+                out.add(Shape.of(dim)); // final rmsnorm
+                out.add(Shape.of(vocab)); // logits
             }
             default -> throw new IllegalArgumentException("unknown size profile '" + profile
                     + "' (expected tn415 or decode260K)");

@@ -16,7 +16,8 @@ import java.util.Optional;
  *       transition, is printed too);</li>
  *   <li>with 4 threads no worse than 2x the single-thread cost per operation;</li>
  *   <li>0 bytes of Java heap per operation on the pool and TensorBuffer hit paths ({@code -prof gc}; below
- *       {@link #HEAP_NOISE} counts as 0).</li>
+ *       {@link #HEAP_NOISE} counts as 0);</li>
+ *   <li>one decode token: proactive at least as fast as reactive, and both faster than none.</li>
  * </ul>
  * Where the run has {@link CpuTimeProfiler} figures, a target is judged on CPU time per operation (the cost of the
  * operation, unaffected by waiting for a core on a busy machine or with more threads than cores) and the wall-clock
@@ -103,6 +104,21 @@ public final class Targets {
                             out.add(new Line(m + " heap " + sz + ", " + t + " thread" + (t > 1 ? "s" : ""),
                                     String.format("%.3f B/op", e.allocPerOp()), "0 B/op", e.allocPerOp() < HEAP_NOISE)));
                 }
+            }
+        }
+        String dec = "DecodeBenchmark.decodeToken";
+        Optional<JmhResults.Entry> none = r.find(dec, 1, Map.of("strategy", "none"));
+        Optional<JmhResults.Entry> reactive = r.find(dec, 1, Map.of("strategy", "reactive"));
+        Optional<JmhResults.Entry> proactive = r.find(dec, 1, Map.of("strategy", "proactive"));
+        if (proactive.isPresent() && reactive.isPresent()) {
+            out.add(new Line("decode token: reactive / proactive time, 1 thread",
+                    ratio(reactive.get(), proactive.get()), ">= 1x (proactive at least as fast)",
+                    cost(reactive.get()) >= cost(proactive.get())));
+        }
+        for (Optional<JmhResults.Entry> s : List.of(reactive, proactive)) {
+            if (s.isPresent() && none.isPresent()) {
+                out.add(new Line("decode token: none / " + s.get().param("strategy") + " time, 1 thread",
+                        ratio(none.get(), s.get()), "> 1x (faster than none)", cost(none.get()) > cost(s.get())));
             }
         }
         return out;

@@ -124,14 +124,20 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private ChainedOptionsBuilder options(int t, Path result) {
+        List<String> jvm = new ArrayList<>(List.of("--enable-native-access=ALL-UNNAMED", "--add-modules",
+                "jdk.incubator.vector", "-XX:+UseParallelGC", "-Xms1g", "-Xmx1g"));
+        for (String p : List.of("tensorbuffer.home", "tensorbuffer.bench.model", "tensorbuffer.bench.device")) {
+            if (System.getProperty(p) != null) {
+                jvm.add("-D" + p + "=" + System.getProperty(p));
+            }
+        }
         ChainedOptionsBuilder o = new OptionsBuilder()
                 .threads(t)
                 .forks(forks)
                 .shouldFailOnError(true)
                 .resultFormat(ResultFormatType.JSON)
                 .result(result.toString())
-                .jvmArgs("--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
-                        "-XX:+UseParallelGC", "-Xms1g", "-Xmx1g");
+                .jvmArgs(jvm.toArray(String[]::new));
         if (includes.isEmpty()) {
             o.include("org\\.tensorbuffer\\.bench\\..*");
         } else {

@@ -178,8 +178,10 @@ public final class BarChart {
                             + "font-size=\"%.1f\" fill=\"#333\">%s</text>%n", tx, by - 3, fontSize, esc(label)));
                 }
             }
-            s.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">"
-                    + "%s</text>%n", left + groupW * (c + 0.5), top + plotH + 18, esc(categories.get(c))));
+            double catFont = Math.max(7, Math.min(12, groupW / (Math.max(1, categories.get(c).length()) * 0.62)));
+            s.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\" "
+                    + "text-anchor=\"middle\">%s</text>%n", left + groupW * (c + 0.5), top + plotH + 18, catFont,
+                    esc(categories.get(c))));
         }
         s.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>"
                 + "%n", left, left + plotW, top + plotH, top + plotH));
@@ -220,7 +222,11 @@ public final class BarChart {
     }
 
     private static String trim(double v) {
-        return v == Math.rint(v) ? String.valueOf((long) v) : String.format(Locale.ROOT, "%.3g", v);
+        if (v == Math.rint(v)) {
+            return String.valueOf((long) v);
+        }
+        String s = String.format(Locale.ROOT, "%.3g", v);
+        return s.contains(".") && !s.contains("e") ? s.replaceAll("0+$", "").replaceAll("\\.$", "") : s;
     }
 
     /** Escapes text for XML/HTML content and attributes. */

@@ -192,7 +192,7 @@ public final class HtmlReport {
     static final class JmhSection {
         private static final List<String> SIZES = List.of("64", "4096", "262144", "16777216");
         private static final List<String> ALLOC_METHODS = List.of("rawDevice", "bufferPool", "tensorBuffer",
-                "mallocFree", "arenaConfined", "arenaShared", "allocateDirect");
+                "mallocFree", "mallocFreeCritical", "arenaConfined", "arenaShared", "allocateDirect");
 
         private JmhSection() {
         }
@@ -207,7 +207,9 @@ public final class HtmlReport {
                     + "operation of each thread is in the table at the end" : "JMH's average time per operation of "
                     + "each thread") + ". Heap bytes per operation from -prof gc (gc.alloc.rate.norm). The pool and TensorBuffer "
                     + "benchmarks measure the hit path (blocks come back to the same thread cache or reserved slot); "
-                    + "rawDevice, mallocFree, the arenas and allocateDirect are the references without caching.");
+                    + "rawDevice (CpuDevice: posix_memalign/free plus its double-free bookkeeping), mallocFree (ordinary "
+                    + "FFM downcalls), mallocFreeCritical (critical downcalls), the arenas (zeroed memory) and "
+                    + "allocateDirect (zeroed, freed by the GC) are the references without caching.");
             Set<Integer> threads = new LinkedHashSet<>();
             r.results().stream().map(JmhResults.Entry::threads).sorted().forEach(threads::add);
             String cls = "AllocationBenchmark.";
@@ -259,6 +261,21 @@ public final class HtmlReport {
                         + "to 128 MiB, median 32 B); decode260K: one decode step of stories260K. Each thread keeps its "
                         + "last 16 allocations alive.");
             }
+            List<String> strategies = List.of("none", "reactive", "proactive");
+            BarChart dec = BarChart.titled("One decode token of stories260K per strategy (" + (cpu ? "CPU " : "")
+                    + "us/token)").categories(strategies).axis((cpu ? "CPU " : "") + "us/token")
+                    .format(v -> String.format(Locale.ROOT, "%.1f", v));
+            for (int t : threads) {
+                double[] v = new double[strategies.size()];
+                for (int i = 0; i < strategies.size(); i++) {
+                    v[i] = r.find("DecodeBenchmark.decodeToken", t, Map.of("strategy", strategies.get(i)))
+                            .map(e -> Double.isNaN(e.cpuPerOp()) ? e.score() : e.cpuPerOp() / 1e3)
+                            .orElse(Double.NaN);
+                }
+                dec.series(t + " thread" + (t > 1 ? "s" : ""), v);
+            }
+            b.chart(dec, "Transformer.forward + argmax at positions 0..255 (mean), each thread decoding its own "
+                    + "sequence; lower is better.");
             List<Targets.Line> lines = Targets.evaluate(r);
             if (!lines.isEmpty()) {
                 b.section("Targets");

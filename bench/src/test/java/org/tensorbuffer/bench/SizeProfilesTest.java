@@ -25,8 +25,11 @@ class SizeProfilesTest {
     @Test
     void decodeStepOfStories260K() {
         List<Shape> s = SizeProfiles.shapes("decode260K");
-        assertThat(s).hasSize(5 * 11 + 2);
-        assertThat(s).contains(Shape.of(8, 128), Shape.of(172), Shape.of(512), Shape.of(32));
+        assertThat(s).hasSize(1 + 5 * 15 + 2);
+        // the same shapes as the decode code's own list of one step's buffers
+        org.tensorbuffer.llama.Config c = new org.tensorbuffer.llama.Config(64, 172, 5, 8, 4, 512, 512, true);
+        assertThat(new java.util.HashSet<>(s))
+                .isEqualTo(org.tensorbuffer.llama.Transformer.stepBuffers(c).keySet());
         assertThat(SizeProfiles.dtype("decode260K")).isEqualTo(DType.F32);
     }
 

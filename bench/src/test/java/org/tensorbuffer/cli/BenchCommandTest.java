@@ -13,6 +13,8 @@ import org.tensorbuffer.bench.RunInfo;
 class BenchCommandTest {
     @Test
     void quickRunOfOneBenchmarkWritesJsonMetaAndHtml(@TempDir Path dir) throws Exception {
+        // JMH refuses to start while another JMH run holds its lock file (e.g. a developer's `bench` on this machine).
+        System.setProperty("jmh.ignoreLock", "true");
         Path json = dir.resolve("jmh.json");
         Path html = dir.resolve("report.html");
         int rc = Main.run("bench", "--quick", "--forks", "0", "-i", "AllocationBenchmark.bufferPool$",
