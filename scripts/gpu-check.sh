@@ -50,9 +50,14 @@ main() {
 
   # cuBLAS: the library the backend binds through FFM; its directory also holds libcublasLt.
   CUBLAS=$(ldconfig -p 2>/dev/null | awk '/libcublas\.so\.[0-9]+ /{print $NF; exit}')
+  if [ -z "$CUBLAS" ]; then # the nvidia-cublas wheel that PyTorch uses
+    CUBLAS=$("$PY" -c 'import glob, site
+c = [f for d in site.getsitepackages() for f in glob.glob(d + "/nvidia/**/libcublas.so.*", recursive=True)]
+print(sorted(c)[-1] if c else "")' 2>/dev/null)
+  fi
   if [ -z "$CUBLAS" ]; then
-    CUBLAS=$(timeout 20 find / -xdev \( -path /proc -o -path /sys \) -prune -o -name 'libcublas.so.[0-9]*' -print 2>/dev/null \
-      | grep -v Lt | sort -V | tail -n 1)
+    CUBLAS=$(timeout 20 find / \( -path /proc -o -path /sys -o -path /dev \) -prune -o -name 'libcublas.so.[0-9]*' -print \
+      2>/dev/null | grep -v Lt | sort -V | tail -n 1)
   fi
   JOPTS=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xss8m)
   if [ -n "$CUBLAS" ]; then
