@@ -31,7 +31,8 @@ fi
 echo "== runtime dependencies (maven-dependency-plugin copy-dependencies)"
 ./mvnw -q -DskipTests dependency:copy-dependencies -DincludeScope=runtime -DexcludeGroupIds=org.tensorbuffer \
   -DoutputDirectory="$top/$dest/lib"
-for m in tensorbuffer device-cpu device-cuda device-metal bench; do
+modules=$(sed -n 's#.*<module>\(.*\)</module>.*#\1#p' pom.xml)
+for m in $modules; do
   for j in "$m"/target/*.jar; do
     [ -e "$j" ] || continue
     case "$j" in
@@ -71,7 +72,7 @@ cp "$data"/models/*.bin "$dest/data/models/"
 cp "$data"/einsum/*.json "$dest/data/einsum/"
 
 echo "== Java runtime ($shared/tools/gpu-bundle)"
-if ! "$shared/tools/gpu-bundle" "$dest"; then
+if ! "$shared/tools/gpu-bundle" "$dest" && [ ! -s "$dest/jre.tgz" ]; then
   # The tool appends to .git/info/exclude, which fails in a git worktree (.git is a file there); .gpu/ is in
   # .gitignore anyway, so make the same runtime here with the tool's own jlink options.
   echo "!! ../shared/tools/gpu-bundle failed; jlinking the runtime with its options" >&2

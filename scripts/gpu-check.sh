@@ -10,7 +10,8 @@
 #   3. allocation benchmark: pool take+close vs cuMemAlloc+cuMemFree vs cuMemAllocAsync+cuMemFreeAsync, 256 B..64 MiB
 #   4. PyTorch (torch.cuda, caching allocator) on tensornetwork_permutation_light_415, same pairwise path
 #   5. tensornetwork_permutation_light_415 on CUDA per strategy (time per evaluation, peak bytes)
-#   6. decode --device cuda on both checkpoints for every strategy; token ids must equal the CPU's
+#   6. decode --device cuda on both checkpoints for every strategy; token ids (the "ids" of --json) must equal the
+#      CPU's
 #   7. every einsum instance on CUDA and on the CPU; results must agree within 1e-9 relative (norm)
 #   8. report: results.json with every figure and verdict (scripts/gpu_check_report.py)
 # Output under $OUT (default ./gpu-out), at most 8 files: gpu-check.log (all of the above), results.json,
@@ -103,9 +104,12 @@ main() {
     mkdir -p "$W/decode"
     {
       for model in stories260K aidreams260K; do
-        args=(--model "$B/data/models/$model.bin" --temperature 0 --steps 256 --print-ids --json)
+        # stories260K: 256 positions from BOS (issue 4's test); aidreams260K: its whole seq_len (128) from the prompt
+        args=(--model "$B/data/models/$model.bin" --temperature 0 --print-ids --json)
         if [ "$model" = aidreams260K ]; then
-          args+=(--tokenizer "$B/data/models/aidreams-tok512.bin" --prompt "Once upon a time")
+          args+=(--steps 0 --tokenizer "$B/data/models/aidreams-tok512.bin" --prompt "Once upon a time")
+        else
+          args+=(--steps 256)
         fi
         for s in none reactive proactive; do
           for dev in cpu cuda; do

@@ -105,9 +105,11 @@ def main():
         model, dev, strategy = os.path.basename(f)[:-4].rsplit("-", 2)
         text = read(f)
         j = last_json(text)
+        ids = j.get("ids") if isinstance(j, dict) and isinstance(j.get("ids"), list) else ids_line(text)
         decode.setdefault(model, {}).setdefault(strategy, {})[dev] = {
-            "ids": ids_line(text), "exit_status": exit_status(text),
-            "tokens_per_s": find_number(j, "tokens_per_s", "tok_s", "tokens/s") if j else None, "json": j}
+            "ids": ids, "exit_status": exit_status(text),
+            "tokens_per_s": find_number(j, "tokens_per_s", "tok_s", "tokens/s") if j else None,
+            "peak_reserved_bytes": find_number(j, "peak_reserved") if j else None, "json": j}
     decode_ok = bool(decode)
     dec_fig = {}
     for model, per in decode.items():
@@ -118,6 +120,7 @@ def main():
             decode_ok &= same
             dec_fig.setdefault(model, {})[strategy] = {"cuda_tokens_per_s": cuda.get("tokens_per_s"),
                                                        "cpu_tokens_per_s": cpu.get("tokens_per_s"),
+                                                       "cuda_peak_reserved_bytes": cuda.get("peak_reserved_bytes"),
                                                        "ids_equal": same, "tokens": len(cuda.get("ids") or [])}
         none = dec_fig[model].get("none", {}).get("cuda_tokens_per_s")
         pro = dec_fig[model].get("proactive", {}).get("cuda_tokens_per_s")

@@ -43,6 +43,8 @@ final class OpenBlas {
         static final MethodHandle DGEMM;
         static final MethodHandle SGEMM_CRITICAL;
         static final MethodHandle DGEMM_CRITICAL;
+        static final MethodHandle SGEMV;
+        static final MethodHandle DGEMV;
 
         static {
             String name = null;
@@ -65,9 +67,19 @@ final class OpenBlas {
                     FunctionDescriptor dd = FunctionDescriptor.ofVoid(i, i, i, i, i, i, ValueLayout.JAVA_DOUBLE, p,
                             i, p, i, ValueLayout.JAVA_DOUBLE, p, i);
                     Linker.Option critical = Linker.Option.critical(false);
+                    MemorySegment sv = lib.find("cblas_sgemv")
+                            .orElseThrow(() -> new IllegalArgumentException("no cblas_sgemv in " + candidate));
+                    MemorySegment dv = lib.find("cblas_dgemv")
+                            .orElseThrow(() -> new IllegalArgumentException("no cblas_dgemv in " + candidate));
+                    // void cblas_?gemv(order, trans, M, N, alpha, A, lda, X, incX, beta, Y, incY)
+                    FunctionDescriptor svd = FunctionDescriptor.ofVoid(i, i, i, i, ValueLayout.JAVA_FLOAT, p, i, p, i,
+                            ValueLayout.JAVA_FLOAT, p, i);
+                    FunctionDescriptor dvd = FunctionDescriptor.ofVoid(i, i, i, i, ValueLayout.JAVA_DOUBLE, p, i, p,
+                            i, ValueLayout.JAVA_DOUBLE, p, i);
                     h = new MethodHandle[] {
                         linker.downcallHandle(s, sd), linker.downcallHandle(d, dd),
-                        linker.downcallHandle(s, sd, critical), linker.downcallHandle(d, dd, critical)
+                        linker.downcallHandle(s, sd, critical), linker.downcallHandle(d, dd, critical),
+                        linker.downcallHandle(sv, svd), linker.downcallHandle(dv, dvd)
                     };
                     var numThreads = lib.find("openblas_get_num_threads");
                     if (numThreads.isPresent()) {
@@ -88,6 +100,8 @@ final class OpenBlas {
             DGEMM = h == null ? null : h[1];
             SGEMM_CRITICAL = h == null ? null : h[2];
             DGEMM_CRITICAL = h == null ? null : h[3];
+            SGEMV = h == null ? null : h[4];
+            DGEMV = h == null ? null : h[5];
         }
     }
 
@@ -111,9 +125,18 @@ final class OpenBlas {
         return Lib.THREADS;
     }
 
-    /** Row-major {@code cblas_?gemm} on absolute addresses. */
+    /**
+     * Row-major {@code cblas_?gemm} on absolute addresses. A product with one column ({@code n == 1}) or one row
+     * ({@code m == 1}) goes to {@code cblas_?gemv} instead (the decode matrix-vector products), which does not pack
+     * panels as GEMM does; with {@code beta == 0} the output vector is zeroed first so that NaNs in it cannot
+     * propagate whatever the BLAS does with {@code 0 * y}.
+     */
     void gemm(boolean f64, boolean transA, boolean transB, int m, int n, int k, double alpha, long a, int lda,
               long b, int ldb, double beta, long c, int ldc) {
+        if (n == 1 || m == 1) {
+            gemv(f64, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
         int ta = transA ? CBLAS_TRANS : CBLAS_NO_TRANS;
         int tb = transB ? CBLAS_TRANS : CBLAS_NO_TRANS;
         MemorySegment pa = MemorySegment.ofAddress(a);
@@ -140,6 +163,67 @@ final class OpenBlas {
             }
         } catch (Throwable t) {
             throw new IllegalStateException("cblas_" + (f64 ? "d" : "s") + "gemm failed", t);
+        }
+    }
+
+    /** {@link #gemm} for {@code n == 1} or {@code m == 1} as one {@code cblas_?gemv}. */
+    private void gemv(boolean f64, boolean transA, boolean transB, int m, int n, int k, double alpha, long a, int lda,
+                      long b, int ldb, double beta, long c, int ldc) {
+        int trans;
+        int rows;
+        int cols;
+        long mat;
+        int ld;
+        long x;
+        int incX;
+        int len; // length of y
+        int incY;
+        if (n == 1) {
+            // y = C[:, 0] (stride ldc) = op(A) x with x = op(B)[:, 0]; stored A is (transA ? k x m : m x k).
+            trans = transA ? CBLAS_TRANS : CBLAS_NO_TRANS;
+            rows = transA ? k : m;
+            cols = transA ? m : k;
+            mat = a;
+            ld = lda;
+            x = b;
+            incX = transB ? 1 : ldb;
+            len = m;
+            incY = ldc;
+        } else {
+            // y = C[0, :] = op(B)^T x with x = op(A)[0, :]; stored B is (transB ? n x k : k x n).
+            trans = transB ? CBLAS_NO_TRANS : CBLAS_TRANS;
+            rows = transB ? n : k;
+            cols = transB ? k : n;
+            mat = b;
+            ld = ldb;
+            x = a;
+            incX = transA ? lda : 1;
+            len = n;
+            incY = 1;
+        }
+        int es = f64 ? 8 : 4;
+        if (beta == 0) {
+            long step = (long) incY * es;
+            for (int i = 0; i < len; i++) {
+                if (f64) {
+                    NativeMemory.ALL.set(ValueLayout.JAVA_DOUBLE_UNALIGNED, c + i * step, 0.0);
+                } else {
+                    NativeMemory.ALL.set(ValueLayout.JAVA_FLOAT_UNALIGNED, c + i * step, 0.0f);
+                }
+            }
+        }
+        MemorySegment pm = MemorySegment.ofAddress(mat);
+        MemorySegment px = MemorySegment.ofAddress(x);
+        MemorySegment py = MemorySegment.ofAddress(c);
+        try {
+            if (f64) {
+                Lib.DGEMV.invokeExact(CBLAS_ROW_MAJOR, trans, rows, cols, alpha, pm, ld, px, incX, beta, py, incY);
+            } else {
+                Lib.SGEMV.invokeExact(CBLAS_ROW_MAJOR, trans, rows, cols, (float) alpha, pm, ld, px, incX,
+                        (float) beta, py, incY);
+            }
+        } catch (Throwable t) {
+            throw new IllegalStateException("cblas_" + (f64 ? "d" : "s") + "gemv failed", t);
         }
     }
 }

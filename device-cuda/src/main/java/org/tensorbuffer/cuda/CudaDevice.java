@@ -43,9 +43,10 @@ import org.tensorbuffer.device.MemoryInfo;
  * bytes (the driver's guarantee); larger alignments are honoured by over-allocating. The device tracks its live
  * allocations, so freeing a slice, a foreign buffer or a buffer twice throws instead of corrupting the driver's heap.
  *
- * <p>Thread-safe: any thread may call any method; the context is made current on the calling thread as needed. In
- * {@link AllocMode#ASYNC} mode a freed buffer's memory is reused in stream order, which is safe because every use of
- * it was issued on the same stream.
+ * <p>Thread-safe: any thread may call any method; the context is made current on the calling thread as needed. A buffer
+ * may be freed as soon as the work that uses it has been issued: in {@link AllocMode#ASYNC} mode its memory is reused
+ * in stream order (every use was issued on the same stream); in {@link AllocMode#SYNC} mode {@link #free} first waits
+ * for the stream, then calls {@code cuMemFree}.
  */
 public final class CudaDevice implements Device {
     /** Alignment of every allocation in bytes ({@code cuMemAlloc} returns at least 256-byte aligned pointers). */
@@ -203,6 +204,9 @@ public final class CudaDevice implements Device {
         bind();
         CUdeviceptr p = JCudaHandles.devicePointer(base);
         if (allocMode == AllocMode.SYNC) {
+            // Work issued on the stream may still use the buffer; cuMemFree is not stream-ordered, so wait first
+            // (as cudaFree's implicit device synchronisation would).
+            CudaException.check(cuStreamSynchronize(stream), "cuStreamSynchronize");
             CudaException.check(cuMemFree(p), "cuMemFree");
         } else {
             CudaException.check(cuMemFreeAsync(p, stream), "cuMemFreeAsync");

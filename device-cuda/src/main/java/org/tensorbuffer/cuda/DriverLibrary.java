@@ -10,7 +10,6 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import jcuda.driver.CUresult;
 
 /**
  * {@code libcuda.so.1}, the NVIDIA driver library, found and bound through the FFM API.
@@ -158,10 +157,5 @@ final class DriverLibrary {
 
     private static void check(int result, String call) {
         CudaException.check(result, call);
-    }
-
-    /** Name of a {@code CUresult}, for messages. */
-    static String resultName(int result) {
-        return CUresult.stringFor(result);
     }
 }

@@ -106,7 +106,8 @@ public final class VulkanDevice implements Device {
             api = VulkanSetup.instanceApiVersion();
             inst = VulkanSetup.createInstance(api);
         } catch (RuntimeException | LinkageError e) {
-            throw new DeviceUnavailableException("Vulkan is unavailable: " + e.getMessage());
+            throw new DeviceUnavailableException("no usable Vulkan loader or driver (" + e.getMessage()
+                    + "); install the Vulkan loader and a driver, e.g. Debian's libvulkan1 and mesa-vulkan-drivers");
         }
         this.instance = inst;
         try {
@@ -518,7 +519,17 @@ public final class VulkanDevice implements Device {
         return p;
     }
 
-    // ---- used by VulkanKernels (under the device lock) ----
+    // ---- used by VulkanKernels and VulkanAllocBench (under the device lock) ----
+
+    /** The {@code VmaAllocator}. */
+    long vmaAllocator() {
+        return allocator;
+    }
+
+    /** The logical device. */
+    VkDevice vkDevice() {
+        return device;
+    }
 
     VulkanSetup.VkFacts facts() {
         return facts;

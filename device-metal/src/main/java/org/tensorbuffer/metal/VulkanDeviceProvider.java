@@ -55,7 +55,7 @@ public final class VulkanDeviceProvider implements DeviceProvider {
             return List.copyOf(out);
         } catch (Throwable e) {
             String reason = e.getMessage() == null ? e.toString() : e.getMessage();
-            return List.of(DeviceStatus.unavailable("vulkan", "vulkan", "no usable Vulkan driver: " + reason));
+            return List.of(DeviceStatus.unavailable("vulkan", "vulkan", reason));
         }
     }
 
