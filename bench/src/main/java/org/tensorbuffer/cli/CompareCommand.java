@@ -3,6 +3,7 @@ package org.tensorbuffer.cli;
 import com.google.gson.GsonBuilder;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -11,10 +12,17 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.tensorbuffer.AllocationStrategy;
+import org.tensorbuffer.device.DeviceUnavailableException;
 import org.tensorbuffer.llama.DecodeRequest;
 import org.tensorbuffer.llama.DecodeStats;
+import org.tensorbuffer.memory.PoolOutOfMemoryException;
+import org.tensorbuffer.bench.JmhResults;
+import org.tensorbuffer.bench.RunInfo;
+import org.tensorbuffer.report.CompareReport;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code tensorbuffer compare}: the project's main job. Decodes the bundled llama2.c model under each allocation
@@ -25,7 +33,8 @@ import picocli.CommandLine.Option;
         description = {"Decode a llama2.c model under each allocation strategy (none, reactive, proactive), several "
                 + "times each, and print a table of tokens/s, device allocations per token, hit rates and peak bytes "
                 + "with the ratio of each strategy to the first (none).",
-            "Runs on a fresh clone with no arguments (the bundled models/stories260K.bin, greedy)."})
+            "Runs on a fresh clone with no arguments (the bundled models/stories260K.bin, greedy). Exit status: 0, "
+                + "1 on an error, 3 if the strategies' token ids differ."})
 final class CompareCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "PATH",
             description = "llama2.c checkpoint (default: the bundled models/" + ModelFiles.DEFAULT_MODEL + ").")
@@ -72,6 +81,20 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "No progress lines on stderr.")
     boolean quiet;
 
+    @Option(names = "--html", paramLabel = "FILE",
+            description = "Also write a self-contained HTML report with charts (tokens/s, allocations per token, hit "
+                    + "rates, peak live vs reserved bytes per strategy, allocation-size histograms, and the JMH "
+                    + "results of --jmh if that file exists).")
+    Path html;
+
+    @Option(names = "--jmh", paramLabel = "FILE", defaultValue = "bench-results/jmh.json",
+            description = "JMH results (from `tensorbuffer bench`) for the HTML report, if present "
+                    + "(default: ${DEFAULT-VALUE}).")
+    Path jmh;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() {
         PrintStream out = System.out;
@@ -95,20 +118,43 @@ final class CompareCommand implements Callable<Integer> {
                 }
             });
             if (json) {
-                out.println(new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
-                        .toJson(json(c)));
+                out.println(new GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(json(c)));
             } else {
                 out.println();
                 out.print(CompareTable.render(c));
                 out.println();
                 out.print(CompareTable.legend(c));
             }
+            if (html != null) {
+                writeHtml(c, req);
+                if (!quiet) {
+                    err.println("compare: report written to " + html);
+                }
+            }
             return c.idsIdentical() ? 0 : 3;
-        } catch (IllegalArgumentException | IllegalStateException
-                 | UnsupportedOperationException | IOException e) {
+        } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException
+                 | DeviceUnavailableException | PoolOutOfMemoryException | IOException e) {
             err.println("tensorbuffer compare: error: " + DecodeCommand.message(e));
             return 1;
         }
+    }
+
+    private void writeHtml(Comparison c, DecodeRequest req) throws IOException {
+        var parsed = spec.commandLine().getParseResult();
+        StringBuilder cmd = new StringBuilder("./tensorbuffer");
+        for (String a : parsed == null ? List.of("compare") : parsed.originalArgs()) {
+            cmd.append(' ').append(a.matches("[A-Za-z0-9_./=,:+@%-]+") ? a : "'" + a.replace("'", "'\\''") + "'");
+        }
+        RunInfo info = RunInfo.current(List.of(cmd.toString()));
+        JmhResults jmhResults = null;
+        RunInfo jmhInfo = null;
+        if (jmh != null && Files.isRegularFile(jmh)) {
+            jmhResults = JmhResults.read(jmh);
+            Path side = RunInfo.sideFile(jmh);
+            jmhInfo = Files.isRegularFile(side) ? RunInfo.read(side) : null;
+        }
+        long[][] sizes = CompareReport.decodeSizeClasses(req);
+        CompareReport.build(c, info, sizes, jmhResults, jmhInfo).write(html);
     }
 
     private static Map<String, Object> json(Comparison c) {
@@ -122,6 +168,7 @@ final class CompareCommand implements Callable<Integer> {
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("strategy", r.name());
             o.put("tokens_per_s_median", r.tokensPerSecond());
+            o.put("tokens_per_cpu_s_median", nan(r.tokensPerCpuSecond()));
             o.put("first_token_ms_median", r.firstTokenMillis());
             o.put("raw_allocs_per_token_steady_median", r.rawAllocsPerTokenSteady());
             o.put("pool_hit_rate_steady_median", nan(r.poolHitRateSteady()));

@@ -25,6 +25,11 @@ public record CompareResult(AllocationStrategy strategy, List<DecodeStats> runs)
         return median(DecodeStats::tokensPerSecond);
     }
 
+    /** Median positions per second of the decoding thread's CPU time. */
+    public double tokensPerCpuSecond() {
+        return median(DecodeStats::tokensPerCpuSecond);
+    }
+
     /** Slowest and fastest run's positions per second. */
     public double[] tokensPerSecondRange() {
         return new double[] {min(DecodeStats::tokensPerSecond), max(DecodeStats::tokensPerSecond)};

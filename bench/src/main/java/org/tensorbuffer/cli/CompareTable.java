@@ -17,13 +17,16 @@ final class CompareTable {
         CompareResult base = c.baseline();
         String b = base.name();
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"strategy", "tok/s", "vs " + b, "first token ms", "allocs/token", "vs " + b,
+        rows.add(new String[] {"strategy", "tok/s", "vs " + b, "tok/CPU-s", "vs " + b, "first token ms",
+            "allocs/token", "vs " + b,
             "pool hit", "TensorBuffer hit", "peak live KiB", "peak reserved KiB", "vs " + b});
         for (CompareResult r : c.results()) {
             rows.add(new String[] {
                 r.name(),
                 fmt("%.0f", r.tokensPerSecond()),
                 ratio(r.tokensPerSecond(), base.tokensPerSecond()),
+                fmt("%.0f", r.tokensPerCpuSecond()),
+                ratio(r.tokensPerCpuSecond(), base.tokensPerCpuSecond()),
                 fmt("%.2f", r.firstTokenMillis()),
                 fmt("%.2f", r.rawAllocsPerTokenSteady()),
                 ratio(r.rawAllocsPerTokenSteady(), base.rawAllocsPerTokenSteady()),
@@ -45,7 +48,7 @@ final class CompareTable {
             if (r == 0) {
                 String[] sep = new String[w.length];
                 for (int i = 0; i < w.length; i++) {
-                    sep[i] = (i == 0 ? "-" : "-".repeat(Math.max(1, w[i] - 1)) + ":");
+                    sep[i] = i == 0 ? "-".repeat(w[i]) : "-".repeat(Math.max(1, w[i] - 1)) + ":";
                 }
                 line(sb, sep, w);
             }
@@ -58,7 +61,9 @@ final class CompareTable {
         var q = c.request();
         return String.format(Locale.ROOT, "%s (%s), %d positions from BOS, %s, device %s; median of %d runs per "
                         + "strategy after %d warm-up round(s), strategies interleaved; %s.%n"
-                        + "tok/s: positions per second over the whole decode; allocs/token: device allocations per "
+                        + "tok/s: positions per second of wall time over the whole decode; tok/CPU-s: per second of "
+                        + "the decoding thread's CPU time (steadier than wall time when other processes share the "
+                        + "cores); allocs/token: device allocations per "
                         + "step after the first; pool hit: BufferPool hit rate after the first step; TensorBuffer "
                         + "hit: over the whole decode; peak bytes include the weights (sum of each allocator's "
                         + "high-water mark); '-': not used.%n"

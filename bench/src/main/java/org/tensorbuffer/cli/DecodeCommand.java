@@ -3,12 +3,12 @@ package org.tensorbuffer.cli;
 import com.google.gson.GsonBuilder;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.tensorbuffer.AllocationStrategy;
+import org.tensorbuffer.device.DeviceUnavailableException;
 import org.tensorbuffer.llama.Checkpoint;
 import org.tensorbuffer.llama.Config;
 import org.tensorbuffer.llama.DecodeRequest;
@@ -16,6 +16,7 @@ import org.tensorbuffer.llama.DecodeRun;
 import org.tensorbuffer.llama.DecodeStats;
 import org.tensorbuffer.llama.Generator;
 import org.tensorbuffer.llama.Tokenizer;
+import org.tensorbuffer.memory.PoolOutOfMemoryException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -35,7 +36,8 @@ final class DecodeCommand implements Callable<Integer> {
 
     @Option(names = "--tokenizer", paramLabel = "PATH",
             description = "llama2.c tokenizer (tok*.bin) with the model's vocab_size tokens. Default: tok<V>.bin or "
-                    + "<name>-tok<V>.bin next to the model; without one only ids are printed and --prompt must be empty.")
+                    + "<name>-tok<V>.bin next to the model; without one only ids are printed and --prompt must be "
+                    + "empty.")
     Path tokenizer;
 
     @Option(names = "--prompt", paramLabel = "TEXT", defaultValue = "",
@@ -67,7 +69,8 @@ final class DecodeCommand implements Callable<Integer> {
 
     @Option(names = "--strategy", paramLabel = "S", defaultValue = "proactive",
             description = "Allocation strategy: none (a device allocation per tensor), reactive (BufferPool), "
-                    + "proactive (TensorBuffer, every buffer of a step reserved before the first token) "
+                    + "proactive (TensorBuffer, every buffer of a step reserved before the first token), "
+                    + "planned (the first step recorded and planned into one arena that later steps replay) "
                     + "(default: ${DEFAULT-VALUE}).")
     String strategy;
 
@@ -81,6 +84,11 @@ final class DecodeCommand implements Callable<Integer> {
                     + "raw_allocs_total, raw_allocs_per_token_steady, pool and TensorBuffer hit rates, peak live and "
                     + "reserved bytes, and the ids (and text with a tokenizer).")
     boolean json;
+
+    @Option(names = "--memory-timeline", paramLabel = "FILE.html",
+            description = "Record every allocation of the run and write a self-contained HTML page with a timeline "
+                    + "of live and reserved bytes and the largest allocations (like PyTorch's memory_viz).")
+    Path memoryTimeline;
 
     @Override
     public Integer call() {
@@ -99,31 +107,23 @@ final class DecodeCommand implements Callable<Integer> {
             }
             long sd = seed != null ? seed : System.currentTimeMillis() / 1000;
             DecodeRequest req = new DecodeRequest(model, tok, prompt, steps, temperature, topp, sd, device, s);
+            // Streams the output as run.c does: text pieces (or ids) as they are produced; --json prints at the end.
+            Tokenizer text = tok != null && !ids && !json ? Tokenizer.load(tok, config.vocabSize()) : null;
             Progress progress = new Progress(err, json || ids);
+            int total = steps == 0 ? config.seqLen() : steps;
             boolean[] first = {true};
-            Tokenizer[] tokHolder = new Tokenizer[1];
-            java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
             Generator.Listener listener = (pos, prev, next, sampled) -> {
-                if (ids) {
-                    if (sampled && !json) {
-                        out.print(first[0] ? Integer.toString(next) : " " + next);
-                        first[0] = false;
-                    }
-                } else if (tokHolder[0] != null) {
-                    byte[] piece = tokHolder[0].decode(prev, next);
-                    if (json) {
-                        text.writeBytes(piece);
-                    } else {
-                        out.write(piece, 0, piece.length);
-                        out.flush();
-                    }
+                if (text != null) {
+                    byte[] piece = text.decode(prev, next);
+                    out.write(piece, 0, piece.length);
+                    out.flush();
+                } else if (ids && sampled && !json) {
+                    out.print(first[0] ? Integer.toString(next) : " " + next);
+                    first[0] = false;
                 }
-                progress.update(pos, steps == 0 ? config.seqLen() : steps);
+                progress.update(pos, total);
             };
-            if (tok != null && !ids) {
-                tokHolder[0] = Tokenizer.load(tok, config.vocabSize()); // for streaming; DecodeRun validates too
-            }
-            DecodeRun.Result r = DecodeRun.run(req, listener);
+            DecodeRun.Result r = DecodeRun.run(req, listener, memoryTimeline);
             progress.done();
             DecodeStats st = r.stats();
             if (json) {
@@ -131,18 +131,20 @@ final class DecodeCommand implements Callable<Integer> {
                 if (r.tokenizer() != null) {
                     m.put("text", r.tokenizer().decodeAll(r.promptTokens()[0], allTokens(r)));
                 }
-                out.println(new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
-                        .toJson(m));
+                out.println(new GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(m));
             } else {
                 out.println();
                 err.printf("achieved tok/s: %.1f (%d positions, strategy %s, %.2f device allocations per token "
                                 + "after the first)%n", st.tokensPerSecond(), st.tokens(),
                         st.strategy().name().toLowerCase(), st.rawAllocsPerTokenSteady());
             }
+            if (memoryTimeline != null && !json) {
+                err.println("memory timeline written to " + memoryTimeline);
+            }
             out.flush();
             return 0;
-        } catch (IllegalArgumentException | IllegalStateException
-                 | UnsupportedOperationException | IOException e) {
+        } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException
+                 | DeviceUnavailableException | PoolOutOfMemoryException | IOException e) {
             out.flush();
             err.println("tensorbuffer decode: error: " + message(e));
             return 1;
@@ -193,6 +195,7 @@ final class DecodeCommand implements Callable<Integer> {
         m.put("tokens", st.tokens());
         m.put("generated_tokens", st.ids().length);
         m.put("tokens_per_s", round(st.tokensPerSecond(), 1));
+        m.put("tokens_per_cpu_s", round(st.tokensPerCpuSecond(), 1));
         m.put("decode_ms", round(st.decodeNanos() / 1e6, 3));
         m.put("first_token_ms", round(st.firstTokenNanos() / 1e6, 3));
         m.put("raw_allocs_total", st.rawAllocsTotal());

@@ -15,6 +15,9 @@ import org.tensorbuffer.AllocationStrategy;
  *                               sampled)
  * @param ids                    the sampled token ids (those after the prompt), in order
  * @param decodeNanos            wall time of all steps (weights loading and reservations excluded)
+ * @param decodeCpuNanos         CPU time of the decoding thread over the same steps (-1 where the JVM cannot measure
+ *                               it): unlike wall time, hardly affected by other processes sharing the cores; work
+ *                               the device does on other threads is not in it
  * @param firstTokenNanos        wall time of the first step
  * @param rawAllocsTotal         device allocations since the context was created: weights, KV cache, reservations and
  *                               activations
@@ -29,7 +32,7 @@ import org.tensorbuffer.AllocationStrategy;
  * @param peakReservedBytes      sum of each allocator's high-water mark of bytes held from the device
  */
 public record DecodeStats(AllocationStrategy strategy, String device, Config config, int promptTokens, int tokens,
-                          int[] ids, long decodeNanos, long firstTokenNanos, long rawAllocsTotal,
+                          int[] ids, long decodeNanos, long decodeCpuNanos, long firstTokenNanos, long rawAllocsTotal,
                           long rawAllocsSteady, long poolRequests, long poolHits, long poolRequestsSteady,
                           long poolHitsSteady, long tensorBufferRequests, long tensorBufferHits,
                           long peakLiveBytes, long peakReservedBytes) {
@@ -37,6 +40,11 @@ public record DecodeStats(AllocationStrategy strategy, String device, Config con
     /** Positions per second over the whole decode. */
     public double tokensPerSecond() {
         return decodeNanos == 0 ? 0 : tokens * 1e9 / decodeNanos;
+    }
+
+    /** Positions per second of the decoding thread's CPU time (NaN if it could not be measured). */
+    public double tokensPerCpuSecond() {
+        return decodeCpuNanos <= 0 ? Double.NaN : tokens * 1e9 / decodeCpuNanos;
     }
 
     /** Device allocations per step after the first step (0 with a single step). */

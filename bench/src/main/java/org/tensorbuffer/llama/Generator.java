@@ -1,11 +1,14 @@
 package org.tensorbuffer.llama;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.Arrays;
 import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.memory.PoolStats;
 import org.tensorbuffer.memory.TensorBufferStats;
+import org.tensorbuffer.plan.PlannedRun;
 
 /**
  * The generation loop of karpathy/llama2.c's {@code run.c} ({@code generate}): start from the prompt's first token
@@ -32,7 +35,9 @@ public final class Generator {
 
     /**
      * Decodes. Under {@link AllocationStrategy#PROACTIVE} first {@link Transformer#reserve() reserves} every buffer
-     * of a step; then allocates the KV cache and runs.
+     * of a step; then allocates the KV cache and runs. Under {@link AllocationStrategy#PLANNED} each step is one
+     * planned run ({@link TensorContext#run()}): the first is recorded and planned into one arena, the others replay
+     * it.
      *
      * @param prompt   the encoded prompt, starting with BOS (at least one token)
      * @param steps    positions to run, {@code 1..seqLen} (run.c's {@code -n}, prompt included)
@@ -60,13 +65,17 @@ public final class Generator {
         int nIds = 0;
         Snapshot start = Snapshot.of(ctx);
         Snapshot afterFirst = start;
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        boolean cpuTime = threads.isCurrentThreadCpuTimeSupported() && threads.isThreadCpuTimeEnabled();
+        long c0 = cpuTime ? threads.getCurrentThreadCpuTime() : 0;
         long t0 = System.nanoTime();
         long tFirst = t0;
         int token = prompt[0];
         int pos = 0;
+        boolean planned = ctx.strategy() == AllocationStrategy.PLANNED;
         while (pos < steps) {
             int next;
-            try (Tensor logits = model.forward(token, pos)) {
+            try (PlannedRun run = planned ? ctx.run() : null; Tensor logits = model.forward(token, pos)) {
                 if (pos < prompt.length - 1) {
                     next = prompt[pos + 1];
                 } else if (sampler.greedy()) {
@@ -95,15 +104,17 @@ public final class Generator {
         }
         ctx.device().synchronize();
         long t1 = System.nanoTime();
+        long cpu = cpuTime ? threads.getCurrentThreadCpuTime() - c0 : -1;
         Snapshot end = Snapshot.of(ctx);
         return new DecodeStats(ctx.strategy(), ctx.device().id(), c, prompt.length, pos, Arrays.copyOf(ids, nIds),
-                t1 - t0, tFirst - t0, end.rawAllocs, end.rawAllocs - afterFirst.rawAllocs,
+                t1 - t0, cpu, tFirst - t0, end.rawAllocs, end.rawAllocs - afterFirst.rawAllocs,
                 end.pool.requests() - start.pool.requests(), end.pool.hits() - start.pool.hits(),
                 end.pool.requests() - afterFirst.pool.requests(), end.pool.hits() - afterFirst.pool.hits(),
                 end.tb.requests() - start.tb.requests(), end.tb.hits() - start.tb.hits(),
                 ctx.raw().peakLiveBytes() + end.pool.peakLiveBytes() + end.tb.peakLiveBytes()
                         + end.tb.learnableBytes(),
-                ctx.raw().peakLiveBytes() + end.pool.peakReservedBytes() + end.tb.peakReservedBytes());
+                ctx.raw().peakLiveBytes() + end.pool.peakReservedBytes() + end.tb.peakReservedBytes()
+                        + ctx.planner().stats().arenaBytes());
     }
 
     private record Snapshot(long rawAllocs, PoolStats pool, TensorBufferStats tb) {

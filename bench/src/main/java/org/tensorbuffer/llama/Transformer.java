@@ -46,6 +46,8 @@ public final class Transformer implements AutoCloseable {
     private final Tensor[] keyCache;
     private final Tensor[] valueCache;
     private final String name;
+    private final Shape dimShape;
+    private final Shape scratchShape;
     private LiveShapes tracker;
     private boolean reserved;
     private boolean closed;
@@ -54,6 +56,8 @@ public final class Transformer implements AutoCloseable {
         this.c = ck.config();
         this.ctx = ctx;
         this.name = ck.path().toString();
+        this.dimShape = Shape.of(c.dim());
+        this.scratchShape = Shape.of(c.nHeads(), c.seqLen());
         int l = c.nLayers();
         try {
             embedding = upload(ck, ctx, prefix, "token_embedding_table", 0);
@@ -254,7 +258,7 @@ public final class Transformer implements AutoCloseable {
             throw new IndexOutOfBoundsException("position " + pos + " outside [0, seq_len " + c.seqLen() + ")");
         }
         int hs = c.headSize();
-        Tensor x = own(ctx.empty(Shape.of(c.dim()), DType.F32));
+        Tensor x = own(ctx.empty(dimShape, DType.F32));
         try (Tensor row = embedding.row(token)) {
             x.copyFrom(row);
         }
@@ -275,11 +279,10 @@ public final class Transformer implements AutoCloseable {
             }
             free(kr);
             free(v);
-            Shape scratch = Shape.of(c.nHeads(), c.seqLen());
             if (tracker != null) {
-                tracker.alloc(Shape.of(c.dim())); // the output, allocated first inside attention
-                tracker.alloc(scratch);
-                tracker.free(scratch);
+                tracker.alloc(dimShape); // the output, allocated first inside attention
+                tracker.alloc(scratchShape); // then its scratch, closed inside
+                tracker.free(scratchShape);
             }
             Tensor att = Tensor.attention(qr, keyCache[l], valueCache[l], c.nHeads(), c.nKvHeads(), hs, pos);
             free(qr);
@@ -338,7 +341,10 @@ public final class Transformer implements AutoCloseable {
         }
     }
 
-    /** Closes the KV cache and the weight tensors (the learnable buffers stay reserved until the TensorBuffer clears them). */
+    /**
+     * Closes the KV cache and the weight tensors; the learnable buffers stay reserved until the TensorBuffer clears
+     * them ({@code clearLearnable} or {@code close}).
+     */
     @Override
     public void close() {
         if (closed) {

@@ -9,20 +9,24 @@ import java.util.Locale;
  * Row-major strided-batched GEMM on native addresses, {@code C = alpha * op(A) * op(B) + beta * C}, choosing
  * between three implementations:
  * <ul>
- *   <li>a plain Java triple loop for tiny products ({@code m * n * k <= } {@link #SMALL_WORK}), where a native call
- *       and OpenBLAS's set-up cost more than the arithmetic (the einsum workload runs thousands of 2x2..16x16
- *       products);</li>
+ *   <li>a plain scalar Java loop for tiny products ({@code m * n * k <= } {@link #SMALL_WORK} with OpenBLAS,
+ *       {@link #SMALL_WORK_JAVA} without), where a native call and OpenBLAS's set-up (about 100 ns) or the packing
+ *       of the blocked GEMM cost more than the arithmetic (the einsum workload runs thousands of 2x2..16x16
+ *       products). Scalar code is also fast before the JIT has compiled it, unlike the Vector API;</li>
  *   <li>OpenBLAS's {@code cblas_sgemm}/{@code cblas_dgemm} through the FFM API when the system has
  *       {@code libopenblas} (see {@link OpenBlas});</li>
- *   <li>otherwise the blocked Vector API GEMM of {@link JavaGemm}.</li>
+ *   <li>otherwise the blocked Vector API GEMM of {@link JavaGemm}, or {@link JavaGemv} for a single column
+ *       ({@code n == 1}, A not transposed) or a single row ({@code m == 1}, B transposed).</li>
  * </ul>
  * The system property {@code tensorbuffer.cpu.gemm} = {@code auto} (default), {@code openblas} or {@code java}
  * forces the choice for large products. Addresses are absolute and already bounds-checked by the caller; strides
  * between batch matrices are in bytes. Thread-safe.
  */
 public final class Gemm {
-    /** Products with {@code m * n * k} up to this run as plain Java loops whatever the mode. */
-    public static final long SMALL_WORK = 16L * 16 * 16;
+    /** With OpenBLAS, products with {@code m * n * k} up to this run as plain Java loops (measured crossover). */
+    public static final long SMALL_WORK = 256;
+    /** Without OpenBLAS, products with {@code m * n * k} up to this run as plain Java loops, not blocked. */
+    public static final long SMALL_WORK_JAVA = 16L * 16 * 16;
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ValueLayout.OfDouble D = ValueLayout.JAVA_DOUBLE_UNALIGNED;
@@ -82,6 +86,12 @@ public final class Gemm {
         return description;
     }
 
+    /** Threads a large product runs on: OpenBLAS's thread count, or the common fork-join pool's parallelism. */
+    public int threads() {
+        return blas != null && blas.threads() > 0 ? blas.threads()
+                : Math.max(1, java.util.concurrent.ForkJoinPool.getCommonPoolParallelism());
+    }
+
     /** Whether products above {@link #SMALL_WORK} go to OpenBLAS. */
     public boolean usesOpenBlas() {
         return blas != null;
@@ -100,7 +110,7 @@ public final class Gemm {
             return;
         }
         long work = (long) m * n * k;
-        if (work <= SMALL_WORK) {
+        if (work <= (blas != null ? SMALL_WORK : SMALL_WORK_JAVA)) {
             for (int i = 0; i < batch; i++) {
                 if (f64) {
                     smallF64(transA, transB, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb, beta,
@@ -114,6 +124,18 @@ public final class Gemm {
             for (int i = 0; i < batch; i++) {
                 blas.gemm(f64, transA, transB, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb, beta,
                         c + i * strideC, ldc);
+            }
+        } else if (n == 1 && !transA) {
+            // y = C[:, 0] = A x: contiguous rows of A dotted with x = op(B)[:, 0]
+            for (int i = 0; i < batch; i++) {
+                JavaGemv.gemv(f64, m, k, alpha, a + i * strideA, lda, b + i * strideB, transB ? 1 : ldb, beta,
+                        c + i * strideC, ldc);
+            }
+        } else if (m == 1 && transB) {
+            // y = C[0, :] = B_stored x: contiguous rows of the stored (n x k) B dotted with x = op(A)[0, :]
+            for (int i = 0; i < batch; i++) {
+                JavaGemv.gemv(f64, n, k, alpha, b + i * strideB, ldb, a + i * strideA, transA ? lda : 1, beta,
+                        c + i * strideC, 1);
             }
         } else {
             for (int i = 0; i < batch; i++) {
@@ -142,17 +164,49 @@ public final class Gemm {
         }
     }
 
-    /** Plain dot-product loops for tiny F32 products; accumulates in {@code float} as BLAS does. */
+    /**
+     * Tiny F32 products in scalar Java (fast from the first call, before the JIT has compiled anything, which matters
+     * for the Vector API): for each row of C, four columns at a time are accumulated over {@code p} in four independent
+     * registers, so the additions do not wait on each other.
+     */
     static void smallF32(boolean transA, boolean transB, int m, int n, int k, float alpha, long a, int lda,
                          long b, int ldb, float beta, long c, int ldc) {
-        long aI = (transA ? 1L : lda) * 4;  // step of A(i, p) in i
-        long aP = (transA ? (long) lda : 1L) * 4;  // step in p
-        long bP = (transB ? 1L : ldb) * 4;
-        long bJ = (transB ? (long) ldb : 1L) * 4;
+        long aI = (transA ? 1L : lda) * 4; // step of A(i, p) in i
+        long aP = (transA ? (long) lda : 1L) * 4; // step in p
+        long bP = (transB ? 1L : ldb) * 4; // step of B(p, j) in p
+        long bJ = (transB ? (long) ldb : 1L) * 4; // step in j
         for (int i = 0; i < m; i++) {
             long ai = a + i * aI;
             long ci = c + (long) i * ldc * 4;
-            for (int j = 0; j < n; j++) {
+            int j = 0;
+            for (; j + 4 <= n; j += 4) {
+                long bj = b + j * bJ;
+                float s0 = 0;
+                float s1 = 0;
+                float s2 = 0;
+                float s3 = 0;
+                for (int p = 0; p < k; p++) {
+                    float x = ALL.get(F, ai + p * aP);
+                    long bp = bj + p * bP;
+                    s0 += x * ALL.get(F, bp);
+                    s1 += x * ALL.get(F, bp + bJ);
+                    s2 += x * ALL.get(F, bp + 2 * bJ);
+                    s3 += x * ALL.get(F, bp + 3 * bJ);
+                }
+                long cij = ci + j * 4L;
+                if (beta == 0) {
+                    ALL.set(F, cij, alpha * s0);
+                    ALL.set(F, cij + 4, alpha * s1);
+                    ALL.set(F, cij + 2 * 4, alpha * s2);
+                    ALL.set(F, cij + 3 * 4, alpha * s3);
+                } else {
+                    ALL.set(F, cij, alpha * s0 + beta * ALL.get(F, cij));
+                    ALL.set(F, cij + 4, alpha * s1 + beta * ALL.get(F, cij + 4));
+                    ALL.set(F, cij + 2 * 4, alpha * s2 + beta * ALL.get(F, cij + 2 * 4));
+                    ALL.set(F, cij + 3 * 4, alpha * s3 + beta * ALL.get(F, cij + 3 * 4));
+                }
+            }
+            for (; j < n; j++) {
                 long bj = b + j * bJ;
                 float s = 0;
                 for (int p = 0; p < k; p++) {
@@ -164,17 +218,49 @@ public final class Gemm {
         }
     }
 
-    /** Plain dot-product loops for tiny F64 products. */
+    /**
+     * Tiny F64 products in scalar Java (fast from the first call, before the JIT has compiled anything, which matters
+     * for the Vector API): for each row of C, four columns at a time are accumulated over {@code p} in four independent
+     * registers, so the additions do not wait on each other.
+     */
     static void smallF64(boolean transA, boolean transB, int m, int n, int k, double alpha, long a, int lda,
                          long b, int ldb, double beta, long c, int ldc) {
-        long aI = (transA ? 1L : lda) * 8;
-        long aP = (transA ? (long) lda : 1L) * 8;
-        long bP = (transB ? 1L : ldb) * 8;
-        long bJ = (transB ? (long) ldb : 1L) * 8;
+        long aI = (transA ? 1L : lda) * 8; // step of A(i, p) in i
+        long aP = (transA ? (long) lda : 1L) * 8; // step in p
+        long bP = (transB ? 1L : ldb) * 8; // step of B(p, j) in p
+        long bJ = (transB ? (long) ldb : 1L) * 8; // step in j
         for (int i = 0; i < m; i++) {
             long ai = a + i * aI;
             long ci = c + (long) i * ldc * 8;
-            for (int j = 0; j < n; j++) {
+            int j = 0;
+            for (; j + 4 <= n; j += 4) {
+                long bj = b + j * bJ;
+                double s0 = 0;
+                double s1 = 0;
+                double s2 = 0;
+                double s3 = 0;
+                for (int p = 0; p < k; p++) {
+                    double x = ALL.get(D, ai + p * aP);
+                    long bp = bj + p * bP;
+                    s0 += x * ALL.get(D, bp);
+                    s1 += x * ALL.get(D, bp + bJ);
+                    s2 += x * ALL.get(D, bp + 2 * bJ);
+                    s3 += x * ALL.get(D, bp + 3 * bJ);
+                }
+                long cij = ci + j * 8L;
+                if (beta == 0) {
+                    ALL.set(D, cij, alpha * s0);
+                    ALL.set(D, cij + 8, alpha * s1);
+                    ALL.set(D, cij + 2 * 8, alpha * s2);
+                    ALL.set(D, cij + 3 * 8, alpha * s3);
+                } else {
+                    ALL.set(D, cij, alpha * s0 + beta * ALL.get(D, cij));
+                    ALL.set(D, cij + 8, alpha * s1 + beta * ALL.get(D, cij + 8));
+                    ALL.set(D, cij + 2 * 8, alpha * s2 + beta * ALL.get(D, cij + 2 * 8));
+                    ALL.set(D, cij + 3 * 8, alpha * s3 + beta * ALL.get(D, cij + 3 * 8));
+                }
+            }
+            for (; j < n; j++) {
                 long bj = b + j * bJ;
                 double s = 0;
                 for (int p = 0; p < k; p++) {
