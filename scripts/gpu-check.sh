@@ -145,7 +145,7 @@ print(sorted(c)[-1] if c else "")' 2>/dev/null)
           f="$W/einsum/$name-$dev"
           if [ "$(left)" -lt 25 ]; then echo "skipped: out of time" > "$f.out"; continue; fi
           timeout "$(limit 30)" "$JAVA" "${JOPTS[@]}" -cp "$CP" "$MAIN" einsum "$inst" \
-            --path opt_flops --device "$dev" --output "$f.npy" > "$f.out" 2>&1
+            --path opt_flops --device "$dev" --repeat 1 --warmup 0 --output "$f.npy" --json > "$f.out" 2>&1
           echo "exit status $?" >> "$f.out"
           echo "--- $name $dev"; tail -n 5 "$f.out"
         done
