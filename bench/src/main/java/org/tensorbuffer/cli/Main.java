@@ -8,7 +8,9 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "tensorbuffer", mixinStandardHelpOptions = true, version = "tensorbuffer 0.1.0",
         description = "Fast memory for GPU and CPU tensors: decode, einsum, compare allocation strategies.",
-        subcommands = {DevicesCommand.class, EinsumCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {BenchCommand.class, CompareCommand.class, DecodeCommand.class, DevicesCommand.class,
+            EinsumCommand.class, PlanCommand.class,
+            CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     /** Entry point; exits with the subcommand's exit code. */

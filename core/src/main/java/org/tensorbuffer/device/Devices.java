@@ -78,12 +78,14 @@ public final class Devices {
                 return d;
             }
             StringBuilder reasons = new StringBuilder();
+            StringBuilder known = new StringBuilder();
             for (DeviceProvider p : providers()) {
                 List<DeviceStatus> statuses;
                 try {
                     statuses = p.probe();
                 } catch (RuntimeException | LinkageError e) {
-                    reasons.append("; ").append(p.name()).append(": ").append(e);
+                    known.append(known.isEmpty() ? "" : ", ").append(p.name()).append(" (failed: ").append(e)
+                            .append(')');
                     continue;
                 }
                 for (DeviceStatus s : statuses) {
@@ -98,10 +100,12 @@ public final class Devices {
                         reasons.append("; ").append(s.id()).append(": ")
                                 .append(s.available() ? "available" : s.reason());
                     }
+                    known.append(known.isEmpty() ? "" : ", ").append(s.id())
+                            .append(s.available() ? "" : " (unavailable)");
                 }
             }
-            throw new DeviceUnavailableException("device '" + id + "' is unavailable"
-                    + (reasons.isEmpty() ? ": no backend on the class path provides it" : reasons.toString()));
+            throw new DeviceUnavailableException("device '" + id + "' is unavailable" + (reasons.isEmpty()
+                    ? ": no backend on the class path provides it (devices: " + known + ")" : reasons.toString()));
         }
     }
 }

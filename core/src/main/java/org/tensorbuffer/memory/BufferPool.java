@@ -6,11 +6,13 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
+import javax.management.ObjectName;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.device.DeviceOutOfMemoryException;
+import org.tensorbuffer.leak.LeakDetector;
 
 /**
  * The reactive pool: a caching allocator over one {@link Device}. Requests are rounded to {@link SizeClasses}; a
@@ -60,6 +62,8 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     private Block lruHead;
     private Block lruTail;
     private long sharedCachedBytes;
+    /** Sum of the thread caches' allowances: {@code sharedCachedBytes + allowanceTotal <= maxCachedBytes}. */
+    private long allowanceTotal;
     private long reservedBytes;
     private long peakReservedBytes;
     private long rawAllocations;
@@ -77,6 +81,8 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     private long retiredNetBytes;
     private long retiredPeakBytes;
     private volatile boolean closed;
+    private volatile ReservationListener reservationListener;
+    private final ObjectName objectName;
 
     private BufferPool(Builder b) {
         this.device = b.device;
@@ -86,6 +92,7 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         this.maxBlocksPerClass = b.maxBlocksPerClass;
         this.maxThreadCacheBytes = b.maxThreadCacheBytes >= 0 ? b.maxThreadCacheBytes
                 : Math.min(maxCachedBytes / 8, 64L << 20);
+        this.objectName = MemoryMBeans.register(this);
     }
 
     /** A builder for a pool over {@code device}. */
@@ -193,6 +200,10 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         }
         Block b = new Block(buf, size, index, this);
         allBlocks.add(b);
+        ReservationListener l = reservationListener;
+        if (l != null) {
+            l.reservationChanged(this, size);
+        }
         return b;
     }
 
@@ -201,11 +212,14 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     public void recycle(Block b) {
         ThreadCache tc = threadCache.get();
         tc.returnedBytes += b.capacity;
-        if (!tc.flushRequested && !closed && tc.push(b, maxThreadCacheBytes)) {
+        if (!tc.flushRequested && !closed && tc.push(b)) {
             return;
         }
         recycleSlow(tc, b);
     }
+
+    /** Allowance granted to a thread cache at a time (at least the block being pushed). */
+    private static final long ALLOWANCE_CHUNK = 256 << 10;
 
     private void recycleSlow(ThreadCache tc, Block b) {
         if (tc.flushRequested) {
@@ -217,11 +231,50 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
                 freeRaw(b);
                 return;
             }
+            if (!tc.flushRequested && growAllowanceLocked(tc, b.capacity) && tc.push(b)) {
+                return;
+            }
             pushShared(b);
             enforceLimitsLocked(b.sizeClass);
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Grants {@code tc} enough budget for {@code bytes} more cached bytes, evicting least recently used shared blocks
+     * to make room; false if the thread cache may not grow (its cap, or the budget).
+     */
+    private boolean growAllowanceLocked(ThreadCache tc, long bytes) {
+        long need = tc.cachedBytes + bytes - tc.allowance;
+        if (need <= 0) {
+            return true;
+        }
+        long target = Math.min(maxThreadCacheBytes, tc.cachedBytes + Math.max(bytes, ALLOWANCE_CHUNK));
+        long grant = target - tc.allowance;
+        if (grant < need) {
+            return false;
+        }
+        while (sharedCachedBytes + allowanceTotal + grant > maxCachedBytes && lruTail != null) {
+            Block oldest = lruTail;
+            unlinkShared(oldest);
+            evictions++;
+            freeRaw(oldest);
+        }
+        if (sharedCachedBytes + allowanceTotal + grant > maxCachedBytes) {
+            grant = maxCachedBytes - sharedCachedBytes - allowanceTotal;
+            if (grant < need) {
+                return false;
+            }
+        }
+        tc.allowance += grant;
+        allowanceTotal += grant;
+        return true;
+    }
+
+    private void returnAllowanceLocked(ThreadCache tc) {
+        allowanceTotal -= tc.allowance;
+        tc.allowance = 0;
     }
 
     private void pushShared(Block b) {
@@ -282,22 +335,11 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
             evictions++;
             freeRaw(oldest);
         }
-        long threadCached = 0;
-        for (ThreadCache c : caches) {
-            threadCached += c.cachedBytes;
-        }
-        while (sharedCachedBytes + threadCached > maxCachedBytes && lruTail != null) {
+        while (sharedCachedBytes + allowanceTotal > maxCachedBytes && lruTail != null) {
             Block oldest = lruTail;
             unlinkShared(oldest);
             evictions++;
             freeRaw(oldest);
-        }
-        if (sharedCachedBytes + threadCached > maxCachedBytes) {
-            for (ThreadCache c : caches) {
-                if (c.cachedBytes > 0) {
-                    c.flushRequested = true;
-                }
-            }
         }
     }
 
@@ -307,6 +349,10 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         reservedBytes -= b.capacity;
         rawFrees++;
         device.free(b.buffer);
+        ReservationListener l = reservationListener;
+        if (l != null) {
+            l.reservationChanged(this, -b.capacity);
+        }
     }
 
     /** Moves every block of {@code tc} (owned by the calling thread or a dead one) to the shared tier. */
@@ -322,6 +368,7 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     }
 
     private void drainLocked(ThreadCache tc, boolean free) {
+        returnAllowanceLocked(tc);
         for (int i = 0; i < SizeClasses.COUNT; i++) {
             Block b;
             while ((b = tc.pop(i)) != null) {
@@ -484,8 +531,9 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     }
 
     /**
-     * Frees every cached block and closes the pool; blocks still handed out are reported (a WARN log line naming
-     * their count and bytes, as Arrow's "memory leaked" report) and are freed to the device when released.
+     * Frees every cached block, unregisters the pool's JMX bean and closes the pool; blocks still handed out are
+     * reported through {@link LeakDetector#reportOutstanding} (a WARN log line naming their count and bytes, as
+     * Arrow's "memory leaked" report) and are freed to the device when released.
      */
     @Override
     public void close() {
@@ -513,11 +561,24 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         } finally {
             lock.unlock();
         }
+        MemoryMBeans.unregister(objectName);
         if (!leaked.isEmpty()) {
             long bytes = leaked.stream().mapToLong(Block::capacity).sum();
-            LOG.warn("{} closed with {} block(s) ({} bytes) still live: memory leaked", describe(), leaked.size(),
-                    bytes);
+            LeakDetector.reportOutstanding(describe(), leaked.size(), bytes);
         }
+    }
+
+    /**
+     * Sets (or with {@code null} removes) the listener told of every raw device allocation and free of this pool
+     * (cache hits are not reported). Used by memory-history recorders.
+     */
+    public void reservationListener(ReservationListener listener) {
+        this.reservationListener = listener;
+    }
+
+    /** The name this pool's {@link BufferPoolMXBean} is registered under, or {@code null} when JMX is off. */
+    public ObjectName objectName() {
+        return objectName;
     }
 
     /** Whether {@link #close()} was called. */

@@ -12,6 +12,11 @@ final class ThreadCache {
     final long[] classRequests = new long[SizeClasses.COUNT];
     final long[] classHits = new long[SizeClasses.COUNT];
     long cachedBytes;
+    /**
+     * Bytes of the pool's budget granted to this cache (guarded by the pool's lock; read by the owner): the cache
+     * never holds more, so the pool's cached bytes stay within its budget without a shared counter on the hit path.
+     */
+    long allowance;
     long requests;
     long hits;
     long tookBytes;
@@ -44,14 +49,14 @@ final class ThreadCache {
         return b;
     }
 
-    boolean push(Block b, long maxBytes) {
+    boolean push(Block b) {
         int index = b.sizeClass;
         int c = counts[index];
         Block[] s = stacks[index];
         if (s == null) {
             s = stacks[index] = new Block[capacity(index)];
         }
-        if (c == s.length || cachedBytes + b.capacity > maxBytes) {
+        if (c == s.length || cachedBytes + b.capacity > allowance) {
             return false;
         }
         s[c] = b;

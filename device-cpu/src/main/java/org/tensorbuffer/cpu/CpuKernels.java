@@ -23,8 +23,11 @@ import org.tensorbuffer.device.Kernels;
  * <p>The transformer ops ({@link #rmsnorm}, {@link #softmax}, {@link #silu}, {@link #rope}, {@link #attention}) follow
  * llama2.c's {@code run.c} (Karpathy, MIT licence) operation by operation; for F32 they compute in {@code float} in
  * the same order as {@code run.c} ({@code expf}, {@code sqrtf}, {@code powf}, {@code cosf}, {@code sinf} as the
- * correctly rounded {@code double} functions cast to {@code float}), so that a model run with them picks the same
- * tokens as {@code run.c}. F64 runs the same formulas in {@code double}.
+ * {@link Math} functions in {@code double} cast to {@code float}, which agree with glibc's float functions), so that a
+ * model run with them picks the same tokens as {@code run.c}; the tests compare them with an operation-by-operation
+ * float32 emulation of {@code run.c} ({@code device-cpu/scripts/gen_reference.py}). F64 runs the same formulas in
+ * {@code double}. Matrix products are not bit-identical to {@code run.c}'s sequential {@code matmul} (BLAS sums in
+ * another order).
  *
  * <p>Every method checks that its byte ranges lie inside the buffers ({@link IndexOutOfBoundsException}), that the
  * buffers are CPU buffers ({@link IllegalArgumentException}) and that the dtype is supported
@@ -62,6 +65,16 @@ public final class CpuKernels implements Kernels {
 
     // ---------------------------------------------------------------- GEMM
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Dispatch (see {@link Gemm}): {@code m * n * k <= } {@link Gemm#SMALL_WORK} in scalar Java; otherwise
+     * OpenBLAS ({@code cblas_?gemv} when {@code m == 1} or {@code n == 1}, else {@code cblas_?gemm}) or the blocked
+     * Vector API GEMM.
+     *
+     * @throws IllegalArgumentException  for negative sizes or a leading dimension below the stored row length
+     * @throws IndexOutOfBoundsException if a matrix does not fit its buffer
+     */
     @Override
     public void gemm(DType dtype, boolean transA, boolean transB, int m, int n, int k, double alpha,
                      DeviceBuffer a, long aOffset, int lda, DeviceBuffer b, long bOffset, int ldb, double beta,
@@ -70,6 +83,13 @@ public final class CpuKernels implements Kernels {
                 c, cOffset, ldc, 0, 1);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Runs as a loop of single GEMMs (Debian's OpenBLAS 0.3.21 exports no {@code cblas_?gemm_batch_strided});
+     * tiny matrices take the scalar Java path, so a batch of thousands of 2x2 products costs no native call at all.
+     * Batch strides must be {@code >= 0}.
+     */
     @Override
     public void gemmStridedBatched(DType dtype, boolean transA, boolean transB, int m, int n, int k, double alpha,
                                    DeviceBuffer a, long aOffset, int lda, long strideA,

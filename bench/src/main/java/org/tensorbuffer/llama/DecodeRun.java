@@ -1,0 +1,71 @@
+package org.tensorbuffer.llama;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import org.tensorbuffer.TensorContext;
+import org.tensorbuffer.device.Devices;
+import org.tensorbuffer.observe.MemoryHistory;
+
+/**
+ * Runs a {@link DecodeRequest} end to end on a fresh {@link TensorContext} (its own BufferPool and TensorBuffer, so
+ * the statistics are the decode's alone): open the checkpoint and tokenizer, upload the weights, encode the prompt,
+ * {@link Generator#generate generate}, close everything.
+ */
+public final class DecodeRun {
+    private DecodeRun() {
+    }
+
+    /** The result: statistics, and the tokenizer used (or {@code null}). */
+    public record Result(DecodeStats stats, Tokenizer tokenizer, int[] promptTokens) {
+    }
+
+    /**
+     * Decodes.
+     *
+     * @param listener receives each token (may be {@code null})
+     * @throws ModelFormatException     for a bad checkpoint or tokenizer (names file and field)
+     * @throws IllegalArgumentException for steps outside {@code [0, seq_len]}, a prompt without a tokenizer, or bad
+     *                                  sampling parameters
+     * @throws IOException              if a file cannot be read
+     */
+    public static Result run(DecodeRequest r, Generator.Listener listener) throws IOException {
+        return run(r, listener, null);
+    }
+
+    /**
+     * Decodes as {@link #run(DecodeRequest, Generator.Listener)}, recording the context's allocations from the weight
+     * upload to the last token and writing them to {@code memoryTimeline} as an HTML timeline
+     * ({@link MemoryHistory#writeHtml}) when it is not {@code null}.
+     */
+    public static Result run(DecodeRequest r, Generator.Listener listener, Path memoryTimeline) throws IOException {
+        try (Checkpoint ck = Checkpoint.open(r.model())) {
+            Config c = ck.config();
+            int steps = r.steps() == 0 ? c.seqLen() : r.steps();
+            if (steps < 0 || steps > c.seqLen()) {
+                throw new IllegalArgumentException("steps " + r.steps() + " is outside [0, seq_len " + c.seqLen()
+                        + "] of " + r.model() + " (header field seq_len; 0 means seq_len)");
+            }
+            Tokenizer tok = r.tokenizer() == null ? null : Tokenizer.load(r.tokenizer(), c.vocabSize());
+            int[] prompt;
+            if (tok != null) {
+                prompt = tok.encode(r.prompt() == null ? "" : r.prompt(), true, false);
+            } else if (r.prompt() == null || r.prompt().isEmpty()) {
+                prompt = new int[] {Tokenizer.BOS};
+            } else {
+                throw new IllegalArgumentException("a prompt needs a tokenizer (--tokenizer) for " + r.model());
+            }
+            Sampler sampler = new Sampler(c.vocabSize(), r.temperature(), r.topp(), r.seed());
+            try (TensorContext ctx = TensorContext.create(Devices.get(r.device()), r.strategy());
+                 MemoryHistory history = memoryTimeline == null ? null
+                         : MemoryHistory.record(ctx, MemoryHistory.DEFAULT_CAPACITY, false);
+                 Transformer model = Transformer.load(ck, ctx, r.model().getFileName().toString())) {
+                DecodeStats stats = Generator.generate(model, sampler, prompt, steps, listener);
+                if (history != null) {
+                    history.stop();
+                    history.writeHtml(memoryTimeline);
+                }
+                return new Result(stats, tok, prompt);
+            }
+        }
+    }
+}

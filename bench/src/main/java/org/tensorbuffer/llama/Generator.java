@@ -1,0 +1,125 @@
+package org.tensorbuffer.llama;
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.Arrays;
+import org.tensorbuffer.AllocationStrategy;
+import org.tensorbuffer.Tensor;
+import org.tensorbuffer.TensorContext;
+import org.tensorbuffer.memory.PoolStats;
+import org.tensorbuffer.memory.TensorBufferStats;
+import org.tensorbuffer.plan.PlannedRun;
+
+/**
+ * The generation loop of karpathy/llama2.c's {@code run.c} ({@code generate}): start from the prompt's first token
+ * (BOS), run one position at a time, force the prompt's tokens while inside the prompt and sample afterwards, stop
+ * after {@code steps} positions or when BOS is sampled. Measures time and the context's allocation statistics.
+ *
+ * <p>Not thread-safe.
+ */
+public final class Generator {
+    /** Receives each token as it is produced (for streaming text and progress). */
+    @FunctionalInterface
+    public interface Listener {
+        /**
+         * @param pos       positions done so far (1 after the first step)
+         * @param prevToken the token the step ran on
+         * @param token     the next token (forced from the prompt, or sampled)
+         * @param sampled   whether {@code token} was sampled rather than taken from the prompt
+         */
+        void onToken(int pos, int prevToken, int token, boolean sampled);
+    }
+
+    private Generator() {
+    }
+
+    /**
+     * Decodes. Under {@link AllocationStrategy#PROACTIVE} first {@link Transformer#reserve() reserves} every buffer
+     * of a step; then allocates the KV cache and runs. Under {@link AllocationStrategy#PLANNED} each step is one
+     * planned run ({@link TensorContext#run()}): the first is recorded and planned into one arena, the others replay
+     * it.
+     *
+     * @param prompt   the encoded prompt, starting with BOS (at least one token)
+     * @param steps    positions to run, {@code 1..seqLen} (run.c's {@code -n}, prompt included)
+     * @param listener may be {@code null}
+     * @throws IllegalArgumentException naming the model file and {@code seq_len} if {@code steps} is outside
+     *                                  {@code [1, seq_len]}, or if the prompt is empty
+     */
+    public static DecodeStats generate(Transformer model, Sampler sampler, int[] prompt, int steps,
+                                       Listener listener) {
+        Config c = model.config();
+        if (steps < 1 || steps > c.seqLen()) {
+            throw new IllegalArgumentException("steps " + steps + " is outside [1, seq_len " + c.seqLen()
+                    + "] of " + model.name() + " (header field seq_len)");
+        }
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("the prompt must have at least one token (BOS)");
+        }
+        TensorContext ctx = model.context();
+        if (ctx.strategy() == AllocationStrategy.PROACTIVE) {
+            model.reserve();
+        }
+        model.allocateCache();
+        float[] logitsHost = new float[c.vocabSize()];
+        int[] ids = new int[steps];
+        int nIds = 0;
+        Snapshot start = Snapshot.of(ctx);
+        Snapshot afterFirst = start;
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        boolean cpuTime = threads.isCurrentThreadCpuTimeSupported() && threads.isThreadCpuTimeEnabled();
+        long c0 = cpuTime ? threads.getCurrentThreadCpuTime() : 0;
+        long t0 = System.nanoTime();
+        long tFirst = t0;
+        int token = prompt[0];
+        int pos = 0;
+        boolean planned = ctx.strategy() == AllocationStrategy.PLANNED;
+        while (pos < steps) {
+            int next;
+            try (PlannedRun run = planned ? ctx.run() : null; Tensor logits = model.forward(token, pos)) {
+                if (pos < prompt.length - 1) {
+                    next = prompt[pos + 1];
+                } else if (sampler.greedy()) {
+                    next = (int) logits.argmax();
+                } else {
+                    System.arraycopy(logits.toFloatArray(), 0, logitsHost, 0, logitsHost.length);
+                    next = sampler.sample(logitsHost);
+                }
+            }
+            boolean sampled = pos >= prompt.length - 1;
+            pos++;
+            if (pos == 1) {
+                tFirst = System.nanoTime();
+                afterFirst = Snapshot.of(ctx);
+            }
+            if (next == Tokenizer.BOS) {
+                break;
+            }
+            if (sampled) {
+                ids[nIds++] = next;
+            }
+            if (listener != null) {
+                listener.onToken(pos, token, next, sampled);
+            }
+            token = next;
+        }
+        ctx.device().synchronize();
+        long t1 = System.nanoTime();
+        long cpu = cpuTime ? threads.getCurrentThreadCpuTime() - c0 : -1;
+        Snapshot end = Snapshot.of(ctx);
+        return new DecodeStats(ctx.strategy(), ctx.device().id(), c, prompt.length, pos, Arrays.copyOf(ids, nIds),
+                t1 - t0, cpu, tFirst - t0, end.rawAllocs, end.rawAllocs - afterFirst.rawAllocs,
+                end.pool.requests() - start.pool.requests(), end.pool.hits() - start.pool.hits(),
+                end.pool.requests() - afterFirst.pool.requests(), end.pool.hits() - afterFirst.pool.hits(),
+                end.tb.requests() - start.tb.requests(), end.tb.hits() - start.tb.hits(),
+                ctx.raw().peakLiveBytes() + end.pool.peakLiveBytes() + end.tb.peakLiveBytes()
+                        + end.tb.learnableBytes(),
+                ctx.raw().peakLiveBytes() + end.pool.peakReservedBytes() + end.tb.peakReservedBytes()
+                        + ctx.planner().stats().arenaBytes());
+    }
+
+    private record Snapshot(long rawAllocs, PoolStats pool, TensorBufferStats tb) {
+        static Snapshot of(TensorContext ctx) {
+            return new Snapshot(ctx.rawAllocations(), ctx.pool().stats(), ctx.tensorBuffer().stats());
+        }
+    }
+}

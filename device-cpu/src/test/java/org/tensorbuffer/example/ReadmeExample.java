@@ -1,0 +1,33 @@
+package org.tensorbuffer.example;
+
+import org.tensorbuffer.AllocationStrategy;
+import org.tensorbuffer.DType;
+import org.tensorbuffer.Shape;
+import org.tensorbuffer.Tensor;
+import org.tensorbuffer.TensorContext;
+import org.tensorbuffer.device.Devices;
+
+/** The usage example of the README, kept here so that it compiles and runs (see ReadmeExampleTest). */
+public final class ReadmeExample {
+    public static float[] run() {
+        // README-EXAMPLE-BEGIN
+        try (TensorContext ctx = TensorContext.create(Devices.get("cpu"), AllocationStrategy.PROACTIVE)) {
+            Shape hidden = Shape.of(4);
+            ctx.tensorBuffer().reserve(hidden, DType.F32, 3);            // before the loop: no allocation inside it
+            try (Tensor w = ctx.fromArray(new float[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+                    Shape.of(4, 4));
+                 Tensor x = ctx.ones(hidden, DType.F32)) {
+                float[] result = null;
+                for (int step = 0; step < 3; step++) {
+                    try (Tensor h = w.matmul(x);                            // [4,4] @ [4] -> [4], row-major
+                         Tensor y = h.silu()) {
+                        result = y.toFloatArray();
+                    }                                                       // buffers go back to the TensorBuffer
+                }
+                System.out.println(ctx.tensorBuffer().stats());             // hits, misses, live/peak/reserved bytes
+                return result;
+            }
+        }
+        // README-EXAMPLE-END
+    }
+}
