@@ -17,15 +17,15 @@ import org.tensorbuffer.Shape;
  *   <li>batch (Hadamard) labels: in A and B, kept;</li>
  *   <li>contracted labels: in A and B, not kept;</li>
  *   <li>left labels of A (of B): only in A (only in B), kept;</li>
- *   <li>labels only in one operand and not kept: summed out of that operand first ({@link Tensor#sumLastAxes}),
- *       and a label repeated inside one operand (a trace or diagonal) is read with the sum of its axes' strides
- *       ({@link Tensor#gather}).</li>
+ *   <li>labels only in one operand and not kept: summed out of that operand first
+ *       ({@link org.tensorbuffer.Tensor#sumLastAxes}), and a label repeated inside one operand (a trace or diagonal)
+ *       is read with the sum of its axes' strides ({@link org.tensorbuffer.Tensor#gather}).</li>
  * </ul>
  * The product is {@code C[batch, rows, cols] = sum_k P[batch, rows, k] Q[batch, k, cols]} with P, Q = A, B or B, A:
  * permute, reshape (free: the GEMM reads the flat memory), batched GEMM, and the result, whose labels are
  * {@code batch, left(P), left(Q)}, is already the intermediate (no reshape copy). An outer product is the GEMM with
  * {@code k = 1}, a full contraction the one with {@code m = n = 1}, a step with only batch labels an elementwise
- * product ({@link Tensor#mul}), a scalar result a shape {@code []}.
+ * product ({@link org.tensorbuffer.Tensor#mul}), a scalar result a shape {@code []}.
  *
  * <h2>Choosing layouts</h2>
  * An intermediate's label order is free, so the planner picks, per step, the order of each label group (as it lies
