@@ -3,6 +3,7 @@ package org.tensorbuffer.cli;
 import com.google.gson.GsonBuilder;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -15,8 +16,13 @@ import org.tensorbuffer.device.DeviceUnavailableException;
 import org.tensorbuffer.llama.DecodeRequest;
 import org.tensorbuffer.llama.DecodeStats;
 import org.tensorbuffer.memory.PoolOutOfMemoryException;
+import org.tensorbuffer.bench.JmhResults;
+import org.tensorbuffer.bench.RunInfo;
+import org.tensorbuffer.report.CompareReport;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code tensorbuffer compare}: the project's main job. Decodes the bundled llama2.c model under each allocation
@@ -75,6 +81,20 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "No progress lines on stderr.")
     boolean quiet;
 
+    @Option(names = "--html", paramLabel = "FILE",
+            description = "Also write a self-contained HTML report with charts (tokens/s, allocations per token, hit "
+                    + "rates, peak live vs reserved bytes per strategy, allocation-size histograms, and the JMH "
+                    + "results of --jmh if that file exists).")
+    Path html;
+
+    @Option(names = "--jmh", paramLabel = "FILE", defaultValue = "bench-results/jmh.json",
+            description = "JMH results (from `tensorbuffer bench`) for the HTML report, if present "
+                    + "(default: ${DEFAULT-VALUE}).")
+    Path jmh;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() {
         PrintStream out = System.out;
@@ -105,12 +125,36 @@ final class CompareCommand implements Callable<Integer> {
                 out.println();
                 out.print(CompareTable.legend(c));
             }
+            if (html != null) {
+                writeHtml(c, req);
+                if (!quiet) {
+                    err.println("compare: report written to " + html);
+                }
+            }
             return c.idsIdentical() ? 0 : 3;
         } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException
                  | DeviceUnavailableException | PoolOutOfMemoryException | IOException e) {
             err.println("tensorbuffer compare: error: " + DecodeCommand.message(e));
             return 1;
         }
+    }
+
+    private void writeHtml(Comparison c, DecodeRequest req) throws IOException {
+        var parsed = spec.commandLine().getParseResult();
+        StringBuilder cmd = new StringBuilder("./tensorbuffer");
+        for (String a : parsed == null ? List.of("compare") : parsed.originalArgs()) {
+            cmd.append(' ').append(a.matches("[A-Za-z0-9_./=,:+@%-]+") ? a : "'" + a.replace("'", "'\\''") + "'");
+        }
+        RunInfo info = RunInfo.current(List.of(cmd.toString()));
+        JmhResults jmhResults = null;
+        RunInfo jmhInfo = null;
+        if (jmh != null && Files.isRegularFile(jmh)) {
+            jmhResults = JmhResults.read(jmh);
+            Path side = RunInfo.sideFile(jmh);
+            jmhInfo = Files.isRegularFile(side) ? RunInfo.read(side) : null;
+        }
+        long[][] sizes = CompareReport.decodeSizeClasses(req);
+        CompareReport.build(c, info, sizes, jmhResults, jmhInfo).write(html);
     }
 
     private static Map<String, Object> json(Comparison c) {

@@ -26,6 +26,7 @@ import org.tensorbuffer.plan.PlanStats;
 import org.tensorbuffer.plan.PlannedRun;
 import org.tensorbuffer.memory.PoolStats;
 import org.tensorbuffer.memory.TensorBufferStats;
+import org.tensorbuffer.observe.MemoryHistory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -84,6 +85,12 @@ final class EinsumCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object instead of text.")
     boolean json;
 
+    @Option(names = "--memory-timeline", paramLabel = "FILE.html",
+            description = "Record every allocation (operands, warm-up and timed evaluations) and write a "
+                    + "self-contained HTML page with a timeline of live and reserved bytes and the largest "
+                    + "allocations (like PyTorch's memory_viz).")
+    Path memoryTimeline;
+
     @Override
     public Integer call() throws Exception {
         if (repeat < 1 || warmup < 0) {
@@ -96,7 +103,8 @@ final class EinsumCommand implements Callable<Integer> {
         AllocationProfile staticProfile = AllocationProfile.of(plan, -1);
         Device dev = Devices.get(device);
         Map<String, Object> out = new LinkedHashMap<>();
-        try (TensorContext ctx = TensorContext.create(dev, strat)) {
+        try (TensorContext ctx = TensorContext.create(dev, strat);
+             MemoryHistory history = memoryTimeline == null ? null : MemoryHistory.record(ctx)) {
             List<Tensor> ops = inputs != null ? Operands.fromNpy(inst, inputs, ctx) : Operands.seeded(inst, seed, ctx);
             if (strat == AllocationStrategy.PROACTIVE) {
                 staticProfile.maxLivePerShape().forEach((shape, count) ->
@@ -143,6 +151,11 @@ final class EinsumCommand implements Callable<Integer> {
             PoolStats p1 = ctx.pool().stats();
             TensorBufferStats b1 = ctx.tensorBuffer().stats();
             long raw1 = ctx.rawAllocations();
+            if (history != null) {
+                history.stop();
+                history.writeHtml(memoryTimeline);
+                out.put("memory_timeline", memoryTimeline.toString());
+            }
             AllocationProfile prof = AllocationProfile.of(plan, peak);
 
             long[] sorted = times.clone();
