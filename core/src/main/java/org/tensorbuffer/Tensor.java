@@ -1,12 +1,18 @@
 package org.tensorbuffer;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import org.tensorbuffer.device.BinaryOp;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.device.Kernels;
+import org.tensorbuffer.leak.LeakDetector;
+import org.tensorbuffer.leak.LeakTracker;
 import org.tensorbuffer.memory.Block;
+import org.tensorbuffer.memory.IllegalReferenceCountException;
+import org.tensorbuffer.observe.MemoryHistory;
 
 /**
  * An n-dimensional array in device memory: a {@link Shape} and {@link DType} over a {@link Block}, contiguous and
@@ -17,22 +23,46 @@ import org.tensorbuffer.memory.Block;
  * {@link #row}) share the block and hold a reference to it; the block goes back to where it came from when the last
  * tensor over it is closed.
  *
- * <p>Safety: {@link #close()} twice throws {@link IllegalStateException}; any use of a closed tensor throws
- * {@link IllegalStateException}; any use of a tensor whose block has been recycled (by a bug elsewhere, e.g. a
- * release too many) throws {@link org.tensorbuffer.memory.UseAfterRecycleException} thanks to the block's generation
- * counter.
+ * <p>Lifetime: a tensor starts with a reference count of 1. {@link #retain()} adds a reference, {@link #release()}
+ * and {@link #close()} drop one; the last one gives the tensor's reference to its block back (and the block goes back
+ * to its pool once no view holds it either). A tensor created while a {@link MemoryScope} is open on the thread
+ * belongs to that scope, which releases it when it closes unless it was {@link MemoryScope#escape escaped}. With leak
+ * detection on ({@link LeakDetector}), a tensor that is garbage-collected unreleased is reported and its memory
+ * returned.
  *
- * <p>Not thread-safe for concurrent {@code close}; reading and running ops on one tensor from several threads is
- * safe as long as nobody closes it meanwhile.
+ * <p>Safety: releasing past zero (a second {@link #close()}, one {@link #release()} too many) throws
+ * {@link IllegalReferenceCountException} naming the tensor; any use of a closed tensor throws
+ * {@link IllegalStateException}; any use of a tensor whose block has been recycled (by a bug elsewhere) throws
+ * {@link org.tensorbuffer.memory.UseAfterRecycleException} thanks to the block's generation counter. Closing a tensor
+ * that another thread's open scope owns throws {@link IllegalStateException}.
+ *
+ * <p>{@link #retain()} and {@link #release()} are atomic. Reading and running ops on one tensor from several threads
+ * is safe as long as nobody releases its last reference meanwhile.
  */
 public final class Tensor implements AutoCloseable {
+    private static final VarHandle REF_CNT;
+
+    static {
+        try {
+            REF_CNT = MethodHandles.lookup().findVarHandle(Tensor.class, "refCnt", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private final TensorContext ctx;
     private final Block block;
     private final int generation;
     private final Shape shape;
     private final DType dtype;
     private final long byteOffset;
-    private boolean closed;
+    /** References to this tensor; 0 once closed. */
+    private volatile int refCnt;
+    /** Leak tracker when this tensor was sampled, else null. */
+    private final LeakTracker leak;
+    /** The scope that owns this tensor and the index in its table (written by the scope's thread only). */
+    MemoryScope scope;
+    int scopeIndex;
 
     Tensor(TensorContext ctx, Block block, Shape shape, DType dtype, long byteOffset) {
         this.ctx = ctx;
@@ -41,6 +71,25 @@ public final class Tensor implements AutoCloseable {
         this.shape = shape;
         this.dtype = dtype;
         this.byteOffset = byteOffset;
+        REF_CNT.set(this, 1);
+        this.leak = LeakDetector.shouldTrack()
+                ? LeakDetector.track(this, toString(), shape.byteSize(dtype), releaser(ctx, block, generation))
+                : null;
+        MemoryScope.register(this);
+    }
+
+    /** The leak detector's release action: must not capture the tensor. */
+    private static Runnable releaser(TensorContext ctx, Block block, int generation) {
+        return () -> releaseBlock(ctx, block, generation);
+    }
+
+    private static void releaseBlock(TensorContext ctx, Block block, int generation) {
+        if (block.release()) {
+            MemoryHistory h = ctx.memoryHistory();
+            if (h != null) {
+                h.recordFree(block, generation);
+            }
+        }
     }
 
     // ----------------------------------------------------------------------------------------------- accessors
@@ -92,9 +141,19 @@ public final class Tensor implements AutoCloseable {
         return byteOffset;
     }
 
-    /** Whether {@link #close()} has been called. */
+    /** Whether the last reference has been released ({@link #close()}, {@link #release()}). */
     public boolean isClosed() {
-        return closed;
+        return refCnt <= 0;
+    }
+
+    /** Current reference count (0 once closed). */
+    public int refCnt() {
+        return refCnt;
+    }
+
+    /** The scope that will release this tensor when it closes, or {@code null} if none owns it. */
+    public MemoryScope scope() {
+        return scope;
     }
 
     /**
@@ -104,26 +163,101 @@ public final class Tensor implements AutoCloseable {
      * @throws org.tensorbuffer.memory.UseAfterRecycleException if the block has been recycled
      */
     public void checkLive() {
-        if (closed) {
+        if (refCnt <= 0) {
             throw new IllegalStateException(this + " is closed");
         }
         block.checkGeneration(generation, this);
     }
 
     /**
-     * Gives this tensor's reference to its block back; the last reference returns the block to its pool,
-     * TensorBuffer or device.
+     * Drops one reference, as {@link #release()}; the usual way to end a tensor's life (try-with-resources). Inside a
+     * {@link MemoryScope} this is the creation reference: the scope forgets the tensor, and a reference
+     * {@link #retain() retained} for someone else stays theirs to release.
      *
-     * @throws IllegalStateException if already closed
+     * @throws IllegalReferenceCountException if the tensor is already closed (double close)
+     * @throws IllegalStateException          if another thread's open {@link MemoryScope} owns the tensor
+     * @throws org.tensorbuffer.memory.UseAfterRecycleException if the block was recycled behind the tensor's back
      */
     @Override
     public void close() {
-        if (closed) {
-            throw new IllegalStateException("double close of " + this);
+        if (refCnt <= 0) {
+            throw new IllegalReferenceCountException("double close of " + this);
         }
+        checkCloser();
         block.checkGeneration(generation, this);
-        closed = true;
-        block.release();
+        MemoryScope s = scope;
+        if (s != null) {
+            s.forget(this); // the creation reference, which the scope would release, is released here
+        }
+        release();
+    }
+
+    /**
+     * Adds a reference: the tensor stays usable until it has been released once more than retained. Thread-safe.
+     *
+     * @return this tensor
+     * @throws IllegalReferenceCountException if the tensor is already closed
+     */
+    public Tensor retain() {
+        for (;;) {
+            int c = refCnt;
+            if (c <= 0) {
+                throw new IllegalReferenceCountException("retain of " + this + " with reference count " + c
+                        + " (already released)");
+            }
+            if (REF_CNT.compareAndSet(this, c, c + 1)) {
+                return this;
+            }
+        }
+    }
+
+    /**
+     * Drops a reference; the last one gives the tensor's reference to its block back (the block returns to its pool
+     * when no view holds it either) and removes the tensor from its scope. Thread-safe.
+     *
+     * @return whether this was the last reference
+     * @throws IllegalReferenceCountException if the count is already 0 (released more often than retained)
+     * @throws IllegalStateException          if this would drop the last reference while another thread's open
+     *                                        {@link MemoryScope} owns the tensor
+     */
+    public boolean release() {
+        for (;;) {
+            int c = refCnt;
+            if (c <= 0) {
+                throw new IllegalReferenceCountException("release of " + this + " with reference count " + c
+                        + " (released more often than retained)");
+            }
+            if (c == 1) {
+                checkCloser();
+            }
+            if (REF_CNT.compareAndSet(this, c, c - 1)) {
+                if (c == 1) {
+                    deallocate();
+                    return true;
+                }
+                return false;
+            }
+        }
+    }
+
+    private void checkCloser() {
+        MemoryScope s = scope;
+        if (s != null && s.isOpen() && s.thread() != Thread.currentThread()) {
+            throw new IllegalStateException("cannot close " + this + " on thread '" + Thread.currentThread().getName()
+                    + "': it belongs to an open MemoryScope of thread '" + s.thread().getName()
+                    + "' (use it there, or escape it from that scope first)");
+        }
+    }
+
+    private void deallocate() {
+        if (leak != null) {
+            leak.close();
+        }
+        MemoryScope s = scope;
+        if (s != null) {
+            s.forget(this);
+        }
+        releaseBlock(ctx, block, generation);
     }
 
     // ----------------------------------------------------------------------------------------------- views
@@ -172,11 +306,17 @@ public final class Tensor implements AutoCloseable {
     /** A view of row {@code i} of axis 0, with the remaining dimensions; shares the block. */
     public Tensor row(long i) {
         checkLive();
+        if (shape.rank() == 0) {
+            throw new IllegalArgumentException("cannot take a row of a scalar");
+        }
         long[] dims = shape.dims();
-        Tensor s = slice(i, i + 1);
-        Tensor r = new Tensor(ctx, s.block, Shape.of(Arrays.copyOfRange(dims, 1, dims.length)), dtype, s.byteOffset);
-        s.closed = true; // hand its reference over to r
-        return r;
+        if (i < 0 || i >= dims[0]) {
+            throw new IndexOutOfBoundsException("row " + i + " of axis 0 of " + shape);
+        }
+        long rowBytes = byteSize() / dims[0];
+        block.retain();
+        return new Tensor(ctx, block, Shape.of(Arrays.copyOfRange(dims, 1, dims.length)), dtype,
+                byteOffset + i * rowBytes);
     }
 
     // ----------------------------------------------------------------------------------------------- host data
@@ -340,6 +480,45 @@ public final class Tensor implements AutoCloseable {
                     Math.toIntExact(ka), 1.0, block.buffer(), byteOffset, Math.toIntExact(aCols),
                     aBatch == 1 ? 0 : aRows * aCols, b.block.buffer(), b.byteOffset, Math.toIntExact(bCols),
                     bBatch == 1 ? 0 : bRows * bCols, 0.0, c.block.buffer(), c.byteOffset, Math.toIntExact(n), m * n,
+                    Math.toIntExact(batch));
+        }
+        return c;
+    }
+
+    /**
+     * Batched matrix product over the tensors' flat row-major memory, with the result in any shape of the right
+     * element count: this tensor holds {@code batch} matrices stored {@code m x k} (or {@code k x m} when
+     * {@code transA}), {@code b} holds {@code batch} matrices stored {@code k x n} (or {@code n x k} when
+     * {@code transB}), and the result, of shape {@code outShape}, holds the {@code batch} products {@code m x n}, one
+     * after another. The shapes of the operands are ignored apart from their element counts, so an einsum planner can
+     * multiply tensors of any rank without reshape views, and the result is allocated with the shape its caller will
+     * use (which is what the proactive TensorBuffer is keyed by). F32/F64.
+     *
+     * @throws IllegalArgumentException if an element count differs from {@code batch*m*k}, {@code batch*k*n} or
+     *                                  {@code batch*m*n}, a size is negative, or on a dtype mismatch
+     */
+    public Tensor bmm(Tensor b, long batch, long m, long n, long k, boolean transA, boolean transB, Shape outShape) {
+        checkBinary(b, "bmm");
+        requireFloat("bmm");
+        if (batch < 0 || m < 0 || n < 0 || k < 0 || elementCount() != batch * m * k
+                || b.elementCount() != batch * k * n || outShape.elementCount() != batch * m * n) {
+            throw new IllegalArgumentException("bmm of " + shape + " and " + b.shape + " into " + outShape
+                    + " does not fit batch " + batch + ", m " + m + ", n " + n + ", k " + k);
+        }
+        Tensor c = out(outShape);
+        if (batch == 0 || m == 0 || n == 0) {
+            return c;
+        }
+        int lda = Math.toIntExact(Math.max(1, transA ? m : k));
+        int ldb = Math.toIntExact(Math.max(1, transB ? k : n));
+        if (batch == 1) {
+            k().gemm(dtype, transA, transB, Math.toIntExact(m), Math.toIntExact(n), Math.toIntExact(k), 1.0,
+                    block.buffer(), byteOffset, lda, b.block.buffer(), b.byteOffset, ldb, 0.0, c.block.buffer(),
+                    c.byteOffset, Math.toIntExact(n));
+        } else {
+            k().gemmStridedBatched(dtype, transA, transB, Math.toIntExact(m), Math.toIntExact(n),
+                    Math.toIntExact(k), 1.0, block.buffer(), byteOffset, lda, m * k, b.block.buffer(), b.byteOffset,
+                    ldb, k * n, 0.0, c.block.buffer(), c.byteOffset, Math.toIntExact(n), m * n,
                     Math.toIntExact(batch));
         }
         return c;
@@ -644,6 +823,6 @@ public final class Tensor implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "Tensor" + shape + " " + dtype + " on " + ctx.device().id() + (closed ? " (closed)" : "");
+        return "Tensor" + shape + " " + dtype + " on " + ctx.device().id() + (refCnt <= 0 ? " (closed)" : "");
     }
 }

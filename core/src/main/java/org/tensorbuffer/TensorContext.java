@@ -1,12 +1,15 @@
 package org.tensorbuffer;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Map;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.Devices;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BufferPool;
 import org.tensorbuffer.memory.RawAllocator;
 import org.tensorbuffer.memory.TensorBuffer;
+import org.tensorbuffer.observe.MemoryHistory;
+import org.tensorbuffer.observe.MemoryStats;
 
 /**
  * A session of tensor work on one device: the device, its {@link BufferPool} and {@link TensorBuffer}, and the
@@ -31,6 +34,7 @@ public final class TensorContext implements AutoCloseable {
     private final RawAllocator raw;
     private final boolean ownsPools;
     private volatile AllocationStrategy strategy;
+    private volatile MemoryHistory memoryHistory;
 
     private TensorContext(Device device, BufferPool pool, TensorBuffer tensorBuffer, AllocationStrategy strategy,
                           boolean ownsPools) {
@@ -129,7 +133,33 @@ public final class TensorContext implements AutoCloseable {
 
     /** An uninitialised tensor (its memory may hold a previous tensor's data). */
     public Tensor empty(Shape shape, DType dtype) {
-        return new Tensor(this, allocate(shape, dtype), shape, dtype, 0);
+        Tensor t = new Tensor(this, allocate(shape, dtype), shape, dtype, 0);
+        MemoryHistory h = memoryHistory;
+        if (h != null) {
+            h.recordAlloc(t);
+        }
+        return t;
+    }
+
+    /** The recorder of allocation events installed by {@link MemoryHistory#record(TensorContext)}, or {@code null}. */
+    public MemoryHistory memoryHistory() {
+        return memoryHistory;
+    }
+
+    /**
+     * Installs (or with {@code null} removes) the recorder told of every tensor allocation and free of this context.
+     * Called by {@link MemoryHistory#record(TensorContext)} and {@link MemoryHistory#stop()}.
+     */
+    public void memoryHistory(MemoryHistory history) {
+        this.memoryHistory = history;
+    }
+
+    /**
+     * Statistics of this context's allocators under stable keys in the style of {@code torch.cuda.memory_stats()}
+     * ({@code allocated_bytes.all.current}, {@code reserved_bytes.all.peak}, ...); see {@link MemoryStats}.
+     */
+    public Map<String, Long> memoryStats() {
+        return MemoryStats.of(this);
     }
 
     /** A tensor of zeros. */

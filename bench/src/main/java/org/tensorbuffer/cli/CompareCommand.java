@@ -12,11 +12,13 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.tensorbuffer.AllocationStrategy;
+import org.tensorbuffer.device.DeviceUnavailableException;
 import org.tensorbuffer.llama.DecodeRequest;
 import org.tensorbuffer.llama.DecodeStats;
 import org.tensorbuffer.bench.JmhResults;
 import org.tensorbuffer.bench.RunInfo;
 import org.tensorbuffer.report.CompareReport;
+import org.tensorbuffer.memory.PoolOutOfMemoryException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -31,7 +33,8 @@ import picocli.CommandLine.Spec;
         description = {"Decode a llama2.c model under each allocation strategy (none, reactive, proactive), several "
                 + "times each, and print a table of tokens/s, device allocations per token, hit rates and peak bytes "
                 + "with the ratio of each strategy to the first (none).",
-            "Runs on a fresh clone with no arguments (the bundled models/stories260K.bin, greedy)."})
+            "Runs on a fresh clone with no arguments (the bundled models/stories260K.bin, greedy). Exit status: 0, "
+                + "1 on an error, 3 if the strategies' token ids differ."})
 final class CompareCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "PATH",
             description = "llama2.c checkpoint (default: the bundled models/" + ModelFiles.DEFAULT_MODEL + ").")
@@ -89,6 +92,16 @@ final class CompareCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}).")
     Path jmh;
 
+    @Option(names = "--einsum", paramLabel = "INSTANCE.json",
+            description = "With --html: also time one evaluation of this einsum instance per strategy (and NumPy's, "
+                    + "where python3 with numpy is found); repeatable, e.g. "
+                    + "data/einsum/str_matrix_chain_multiplication_100.json.")
+    List<Path> einsum = new ArrayList<>();
+
+    @Option(names = "--einsum-repeat", paramLabel = "N", defaultValue = "3",
+            description = "Timed einsum evaluations per strategy, median reported (default: ${DEFAULT-VALUE}).")
+    int einsumRepeat;
+
     @Spec
     CommandSpec spec;
 
@@ -129,8 +142,8 @@ final class CompareCommand implements Callable<Integer> {
                 }
             }
             return c.idsIdentical() ? 0 : 3;
-        } catch (IllegalArgumentException | IllegalStateException
-                 | UnsupportedOperationException | IOException e) {
+        } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException
+                 | DeviceUnavailableException | PoolOutOfMemoryException | IOException e) {
             err.println("tensorbuffer compare: error: " + DecodeCommand.message(e));
             return 1;
         }
@@ -151,7 +164,15 @@ final class CompareCommand implements Callable<Integer> {
             jmhInfo = Files.isRegularFile(side) ? RunInfo.read(side) : null;
         }
         long[][] sizes = CompareReport.decodeSizeClasses(req);
-        CompareReport.build(c, info, sizes, jmhResults, jmhInfo).write(html);
+        List<CompareReport.EinsumTiming> timings = new ArrayList<>();
+        List<AllocationStrategy> strategies = c.results().stream().map(CompareResult::strategy).toList();
+        for (Path f : einsum) {
+            if (!quiet) {
+                System.err.println("compare: timing einsum " + f + " per strategy");
+            }
+            timings.add(CompareReport.einsum(f, strategies, req.device(), Math.max(1, einsumRepeat)));
+        }
+        CompareReport.build(c, info, sizes, timings, jmhResults, jmhInfo).write(html);
     }
 
     private static Map<String, Object> json(Comparison c) {

@@ -17,7 +17,8 @@ final class CompareTable {
         CompareResult base = c.baseline();
         String b = base.name();
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"strategy", "tok/s", "vs " + b, "tok/CPU-s", "vs " + b, "first token ms", "allocs/token", "vs " + b,
+        rows.add(new String[] {"strategy", "tok/s", "vs " + b, "tok/CPU-s", "vs " + b, "first token ms",
+            "allocs/token", "vs " + b,
             "pool hit", "TensorBuffer hit", "peak live KiB", "peak reserved KiB", "vs " + b});
         for (CompareResult r : c.results()) {
             rows.add(new String[] {

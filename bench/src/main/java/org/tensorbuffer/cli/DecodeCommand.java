@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.tensorbuffer.AllocationStrategy;
+import org.tensorbuffer.device.DeviceUnavailableException;
 import org.tensorbuffer.llama.Checkpoint;
 import org.tensorbuffer.llama.Config;
 import org.tensorbuffer.llama.DecodeRequest;
@@ -15,6 +16,7 @@ import org.tensorbuffer.llama.DecodeRun;
 import org.tensorbuffer.llama.DecodeStats;
 import org.tensorbuffer.llama.Generator;
 import org.tensorbuffer.llama.Tokenizer;
+import org.tensorbuffer.memory.PoolOutOfMemoryException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -34,7 +36,8 @@ final class DecodeCommand implements Callable<Integer> {
 
     @Option(names = "--tokenizer", paramLabel = "PATH",
             description = "llama2.c tokenizer (tok*.bin) with the model's vocab_size tokens. Default: tok<V>.bin or "
-                    + "<name>-tok<V>.bin next to the model; without one only ids are printed and --prompt must be empty.")
+                    + "<name>-tok<V>.bin next to the model; without one only ids are printed and --prompt must be "
+                    + "empty.")
     Path tokenizer;
 
     @Option(names = "--prompt", paramLabel = "TEXT", defaultValue = "",
@@ -81,6 +84,11 @@ final class DecodeCommand implements Callable<Integer> {
                     + "reserved bytes, and the ids (and text with a tokenizer).")
     boolean json;
 
+    @Option(names = "--memory-timeline", paramLabel = "FILE.html",
+            description = "Record every allocation of the run and write a self-contained HTML page with a timeline "
+                    + "of live and reserved bytes and the largest allocations (like PyTorch's memory_viz).")
+    Path memoryTimeline;
+
     @Override
     public Integer call() {
         PrintStream out = System.out;
@@ -114,7 +122,7 @@ final class DecodeCommand implements Callable<Integer> {
                 }
                 progress.update(pos, total);
             };
-            DecodeRun.Result r = DecodeRun.run(req, listener);
+            DecodeRun.Result r = DecodeRun.run(req, listener, memoryTimeline);
             progress.done();
             DecodeStats st = r.stats();
             if (json) {
@@ -129,10 +137,13 @@ final class DecodeCommand implements Callable<Integer> {
                                 + "after the first)%n", st.tokensPerSecond(), st.tokens(),
                         st.strategy().name().toLowerCase(), st.rawAllocsPerTokenSteady());
             }
+            if (memoryTimeline != null && !json) {
+                err.println("memory timeline written to " + memoryTimeline);
+            }
             out.flush();
             return 0;
-        } catch (IllegalArgumentException | IllegalStateException
-                 | UnsupportedOperationException | IOException e) {
+        } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException
+                 | DeviceUnavailableException | PoolOutOfMemoryException | IOException e) {
             out.flush();
             err.println("tensorbuffer decode: error: " + message(e));
             return 1;

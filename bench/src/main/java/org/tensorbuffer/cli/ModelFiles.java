@@ -33,8 +33,8 @@ final class ModelFiles {
 
     /**
      * A tokenizer next to {@code model} for a vocabulary of {@code vocabSize}, or {@code null}: {@code tok<V>.bin},
-     * or {@code <prefix>-tok<V>.bin} where {@code <prefix>} is the model file name up to its first digit (so
-     * {@code aidreams260K.bin} finds {@code aidreams-tok512.bin}).
+     * {@code <prefix>-tok<V>.bin} where {@code <prefix>} is the model file name up to its first digit (so
+     * {@code aidreams260K.bin} finds {@code aidreams-tok512.bin}), or another {@code <prefix>*tok<V>.bin}.
      */
     static Path findTokenizer(Path model, int vocabSize) {
         Path dir = model.toAbsolutePath().getParent();
@@ -54,11 +54,12 @@ final class ModelFiles {
         if (Files.isRegularFile(dir.resolve(tok))) {
             return dir.resolve(tok);
         }
+        if (prefix.isEmpty()) {
+            return null;
+        }
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, prefix + "*" + tok)) {
             for (Path p : ds) {
-                if (!prefix.isEmpty()) {
-                    return p;
-                }
+                return p; // e.g. aidreams_tok512.bin
             }
         } catch (IOException e) {
             return null;

@@ -1,8 +1,10 @@
 package org.tensorbuffer.llama;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.device.Devices;
+import org.tensorbuffer.observe.MemoryHistory;
 
 /**
  * Runs a {@link DecodeRequest} end to end on a fresh {@link TensorContext} (its own BufferPool and TensorBuffer, so
@@ -27,6 +29,15 @@ public final class DecodeRun {
      * @throws IOException              if a file cannot be read
      */
     public static Result run(DecodeRequest r, Generator.Listener listener) throws IOException {
+        return run(r, listener, null);
+    }
+
+    /**
+     * Decodes as {@link #run(DecodeRequest, Generator.Listener)}, recording the context's allocations from the weight
+     * upload to the last token and writing them to {@code memoryTimeline} as an HTML timeline
+     * ({@link MemoryHistory#writeHtml}) when it is not {@code null}.
+     */
+    public static Result run(DecodeRequest r, Generator.Listener listener, Path memoryTimeline) throws IOException {
         try (Checkpoint ck = Checkpoint.open(r.model())) {
             Config c = ck.config();
             int steps = r.steps() == 0 ? c.seqLen() : r.steps();
@@ -45,8 +56,14 @@ public final class DecodeRun {
             }
             Sampler sampler = new Sampler(c.vocabSize(), r.temperature(), r.topp(), r.seed());
             try (TensorContext ctx = TensorContext.create(Devices.get(r.device()), r.strategy());
+                 MemoryHistory history = memoryTimeline == null ? null
+                         : MemoryHistory.record(ctx, MemoryHistory.DEFAULT_CAPACITY, false);
                  Transformer model = Transformer.load(ck, ctx, r.model().getFileName().toString())) {
                 DecodeStats stats = Generator.generate(model, sampler, prompt, steps, listener);
+                if (history != null) {
+                    history.stop();
+                    history.writeHtml(memoryTimeline);
+                }
                 return new Result(stats, tok, prompt);
             }
         }

@@ -341,7 +341,10 @@ public final class Transformer implements AutoCloseable {
         }
     }
 
-    /** Closes the KV cache and the weight tensors (the learnable buffers stay reserved until the TensorBuffer clears them). */
+    /**
+     * Closes the KV cache and the weight tensors; the learnable buffers stay reserved until the TensorBuffer clears
+     * them ({@code clearLearnable} or {@code close}).
+     */
     @Override
     public void close() {
         if (closed) {

@@ -103,6 +103,11 @@ class DecodeCommandTest {
         assertThat(missing.exitCode()).isEqualTo(1);
         assertThat(missing.err()).contains("nope.bin");
 
+        CliRun device = CliRun.of("decode", "--model", TestModels.stories().toString(), "--device", "nosuch:0",
+                "--steps", "4");
+        assertThat(device.exitCode()).isEqualTo(1);
+        assertThat(device.err()).contains("nosuch:0").doesNotContain("\tat ");
+
         CliRun strategy = CliRun.of("decode", "--model", TestModels.stories().toString(), "--strategy", "bogus");
         assertThat(strategy.exitCode()).isEqualTo(1);
         assertThat(strategy.err()).contains("unknown strategy 'bogus'");

@@ -6,7 +6,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 
-/** The bundled models (repo-root {@code models/}) and the expected data made by bench/scripts/llama2c-expected-ids.sh. */
+/**
+ * The bundled models (repo-root {@code models/}) and the expected data made by
+ * bench/scripts/llama2c-expected-ids.sh.
+ */
 public final class TestModels {
     private TestModels() {
     }

@@ -6,11 +6,13 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
+import javax.management.ObjectName;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.device.DeviceOutOfMemoryException;
+import org.tensorbuffer.leak.LeakDetector;
 
 /**
  * The reactive pool: a caching allocator over one {@link Device}. Requests are rounded to {@link SizeClasses}; a
@@ -79,6 +81,8 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     private long retiredNetBytes;
     private long retiredPeakBytes;
     private volatile boolean closed;
+    private volatile ReservationListener reservationListener;
+    private final ObjectName objectName;
 
     private BufferPool(Builder b) {
         this.device = b.device;
@@ -88,6 +92,7 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         this.maxBlocksPerClass = b.maxBlocksPerClass;
         this.maxThreadCacheBytes = b.maxThreadCacheBytes >= 0 ? b.maxThreadCacheBytes
                 : Math.min(maxCachedBytes / 8, 64L << 20);
+        this.objectName = MemoryMBeans.register(this);
     }
 
     /** A builder for a pool over {@code device}. */
@@ -195,6 +200,10 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         }
         Block b = new Block(buf, size, index, this);
         allBlocks.add(b);
+        ReservationListener l = reservationListener;
+        if (l != null) {
+            l.reservationChanged(this, size);
+        }
         return b;
     }
 
@@ -340,6 +349,10 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         reservedBytes -= b.capacity;
         rawFrees++;
         device.free(b.buffer);
+        ReservationListener l = reservationListener;
+        if (l != null) {
+            l.reservationChanged(this, -b.capacity);
+        }
     }
 
     /** Moves every block of {@code tc} (owned by the calling thread or a dead one) to the shared tier. */
@@ -518,8 +531,9 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     }
 
     /**
-     * Frees every cached block and closes the pool; blocks still handed out are reported (a WARN log line naming
-     * their count and bytes, as Arrow's "memory leaked" report) and are freed to the device when released.
+     * Frees every cached block, unregisters the pool's JMX bean and closes the pool; blocks still handed out are
+     * reported through {@link LeakDetector#reportOutstanding} (a WARN log line naming their count and bytes, as
+     * Arrow's "memory leaked" report) and are freed to the device when released.
      */
     @Override
     public void close() {
@@ -547,11 +561,24 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         } finally {
             lock.unlock();
         }
+        MemoryMBeans.unregister(objectName);
         if (!leaked.isEmpty()) {
             long bytes = leaked.stream().mapToLong(Block::capacity).sum();
-            LOG.warn("{} closed with {} block(s) ({} bytes) still live: memory leaked", describe(), leaked.size(),
-                    bytes);
+            LeakDetector.reportOutstanding(describe(), leaked.size(), bytes);
         }
+    }
+
+    /**
+     * Sets (or with {@code null} removes) the listener told of every raw device allocation and free of this pool
+     * (cache hits are not reported). Used by memory-history recorders.
+     */
+    public void reservationListener(ReservationListener listener) {
+        this.reservationListener = listener;
+    }
+
+    /** The name this pool's {@link BufferPoolMXBean} is registered under, or {@code null} when JMX is off. */
+    public ObjectName objectName() {
+        return objectName;
     }
 
     /** Whether {@link #close()} was called. */

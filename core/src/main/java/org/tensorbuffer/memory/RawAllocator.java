@@ -17,6 +17,7 @@ public final class RawAllocator implements BlockOwner {
     private final AtomicLong rawFrees = new AtomicLong();
     private final AtomicLong live = new AtomicLong();
     private final AtomicLong peakLive = new AtomicLong();
+    private volatile ReservationListener reservationListener;
 
     /** An allocator over {@code device}. */
     public RawAllocator(Device device) {
@@ -41,6 +42,10 @@ public final class RawAllocator implements BlockOwner {
         peakLive.accumulateAndGet(live.addAndGet(bytes), Math::max);
         Block b = new Block(buf, bytes, -1, this);
         b.acquire();
+        ReservationListener l = reservationListener;
+        if (l != null) {
+            l.reservationChanged(this, bytes);
+        }
         return b;
     }
 
@@ -50,6 +55,15 @@ public final class RawAllocator implements BlockOwner {
         live.addAndGet(-b.capacity);
         rawFrees.incrementAndGet();
         device.free(b.buffer);
+        ReservationListener l = reservationListener;
+        if (l != null) {
+            l.reservationChanged(this, -b.capacity);
+        }
+    }
+
+    /** Sets (or with {@code null} removes) the listener told of every allocation and free. */
+    public void reservationListener(ReservationListener listener) {
+        this.reservationListener = listener;
     }
 
     /** Device allocations made. */

@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import javax.management.ObjectName;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.tensorbuffer.DType;
@@ -13,6 +14,7 @@ import org.tensorbuffer.Shape;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.device.DeviceOutOfMemoryException;
+import org.tensorbuffer.leak.LeakDetector;
 
 /**
  * The proactive pool: buffers reserved by exact (shape, dtype) before they are needed, taken in O(1), returned on
@@ -47,6 +49,8 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
     private final AtomicLong rawAllocations = new AtomicLong();
     private final AtomicLong rawFrees = new AtomicLong();
     private volatile boolean closed;
+    private volatile ReservationListener reservationListener;
+    private final ObjectName objectName;
 
     /** One (shape, dtype) key: a stack of free reserved blocks. Guarded by its own monitor. */
     private static final class Slot {
@@ -81,6 +85,7 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
         for (int i = 0; i < slots.length; i++) {
             slots[i] = new ConcurrentHashMap<>();
         }
+        this.objectName = MemoryMBeans.register(this);
     }
 
     /** A TensorBuffer named {@code default}. */
@@ -282,6 +287,10 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
         rawAllocations.incrementAndGet();
         long r = reserved.addAndGet(bytes);
         peakReserved.accumulateAndGet(r, Math::max);
+        ReservationListener l = reservationListener;
+        if (l != null) {
+            l.reservationChanged(this, bytes);
+        }
         return buf;
     }
 
@@ -290,6 +299,23 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
         reserved.addAndGet(-b.capacity);
         rawFrees.incrementAndGet();
         device.free(b.buffer);
+        ReservationListener l = reservationListener;
+        if (l != null) {
+            l.reservationChanged(this, -b.capacity);
+        }
+    }
+
+    /**
+     * Sets (or with {@code null} removes) the listener told of every device allocation and free of this
+     * TensorBuffer (reservations, learnable buffers). Used by memory-history recorders.
+     */
+    public void reservationListener(ReservationListener listener) {
+        this.reservationListener = listener;
+    }
+
+    /** The name this TensorBuffer's {@link TensorBufferMXBean} is registered under, or {@code null} when JMX is off. */
+    public ObjectName objectName() {
+        return objectName;
     }
 
     /** A snapshot of the statistics. */
@@ -322,8 +348,9 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
     }
 
     /**
-     * Frees all reservations and learnable buffers. Reserved blocks still handed out are reported in a WARN log line
-     * (count and bytes) and freed when released.
+     * Frees all reservations and learnable buffers and unregisters the JMX bean. Reserved blocks still handed out and
+     * learnable buffers still retained by tensors are reported through {@link LeakDetector#reportOutstanding} (a WARN
+     * log line with their count and bytes) and freed when released.
      */
     @Override
     public void close() {
@@ -332,10 +359,25 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
         }
         closed = true;
         long l = live.get();
+        int blocks = 0;
+        for (Map<Shape, Slot> m : slots) {
+            for (Slot s : m.values()) {
+                synchronized (s) {
+                    blocks += s.total - s.freeCount;
+                }
+            }
+        }
+        for (Block b : learnables.values()) {
+            if (b.refCnt() > 1) { // tensors still retain the weight beyond the TensorBuffer's own reference
+                blocks++;
+                l += b.capacity;
+            }
+        }
         clear();
         clearLearnable();
-        if (l > 0) {
-            LOG.warn("{} closed with {} bytes of reserved blocks still live: memory leaked", describe(), l);
+        MemoryMBeans.unregister(objectName);
+        if (blocks > 0) {
+            LeakDetector.reportOutstanding(describe(), blocks, l);
         }
     }
 

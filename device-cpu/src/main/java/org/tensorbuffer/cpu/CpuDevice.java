@@ -277,7 +277,10 @@ public final class CpuDevice implements Device {
     public void synchronize() {
     }
 
-    /** {@code name}, {@code arch}, {@code threads}, {@code gemm}, {@code memory}, {@code alignment}, {@code live}. */
+    /**
+     * {@code name}, {@code arch}, {@code threads}, {@code gemm} (e.g. {@code OpenBLAS (libopenblas.so.0)}),
+     * {@code gemm.threads}, {@code memory}, {@code alignment}, {@code live}.
+     */
     @Override
     public Map<String, String> properties() {
         Map<String, String> p = new LinkedHashMap<>();
@@ -285,6 +288,7 @@ public final class CpuDevice implements Device {
         p.put("arch", System.getProperty("os.arch"));
         p.put("threads", Integer.toString(Runtime.getRuntime().availableProcessors()));
         p.put("gemm", kernels.gemmDescription());
+        p.put("gemm.threads", Integer.toString(kernels.gemmImplementation().threads()));
         MemoryInfo mi = memoryInfo();
         p.put("memory", (memoryLimit >= 0 ? "limit " : "") + mib(mi.totalBytes()) + " total, "
                 + mib(mi.freeBytes()) + " free");

@@ -15,7 +15,8 @@ import java.util.Locale;
  *       products). Scalar code is also fast before the JIT has compiled it, unlike the Vector API;</li>
  *   <li>OpenBLAS's {@code cblas_sgemm}/{@code cblas_dgemm} through the FFM API when the system has
  *       {@code libopenblas} (see {@link OpenBlas});</li>
- *   <li>otherwise the blocked Vector API GEMM of {@link JavaGemm}.</li>
+ *   <li>otherwise the blocked Vector API GEMM of {@link JavaGemm}, or {@link JavaGemv} for a single column
+ *       ({@code n == 1}, A not transposed) or a single row ({@code m == 1}, B transposed).</li>
  * </ul>
  * The system property {@code tensorbuffer.cpu.gemm} = {@code auto} (default), {@code openblas} or {@code java}
  * forces the choice for large products. Addresses are absolute and already bounds-checked by the caller; strides
@@ -23,7 +24,7 @@ import java.util.Locale;
  */
 public final class Gemm {
     /** With OpenBLAS, products with {@code m * n * k} up to this run as plain Java loops (measured crossover). */
-    public static final long SMALL_WORK = 8L * 8 * 8;
+    public static final long SMALL_WORK = 256;
     /** Without OpenBLAS, products with {@code m * n * k} up to this run as plain Java loops, not blocked. */
     public static final long SMALL_WORK_JAVA = 16L * 16 * 16;
 
@@ -85,6 +86,12 @@ public final class Gemm {
         return description;
     }
 
+    /** Threads a large product runs on: OpenBLAS's thread count, or the common fork-join pool's parallelism. */
+    public int threads() {
+        return blas != null && blas.threads() > 0 ? blas.threads()
+                : Math.max(1, java.util.concurrent.ForkJoinPool.getCommonPoolParallelism());
+    }
+
     /** Whether products above {@link #SMALL_WORK} go to OpenBLAS. */
     public boolean usesOpenBlas() {
         return blas != null;
@@ -117,6 +124,18 @@ public final class Gemm {
             for (int i = 0; i < batch; i++) {
                 blas.gemm(f64, transA, transB, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb, beta,
                         c + i * strideC, ldc);
+            }
+        } else if (n == 1 && !transA) {
+            // y = C[:, 0] = A x: contiguous rows of A dotted with x = op(B)[:, 0]
+            for (int i = 0; i < batch; i++) {
+                JavaGemv.gemv(f64, m, k, alpha, a + i * strideA, lda, b + i * strideB, transB ? 1 : ldb, beta,
+                        c + i * strideC, ldc);
+            }
+        } else if (m == 1 && transB) {
+            // y = C[0, :] = B_stored x: contiguous rows of the stored (n x k) B dotted with x = op(A)[0, :]
+            for (int i = 0; i < batch; i++) {
+                JavaGemv.gemv(f64, n, k, alpha, b + i * strideB, ldb, a + i * strideA, transA ? lda : 1, beta,
+                        c + i * strideC, 1);
             }
         } else {
             for (int i = 0; i < batch; i++) {

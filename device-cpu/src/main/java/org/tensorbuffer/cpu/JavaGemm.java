@@ -101,19 +101,24 @@ final class JavaGemm {
     /** Packs op(B)[pc:pc+kb, jc:jc+nc] row-major into {@code bp} with rows of {@code ncPad} (zero padded). */
     private static void packF32B(boolean transB, long b, int ldb, int pc, int kb, int jc, int nc, int ncPad,
                                  float[] bp) {
-        for (int p = 0; p < kb; p++) {
-            int row = p * ncPad;
-            if (!transB) {
-                long src = b + ((long) (pc + p) * ldb + jc) * 4;
-                MemorySegment.copy(ALL, F, src, bp, row, nc);
-            } else {
-                long src = b + ((long) jc * ldb + pc + p) * 4;
-                long step = (long) ldb * 4;
-                for (int j = 0; j < nc; j++) {
-                    bp[row + j] = ALL.get(F, src + j * step);
-                }
+        if (!transB) {
+            for (int p = 0; p < kb; p++) {
+                int row = p * ncPad;
+                MemorySegment.copy(ALL, F, b + ((long) (pc + p) * ldb + jc) * 4, bp, row, nc);
+                Arrays.fill(bp, row + nc, row + ncPad, 0);
             }
-            Arrays.fill(bp, row + nc, row + ncPad, 0);
+            return;
+        }
+        // op(B)(p, j) = B[j][p]: each stored row j is contiguous in p; copy it in bulk, then scatter into column j.
+        float[] col = new float[kb];
+        for (int j = 0; j < nc; j++) {
+            MemorySegment.copy(ALL, F, b + ((long) (jc + j) * ldb + pc) * 4, col, 0, kb);
+            for (int p = 0; p < kb; p++) {
+                bp[p * ncPad + j] = col[p];
+            }
+        }
+        for (int p = 0; p < kb; p++) {
+            Arrays.fill(bp, p * ncPad + nc, (p + 1) * ncPad, 0);
         }
     }
 
@@ -121,26 +126,28 @@ final class JavaGemm {
     private static void blockF32(boolean transA, int m, float alpha, long a, int lda, int ic, int pc, int kb, int jc,
                                  int nc, int ncPad, float[] bp, float[] ap, long c, int ldc, int n) {
         int mc = Math.min(MC, m - ic);
-        // ap: micro-panels of MR rows, each kb x MR, element (r, p) at panel * kb * MR + p * MR + r.
-        for (int ir = 0; ir < mc; ir += MR) {
-            int base = ir * kb;
-            for (int r = 0; r < MR; r++) {
-                int i = ic + ir + r;
-                if (i >= m || ir + r >= mc) {
-                    for (int p = 0; p < kb; p++) {
-                        ap[base + p * MR + r] = 0;
-                    }
-                } else if (!transA) {
-                    long src = a + ((long) i * lda + pc) * 4;
-                    for (int p = 0; p < kb; p++) {
-                        ap[base + p * MR + r] = alpha * ALL.get(F, src + p * 4L);
-                    }
-                } else {
-                    long src = a + ((long) pc * lda + i) * 4;
-                    long step = (long) lda * 4;
-                    for (int p = 0; p < kb; p++) {
-                        ap[base + p * MR + r] = alpha * ALL.get(F, src + p * step);
-                    }
+        // ap: micro-panels of MR rows, each kb x MR, element (r, p) at panel * kb * MR + p * MR + r; rows past the
+        // end of A are zero. Stored rows of A are copied in bulk and then scattered (fast even before JIT compilation).
+        int mcPad = roundUp(mc, MR);
+        if (mcPad > mc) {
+            Arrays.fill(ap, 0, mcPad * kb, 0);
+        }
+        if (!transA) {
+            float[] row = new float[kb];
+            for (int r = 0; r < mc; r++) {
+                MemorySegment.copy(ALL, F, a + ((long) (ic + r) * lda + pc) * 4, row, 0, kb);
+                int at = (r / MR) * MR * kb + r % MR;
+                for (int p = 0; p < kb; p++, at += MR) {
+                    ap[at] = alpha * row[p];
+                }
+            }
+        } else {
+            // op(A)(i, p) = A[p][i]: stored row p holds the mc values of this block contiguously.
+            float[] row = new float[mc];
+            for (int p = 0; p < kb; p++) {
+                MemorySegment.copy(ALL, F, a + ((long) (pc + p) * lda + ic) * 4, row, 0, mc);
+                for (int r = 0; r < mc; r++) {
+                    ap[(r / MR) * MR * kb + p * MR + r % MR] = alpha * row[r];
                 }
             }
         }
@@ -265,19 +272,24 @@ final class JavaGemm {
     /** Packs op(B)[pc:pc+kb, jc:jc+nc] row-major into {@code bp} with rows of {@code ncPad} (zero padded). */
     private static void packF64B(boolean transB, long b, int ldb, int pc, int kb, int jc, int nc, int ncPad,
                                  double[] bp) {
-        for (int p = 0; p < kb; p++) {
-            int row = p * ncPad;
-            if (!transB) {
-                long src = b + ((long) (pc + p) * ldb + jc) * 8;
-                MemorySegment.copy(ALL, D, src, bp, row, nc);
-            } else {
-                long src = b + ((long) jc * ldb + pc + p) * 8;
-                long step = (long) ldb * 8;
-                for (int j = 0; j < nc; j++) {
-                    bp[row + j] = ALL.get(D, src + j * step);
-                }
+        if (!transB) {
+            for (int p = 0; p < kb; p++) {
+                int row = p * ncPad;
+                MemorySegment.copy(ALL, D, b + ((long) (pc + p) * ldb + jc) * 8, bp, row, nc);
+                Arrays.fill(bp, row + nc, row + ncPad, 0);
             }
-            Arrays.fill(bp, row + nc, row + ncPad, 0);
+            return;
+        }
+        // op(B)(p, j) = B[j][p]: each stored row j is contiguous in p; copy it in bulk, then scatter into column j.
+        double[] col = new double[kb];
+        for (int j = 0; j < nc; j++) {
+            MemorySegment.copy(ALL, D, b + ((long) (jc + j) * ldb + pc) * 8, col, 0, kb);
+            for (int p = 0; p < kb; p++) {
+                bp[p * ncPad + j] = col[p];
+            }
+        }
+        for (int p = 0; p < kb; p++) {
+            Arrays.fill(bp, p * ncPad + nc, (p + 1) * ncPad, 0);
         }
     }
 
@@ -285,26 +297,28 @@ final class JavaGemm {
     private static void blockF64(boolean transA, int m, double alpha, long a, int lda, int ic, int pc, int kb, int jc,
                                  int nc, int ncPad, double[] bp, double[] ap, long c, int ldc, int n) {
         int mc = Math.min(MC, m - ic);
-        // ap: micro-panels of MR rows, each kb x MR, element (r, p) at panel * kb * MR + p * MR + r.
-        for (int ir = 0; ir < mc; ir += MR) {
-            int base = ir * kb;
-            for (int r = 0; r < MR; r++) {
-                int i = ic + ir + r;
-                if (i >= m || ir + r >= mc) {
-                    for (int p = 0; p < kb; p++) {
-                        ap[base + p * MR + r] = 0;
-                    }
-                } else if (!transA) {
-                    long src = a + ((long) i * lda + pc) * 8;
-                    for (int p = 0; p < kb; p++) {
-                        ap[base + p * MR + r] = alpha * ALL.get(D, src + p * 8L);
-                    }
-                } else {
-                    long src = a + ((long) pc * lda + i) * 8;
-                    long step = (long) lda * 8;
-                    for (int p = 0; p < kb; p++) {
-                        ap[base + p * MR + r] = alpha * ALL.get(D, src + p * step);
-                    }
+        // ap: micro-panels of MR rows, each kb x MR, element (r, p) at panel * kb * MR + p * MR + r; rows past the
+        // end of A are zero. Stored rows of A are copied in bulk and then scattered (fast even before JIT compilation).
+        int mcPad = roundUp(mc, MR);
+        if (mcPad > mc) {
+            Arrays.fill(ap, 0, mcPad * kb, 0);
+        }
+        if (!transA) {
+            double[] row = new double[kb];
+            for (int r = 0; r < mc; r++) {
+                MemorySegment.copy(ALL, D, a + ((long) (ic + r) * lda + pc) * 8, row, 0, kb);
+                int at = (r / MR) * MR * kb + r % MR;
+                for (int p = 0; p < kb; p++, at += MR) {
+                    ap[at] = alpha * row[p];
+                }
+            }
+        } else {
+            // op(A)(i, p) = A[p][i]: stored row p holds the mc values of this block contiguously.
+            double[] row = new double[mc];
+            for (int p = 0; p < kb; p++) {
+                MemorySegment.copy(ALL, D, a + ((long) (pc + p) * lda + ic) * 8, row, 0, mc);
+                for (int r = 0; r < mc; r++) {
+                    ap[(r / MR) * MR * kb + p * MR + r % MR] = alpha * row[r];
                 }
             }
         }

@@ -11,110 +11,219 @@ import java.util.Optional;
 
 /**
  * {@code cblas_sgemm} and {@code cblas_dgemm} of a system OpenBLAS (Debian {@code libopenblas0}, 32-bit integers)
- * bound with the FFM API. Loaded once, lazily; {@link #load()} never throws and {@link #loadError()} says why it
- * failed. Thread-safe (OpenBLAS is).
+ * bound with the FFM API. Loaded once, lazily, on the first {@link #load()}; {@link #load()} never throws and
+ * {@link #loadError()} says why it failed. The method handles are {@code static final} so that the JIT inlines the
+ * downcalls. Thread-safe (OpenBLAS is).
  */
 final class OpenBlas {
+    /**
+     * Products up to this many multiply-adds use {@link Linker.Option#critical critical} downcalls, which skip the
+     * thread-state transition (tens of nanoseconds) but hold off safepoints, and so the GC, while they run: acceptable
+     * only for calls of a few microseconds.
+     */
+    static final long CRITICAL_WORK = 64L * 64 * 64;
+
     private static final int CBLAS_ROW_MAJOR = 101;
     private static final int CBLAS_NO_TRANS = 111;
     private static final int CBLAS_TRANS = 112;
     private static final String[] LIBRARY_NAMES = {
         "libopenblas.so.0", "libopenblas.so", "libopenblas.dylib", "libopenblas.0.dylib"
     };
+    private static final OpenBlas INSTANCE = new OpenBlas();
 
-    private final String libraryName;
-    private final MethodHandle sgemm;
-    private final MethodHandle dgemm;
-    private final int threads;
-
-    private OpenBlas(String libraryName, MethodHandle sgemm, MethodHandle dgemm, int threads) {
-        this.libraryName = libraryName;
-        this.sgemm = sgemm;
-        this.dgemm = dgemm;
-        this.threads = threads;
+    private OpenBlas() {
     }
 
-    private static final class Holder {
-        static final OpenBlas INSTANCE;
+    /** Binds the library on first use; all fields are null when it is missing. */
+    private static final class Lib {
+        static final String NAME;
         static final String ERROR;
+        static final int THREADS;
+        static final MethodHandle SGEMM;
+        static final MethodHandle DGEMM;
+        static final MethodHandle SGEMM_CRITICAL;
+        static final MethodHandle DGEMM_CRITICAL;
+        static final MethodHandle SGEMV;
+        static final MethodHandle DGEMV;
 
         static {
-            OpenBlas blas = null;
+            String name = null;
+            MethodHandle[] h = null;
+            int threads = -1;
             StringBuilder errors = new StringBuilder();
-            for (String name : LIBRARY_NAMES) {
+            for (String candidate : LIBRARY_NAMES) {
                 try {
-                    blas = bind(name);
+                    Linker linker = Linker.nativeLinker();
+                    SymbolLookup lib = SymbolLookup.libraryLookup(candidate, Arena.global());
+                    MemorySegment s = lib.find("cblas_sgemm")
+                            .orElseThrow(() -> new IllegalArgumentException("no cblas_sgemm in " + candidate));
+                    MemorySegment d = lib.find("cblas_dgemm")
+                            .orElseThrow(() -> new IllegalArgumentException("no cblas_dgemm in " + candidate));
+                    var i = ValueLayout.JAVA_INT;
+                    var p = ValueLayout.ADDRESS;
+                    // void cblas_?gemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
+                    FunctionDescriptor sd = FunctionDescriptor.ofVoid(i, i, i, i, i, i, ValueLayout.JAVA_FLOAT, p, i,
+                            p, i, ValueLayout.JAVA_FLOAT, p, i);
+                    FunctionDescriptor dd = FunctionDescriptor.ofVoid(i, i, i, i, i, i, ValueLayout.JAVA_DOUBLE, p,
+                            i, p, i, ValueLayout.JAVA_DOUBLE, p, i);
+                    Linker.Option critical = Linker.Option.critical(false);
+                    MemorySegment sv = lib.find("cblas_sgemv")
+                            .orElseThrow(() -> new IllegalArgumentException("no cblas_sgemv in " + candidate));
+                    MemorySegment dv = lib.find("cblas_dgemv")
+                            .orElseThrow(() -> new IllegalArgumentException("no cblas_dgemv in " + candidate));
+                    // void cblas_?gemv(order, trans, M, N, alpha, A, lda, X, incX, beta, Y, incY)
+                    FunctionDescriptor svd = FunctionDescriptor.ofVoid(i, i, i, i, ValueLayout.JAVA_FLOAT, p, i, p, i,
+                            ValueLayout.JAVA_FLOAT, p, i);
+                    FunctionDescriptor dvd = FunctionDescriptor.ofVoid(i, i, i, i, ValueLayout.JAVA_DOUBLE, p, i, p,
+                            i, ValueLayout.JAVA_DOUBLE, p, i);
+                    h = new MethodHandle[] {
+                        linker.downcallHandle(s, sd), linker.downcallHandle(d, dd),
+                        linker.downcallHandle(s, sd, critical), linker.downcallHandle(d, dd, critical),
+                        linker.downcallHandle(sv, svd), linker.downcallHandle(dv, dvd)
+                    };
+                    var numThreads = lib.find("openblas_get_num_threads");
+                    if (numThreads.isPresent()) {
+                        threads = (int) linker.downcallHandle(numThreads.get(), FunctionDescriptor.of(i))
+                                .invokeExact();
+                    }
+                    name = candidate;
                     break;
-                } catch (RuntimeException | LinkageError e) {
-                    errors.append(errors.isEmpty() ? "" : "; ").append(name).append(": ").append(e.getMessage());
+                } catch (Throwable e) {
+                    errors.append(errors.isEmpty() ? "" : "; ").append(candidate).append(": ").append(e.getMessage());
+                    h = null;
                 }
             }
-            INSTANCE = blas;
-            ERROR = blas == null ? "no OpenBLAS library found (" + errors + "); install libopenblas0" : null;
+            NAME = name;
+            THREADS = threads;
+            ERROR = name == null ? "no OpenBLAS library found (" + errors + "); install libopenblas0" : null;
+            SGEMM = h == null ? null : h[0];
+            DGEMM = h == null ? null : h[1];
+            SGEMM_CRITICAL = h == null ? null : h[2];
+            DGEMM_CRITICAL = h == null ? null : h[3];
+            SGEMV = h == null ? null : h[4];
+            DGEMV = h == null ? null : h[5];
         }
     }
 
     /** The system OpenBLAS, or empty if none could be loaded. */
     static Optional<OpenBlas> load() {
-        return Optional.ofNullable(Holder.INSTANCE);
+        return Lib.NAME == null ? Optional.empty() : Optional.of(INSTANCE);
     }
 
     /** Why {@link #load()} is empty, or {@code null} if it is not. */
     static String loadError() {
-        return Holder.ERROR;
-    }
-
-    private static OpenBlas bind(String name) {
-        Linker linker = Linker.nativeLinker();
-        SymbolLookup lib = SymbolLookup.libraryLookup(name, Arena.global());
-        MemorySegment s = lib.find("cblas_sgemm").orElseThrow(() -> new IllegalArgumentException("no cblas_sgemm"));
-        MemorySegment d = lib.find("cblas_dgemm").orElseThrow(() -> new IllegalArgumentException("no cblas_dgemm"));
-        var i = ValueLayout.JAVA_INT;
-        var p = ValueLayout.ADDRESS;
-        // void cblas_?gemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
-        MethodHandle sgemm = linker.downcallHandle(s, FunctionDescriptor.ofVoid(i, i, i, i, i, i,
-                ValueLayout.JAVA_FLOAT, p, i, p, i, ValueLayout.JAVA_FLOAT, p, i));
-        MethodHandle dgemm = linker.downcallHandle(d, FunctionDescriptor.ofVoid(i, i, i, i, i, i,
-                ValueLayout.JAVA_DOUBLE, p, i, p, i, ValueLayout.JAVA_DOUBLE, p, i));
-        int threads = -1;
-        var numThreads = lib.find("openblas_get_num_threads");
-        if (numThreads.isPresent()) {
-            try {
-                threads = (int) linker.downcallHandle(numThreads.get(), FunctionDescriptor.of(i)).invokeExact();
-            } catch (Throwable t) {
-                threads = -1;
-            }
-        }
-        return new OpenBlas(name, sgemm, dgemm, threads);
+        return Lib.ERROR;
     }
 
     /** The library file name that was loaded, e.g. {@code libopenblas.so.0}. */
     String libraryName() {
-        return libraryName;
+        return Lib.NAME;
     }
 
     /** OpenBLAS's thread count, or -1 if it does not say. */
     int threads() {
-        return threads;
+        return Lib.THREADS;
     }
 
-    /** Row-major {@code cblas_?gemm} on absolute addresses. */
+    /**
+     * Row-major {@code cblas_?gemm} on absolute addresses. A product with one column ({@code n == 1}) or one row
+     * ({@code m == 1}) goes to {@code cblas_?gemv} instead (the decode matrix-vector products), which does not pack
+     * panels as GEMM does; with {@code beta == 0} the output vector is zeroed first so that NaNs in it cannot
+     * propagate whatever the BLAS does with {@code 0 * y}.
+     */
     void gemm(boolean f64, boolean transA, boolean transB, int m, int n, int k, double alpha, long a, int lda,
               long b, int ldb, double beta, long c, int ldc) {
+        if (n == 1 || m == 1) {
+            gemv(f64, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
         int ta = transA ? CBLAS_TRANS : CBLAS_NO_TRANS;
         int tb = transB ? CBLAS_TRANS : CBLAS_NO_TRANS;
         MemorySegment pa = MemorySegment.ofAddress(a);
         MemorySegment pb = MemorySegment.ofAddress(b);
         MemorySegment pc = MemorySegment.ofAddress(c);
+        boolean small = (long) m * n * k <= CRITICAL_WORK;
         try {
             if (f64) {
-                dgemm.invokeExact(CBLAS_ROW_MAJOR, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                if (small) {
+                    Lib.DGEMM_CRITICAL.invokeExact(CBLAS_ROW_MAJOR, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta,
+                            pc, ldc);
+                } else {
+                    Lib.DGEMM.invokeExact(CBLAS_ROW_MAJOR, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                }
             } else {
-                sgemm.invokeExact(CBLAS_ROW_MAJOR, ta, tb, m, n, k, (float) alpha, pa, lda, pb, ldb, (float) beta,
-                        pc, ldc);
+                float fa = (float) alpha;
+                float fb = (float) beta;
+                if (small) {
+                    Lib.SGEMM_CRITICAL.invokeExact(CBLAS_ROW_MAJOR, ta, tb, m, n, k, fa, pa, lda, pb, ldb, fb, pc,
+                            ldc);
+                } else {
+                    Lib.SGEMM.invokeExact(CBLAS_ROW_MAJOR, ta, tb, m, n, k, fa, pa, lda, pb, ldb, fb, pc, ldc);
+                }
             }
         } catch (Throwable t) {
             throw new IllegalStateException("cblas_" + (f64 ? "d" : "s") + "gemm failed", t);
+        }
+    }
+
+    /** {@link #gemm} for {@code n == 1} or {@code m == 1} as one {@code cblas_?gemv}. */
+    private void gemv(boolean f64, boolean transA, boolean transB, int m, int n, int k, double alpha, long a, int lda,
+                      long b, int ldb, double beta, long c, int ldc) {
+        int trans;
+        int rows;
+        int cols;
+        long mat;
+        int ld;
+        long x;
+        int incX;
+        int len; // length of y
+        int incY;
+        if (n == 1) {
+            // y = C[:, 0] (stride ldc) = op(A) x with x = op(B)[:, 0]; stored A is (transA ? k x m : m x k).
+            trans = transA ? CBLAS_TRANS : CBLAS_NO_TRANS;
+            rows = transA ? k : m;
+            cols = transA ? m : k;
+            mat = a;
+            ld = lda;
+            x = b;
+            incX = transB ? 1 : ldb;
+            len = m;
+            incY = ldc;
+        } else {
+            // y = C[0, :] = op(B)^T x with x = op(A)[0, :]; stored B is (transB ? n x k : k x n).
+            trans = transB ? CBLAS_NO_TRANS : CBLAS_TRANS;
+            rows = transB ? n : k;
+            cols = transB ? k : n;
+            mat = b;
+            ld = ldb;
+            x = a;
+            incX = transA ? lda : 1;
+            len = n;
+            incY = 1;
+        }
+        int es = f64 ? 8 : 4;
+        if (beta == 0) {
+            long step = (long) incY * es;
+            for (int i = 0; i < len; i++) {
+                if (f64) {
+                    NativeMemory.ALL.set(ValueLayout.JAVA_DOUBLE_UNALIGNED, c + i * step, 0.0);
+                } else {
+                    NativeMemory.ALL.set(ValueLayout.JAVA_FLOAT_UNALIGNED, c + i * step, 0.0f);
+                }
+            }
+        }
+        MemorySegment pm = MemorySegment.ofAddress(mat);
+        MemorySegment px = MemorySegment.ofAddress(x);
+        MemorySegment py = MemorySegment.ofAddress(c);
+        try {
+            if (f64) {
+                Lib.DGEMV.invokeExact(CBLAS_ROW_MAJOR, trans, rows, cols, alpha, pm, ld, px, incX, beta, py, incY);
+            } else {
+                Lib.SGEMV.invokeExact(CBLAS_ROW_MAJOR, trans, rows, cols, (float) alpha, pm, ld, px, incX,
+                        (float) beta, py, incY);
+            }
+        } catch (Throwable t) {
+            throw new IllegalStateException("cblas_" + (f64 ? "d" : "s") + "gemv failed", t);
         }
     }
 }

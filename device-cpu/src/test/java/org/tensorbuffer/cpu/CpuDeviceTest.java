@@ -118,6 +118,14 @@ class CpuDeviceTest {
     }
 
     @Test
+    void impossibleAllocationIsDeviceOutOfMemory() {
+        // posix_memalign refuses 2^62 bytes (ENOMEM) at once: no memory is touched
+        assertThatThrownBy(() -> device.allocate(1L << 62, 64)).isInstanceOf(DeviceOutOfMemoryException.class)
+                .hasMessageContaining(Long.toString(1L << 62));
+        assertThat(device.usedBytes()).isZero();
+    }
+
+    @Test
     void memoryInfoWithoutLimitReportsTheMachine() {
         var mi = device.memoryInfo();
         assertThat(mi.totalBytes()).isGreaterThan(1L << 26);
@@ -216,6 +224,66 @@ class CpuDeviceTest {
         assertThatThrownBy(() -> device.fill(b, 0, 5, DType.F32, 1)).isInstanceOf(IndexOutOfBoundsException.class);
         assertThatThrownBy(() -> device.fill(b, 0, -1, DType.F32, 1)).isInstanceOf(IllegalArgumentException.class);
         device.free(b);
+    }
+
+    @Test
+    void concurrentAllocateAndFreeKeepTheBooksBalanced() throws Exception {
+        int threads = 4;
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            var futures = new java.util.ArrayList<java.util.concurrent.Future<Long>>();
+            for (int t = 0; t < threads; t++) {
+                final int seed = t;
+                futures.add(pool.submit(() -> {
+                    long sum = 0;
+                    DeviceBuffer[] held = new DeviceBuffer[8];
+                    for (int i = 0; i < 1000; i++) {
+                        int slot = (i * 7 + seed) % held.length;
+                        if (held[slot] != null) {
+                            // the first word still holds what this thread wrote: nobody else got the memory
+                            assertThat(NativeMemory.ALL.get(ValueLayout.JAVA_LONG, held[slot].address()))
+                                    .isEqualTo(held[slot].address() ^ seed);
+                            device.free(held[slot]);
+                        }
+                        held[slot] = device.allocate(8 + (i % 5) * 100, 64);
+                        NativeMemory.ALL.set(ValueLayout.JAVA_LONG, held[slot].address(),
+                                held[slot].address() ^ seed);
+                        sum += held[slot].byteSize();
+                    }
+                    for (DeviceBuffer b : held) {
+                        if (b != null) {
+                            device.free(b);
+                        }
+                    }
+                    return sum;
+                }));
+            }
+            for (var f : futures) {
+                assertThat(f.get()).isPositive();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(device.liveBuffers()).isZero();
+        assertThat(device.usedBytes()).isZero();
+    }
+
+    @Test
+    void gemmSelectionBySystemProperty() {
+        String old = System.getProperty("tensorbuffer.cpu.gemm");
+        try {
+            System.setProperty("tensorbuffer.cpu.gemm", "java");
+            assertThat(new CpuDevice().properties().get("gemm")).startsWith("Java Vector API");
+            System.setProperty("tensorbuffer.cpu.gemm", "fast");
+            assertThatThrownBy(CpuDevice::new).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("tensorbuffer.cpu.gemm").hasMessageContaining("fast");
+        } finally {
+            if (old == null) {
+                System.clearProperty("tensorbuffer.cpu.gemm");
+            } else {
+                System.setProperty("tensorbuffer.cpu.gemm", old);
+            }
+        }
     }
 
     @Test

@@ -16,8 +16,10 @@ public final class GemmTiming {
         int[] sizes = args.length > 0 ? java.util.Arrays.stream(args).mapToInt(Integer::parseInt).toArray()
                 : new int[] {2, 4, 8, 16, 24, 32, 48, 64, 128, 256, 512, 1024};
         OpenBlas blas = OpenBlas.load().orElse(null);
-        System.out.printf("%-5s %6s %14s %14s %14s   (GFLOP/s in brackets)%n", "dtype", "n", "small-loop",
-                "java-vector", "openblas");
+        CpuKernels auto = new CpuKernels(Gemm.of(Gemm.Mode.AUTO));
+        System.out.printf("%-7s %5s %16s %16s %16s %16s   (GFLOP/s in brackets; kernels.gemm = the dispatching"
+                + " Kernels call, %s)%n", "dtype", "n", "small-loop", "java-vector", "openblas", "kernels.gemm",
+                auto.gemmDescription());
         try (CpuDevice dev = new CpuDevice()) {
             for (DType t : new DType[] {DType.F32, DType.F64}) {
                 for (int n : sizes) {
@@ -39,7 +41,9 @@ public final class GemmTiming {
                             b.address(), n, 0, c.address(), n)), n);
                     String ob = blas == null ? "absent" : fmt(time(n, () -> blas.gemm(f64, false, false, n, n, n, 1,
                             a.address(), n, b.address(), n, 0, c.address(), n)), n);
-                    System.out.printf("%-5s %6d %14s %14s %14s%n", t, n, small, java, ob);
+                    String disp = fmt(time(n, () -> auto.gemm(t, false, false, n, n, n, 1, a, 0, n, b, 0, n, 0, c, 0,
+                            n)), n);
+                    System.out.printf("%-7s %5d %16s %16s %16s %16s%n", t, n, small, java, ob, disp);
                     dev.free(a);
                     dev.free(b);
                     dev.free(c);

@@ -1,0 +1,210 @@
+package org.tensorbuffer.einsum;
+
+import java.util.List;
+import org.tensorbuffer.Tensor;
+import org.tensorbuffer.einsum.Contraction.Kind;
+import org.tensorbuffer.einsum.Contraction.Prep;
+import org.tensorbuffer.einsum.Contraction.Step;
+
+/**
+ * Runs a {@link Contraction} on operand tensors: every intermediate is an op result of the operands' context, so the
+ * context's allocation strategy serves it, and each operand is closed as soon as its step has consumed it.
+ *
+ * <p>The evaluator keeps no state between evaluations except a reusable slot array, so the same evaluator (and the
+ * same context, whose pool then stays warm) serves every repeat. It also measures the allocator's view of the
+ * evaluation: the peak of the bytes held in the blocks of live intermediates and temporaries
+ * ({@link org.tensorbuffer.memory.Block#capacity()}, which includes size-class rounding).
+ *
+ * <p>Not thread-safe: one evaluation at a time.
+ */
+public final class Evaluator {
+    private static final byte BORROWED = 0;
+    private static final byte INPUT = 1;
+    private static final byte ALLOCATED = 2;
+
+    private final Contraction plan;
+    private final Step[] steps;
+    private final Tensor[] slots;
+    /** Per slot: 0 borrowed (the caller closes it), 1 an owned input, 2 allocated by this evaluation. */
+    private final byte[] owned;
+    private long liveBytes;
+    private long peakLiveBytes;
+    private long allocations;
+    private long[] stepNanos;
+
+    /** An evaluator for {@code plan}. */
+    public Evaluator(Contraction plan) {
+        this.plan = plan;
+        this.steps = plan.stepArray();
+        int n = plan.instance().operandCount();
+        this.slots = new Tensor[n + steps.length];
+        this.owned = new byte[n + steps.length];
+    }
+
+    /** The plan evaluated. */
+    public Contraction plan() {
+        return plan;
+    }
+
+    /**
+     * Contracts {@code inputs} (operand {@code k} has the instance's shape {@code k}, F64, all in one context) and
+     * returns the result in output-label order; the caller closes it.
+     *
+     * @param inputs      the operands
+     * @param closeInputs whether each input is closed once consumed (the evaluation owns them); otherwise they are
+     *                    left open for another evaluation
+     * @throws IllegalArgumentException if the operand count or a shape does not match the instance
+     */
+    public Tensor evaluate(List<Tensor> inputs, boolean closeInputs) {
+        Instance inst = plan.instance();
+        int n = inst.operandCount();
+        if (inputs.size() != n) {
+            throw new IllegalArgumentException(inst.name() + " needs " + n + " operands, got " + inputs.size());
+        }
+        for (int k = 0; k < n; k++) {
+            Tensor t = inputs.get(k);
+            if (!java.util.Arrays.equals(t.shape().dims(), inst.shape(k))) {
+                throw new IllegalArgumentException(inst.name() + ": operand " + k + " has shape " + t.shape()
+                        + ", expected " + java.util.Arrays.toString(inst.shape(k)));
+            }
+            slots[k] = t;
+            owned[k] = closeInputs ? INPUT : BORROWED;
+        }
+        liveBytes = 0;
+        peakLiveBytes = 0;
+        allocations = 0;
+        try {
+            if (stepNanos == null) {
+                for (Step s : steps) {
+                    run(s);
+                }
+            } else {
+                for (int i = 0; i < steps.length; i++) {
+                    long t0 = System.nanoTime();
+                    run(steps[i]);
+                    stepNanos[i] = System.nanoTime() - t0;
+                }
+            }
+            int last = plan.resultSlot();
+            Tensor r = slots[last];
+            byte own = owned[last];
+            slots[last] = null;
+            Prep fp = plan.finalPrep();
+            if (fp != null) {
+                Tensor f = prep(r, fp);
+                release(r, own);
+                r = f;
+            } else if (own == BORROWED) {
+                // The result is an input the caller keeps: hand out a copy.
+                r = tracked(r.gather(r.shape(), r.shape().strides()));
+            }
+            return r;
+        } catch (RuntimeException e) {
+            for (int i = 0; i < slots.length; i++) {
+                if (slots[i] != null && owned[i] != BORROWED && !slots[i].isClosed()) {
+                    slots[i].close();
+                }
+                slots[i] = null;
+            }
+            throw e;
+        }
+    }
+
+    private void run(Step s) {
+        Tensor a = slots[s.a()];
+        byte ownA = owned[s.a()];
+        slots[s.a()] = null;
+        if (s.kind() == Kind.UNARY) {
+            if (s.prepA().isIdentity()) {
+                slots[s.out()] = a;
+                owned[s.out()] = ownA;
+                return;
+            }
+            Tensor r = prep(a, s.prepA());
+            release(a, ownA);
+            slots[s.out()] = r;
+            owned[s.out()] = ALLOCATED;
+            return;
+        }
+        Tensor b = slots[s.b()];
+        byte ownB = owned[s.b()];
+        slots[s.b()] = null;
+        Tensor pa = prep(a, s.prepA());
+        Tensor pb = prep(b, s.prepB());
+        Tensor p = s.swap() ? pb : pa;
+        Tensor q = s.swap() ? pa : pb;
+        Tensor r;
+        if (s.kind() == Kind.MUL) {
+            r = tracked(p.mul(q));
+        } else {
+            r = tracked(p.bmm(q, s.batch(), s.m(), s.n(), s.k(), s.transP(), s.transQ(), s.outShape()));
+        }
+        if (pa != a) {
+            release(pa, ALLOCATED);
+        }
+        if (pb != b) {
+            release(pb, ALLOCATED);
+        }
+        release(a, ownA);
+        release(b, ownB);
+        slots[s.out()] = r;
+        owned[s.out()] = ALLOCATED;
+    }
+
+    /** Applies a preparation; returns {@code x} itself for the identity. */
+    private Tensor prep(Tensor x, Prep p) {
+        Tensor t = x;
+        if (p.gatherShape() != null) {
+            t = tracked(x.gather(p.gatherShape(), p.gatherStrides()));
+        }
+        if (p.sumAxes() > 0) {
+            Tensor s = tracked(t.sumLastAxes(p.sumAxes()));
+            if (t != x) {
+                release(t, ALLOCATED);
+            }
+            t = s;
+        }
+        return t;
+    }
+
+    private Tensor tracked(Tensor t) {
+        allocations++;
+        liveBytes += t.block().capacity();
+        if (liveBytes > peakLiveBytes) {
+            peakLiveBytes = liveBytes;
+        }
+        return t;
+    }
+
+    private void release(Tensor t, byte own) {
+        if (own == ALLOCATED) {
+            liveBytes -= t.block().capacity();
+        }
+        if (own != BORROWED) {
+            t.close();
+        }
+    }
+
+    /**
+     * Peak over the last evaluation of the block bytes of its live allocations (intermediates and temporaries; the
+     * inputs are not counted), as the allocator holds them.
+     */
+    public long peakLiveBytes() {
+        return peakLiveBytes;
+    }
+
+    /** Turns the per-step timing of {@link #stepNanos()} on or off (off by default). */
+    public void timeSteps(boolean on) {
+        stepNanos = on ? new long[steps.length] : null;
+    }
+
+    /** Nanoseconds each step took in the last evaluation (a copy), or {@code null} when step timing is off. */
+    public long[] stepNanos() {
+        return stepNanos == null ? null : stepNanos.clone();
+    }
+
+    /** Allocations (op results) made by the last evaluation. */
+    public long allocations() {
+        return allocations;
+    }
+}

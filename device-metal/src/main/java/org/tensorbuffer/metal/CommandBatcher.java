@@ -1,0 +1,326 @@
+package org.tensorbuffer.metal;
+
+import static org.lwjgl.system.MemoryStack.stackPush;
+import static org.lwjgl.vulkan.VK10.*;
+
+import java.nio.ByteBuffer;
+import java.nio.LongBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.function.Consumer;
+import org.lwjgl.PointerBuffer;
+import org.lwjgl.system.MemoryStack;
+import org.lwjgl.vulkan.VkBufferCopy;
+import org.lwjgl.vulkan.VkCommandBuffer;
+import org.lwjgl.vulkan.VkCommandBufferAllocateInfo;
+import org.lwjgl.vulkan.VkCommandBufferBeginInfo;
+import org.lwjgl.vulkan.VkDescriptorBufferInfo;
+import org.lwjgl.vulkan.VkDescriptorPoolCreateInfo;
+import org.lwjgl.vulkan.VkDescriptorPoolSize;
+import org.lwjgl.vulkan.VkDescriptorSetAllocateInfo;
+import org.lwjgl.vulkan.VkDevice;
+import org.lwjgl.vulkan.VkFenceCreateInfo;
+import org.lwjgl.vulkan.VkMemoryBarrier;
+import org.lwjgl.vulkan.VkQueue;
+import org.lwjgl.vulkan.VkSubmitInfo;
+import org.lwjgl.vulkan.VkWriteDescriptorSet;
+
+/**
+ * Records kernels and copies into command buffers and submits them lazily, so that a decode step is a handful of
+ * submits rather than one per op.
+ *
+ * <p>A batch is a command buffer, its fence and a descriptor pool for its dispatches. Commands are recorded into the
+ * current batch with a global memory barrier after each (so every command sees the writes of the ones before it);
+ * the batch is submitted when a caller needs results ({@link #waitFor}, {@link #waitIdle}), when a buffer it uses is
+ * freed, or when it holds {@link #MAX_COMMANDS} commands. Up to {@link #MAX_IN_FLIGHT} submitted batches run while
+ * the next is recorded. Each batch has a serial number; a buffer remembers the serial of the last batch that used it,
+ * and a freed buffer still in use is destroyed once that batch has completed (stream-ordered free).
+ *
+ * <p>Not thread-safe: the device calls it under its lock.
+ */
+final class CommandBatcher {
+    /** Commands (dispatches and copies) recorded into one batch before it is submitted. */
+    static final int MAX_COMMANDS = 256;
+    /** Submitted batches that may be pending before recording waits for the oldest. */
+    static final int MAX_IN_FLIGHT = 3;
+    /** Storage-buffer bindings of every compute pipeline (set 0, bindings 0..4). */
+    static final int BINDINGS = 5;
+
+    /** A bound range of a buffer: {@code offset} must be a multiple of minStorageBufferOffsetAlignment. */
+    record Binding(VulkanBuffer buffer, long offset, long range) {
+    }
+
+    private static final class Batch {
+        VkCommandBuffer cmd;
+        long fence;
+        long descriptorPool;
+        long serial;
+        int commands;
+    }
+
+    private record Deferred(VulkanBuffer buffer, long serial) {
+    }
+
+    private final VkDevice device;
+    private final VkQueue queue;
+    private final long commandPool;
+    private final long setLayout;
+    private final long pipelineLayout;
+    private final Consumer<VulkanBuffer> destroyer;
+    private final ArrayDeque<Batch> inFlight = new ArrayDeque<>();
+    private final ArrayDeque<Batch> idle = new ArrayDeque<>();
+    private final List<Batch> all = new ArrayList<>();
+    private final List<Deferred> deferred = new ArrayList<>();
+    private Batch current;
+    private long serialCounter;
+    private long completedSerial;
+    private long submits;
+    private long commandsRecorded;
+
+    CommandBatcher(VkDevice device, VkQueue queue, long commandPool, long setLayout, long pipelineLayout,
+                   Consumer<VulkanBuffer> destroyer) {
+        this.device = device;
+        this.queue = queue;
+        this.commandPool = commandPool;
+        this.setLayout = setLayout;
+        this.pipelineLayout = pipelineLayout;
+        this.destroyer = destroyer;
+    }
+
+    /** Submits so far. */
+    long submits() {
+        return submits;
+    }
+
+    /** Commands recorded so far. */
+    long commands() {
+        return commandsRecorded;
+    }
+
+    /** Serial of the newest batch known to have completed. */
+    long completedSerial() {
+        return completedSerial;
+    }
+
+    /** Records a compute dispatch; the bindings beyond {@code bindings.length} repeat binding 0. */
+    void dispatch(long pipeline, Binding[] bindings, ByteBuffer push, int gx, int gy, int gz) {
+        Batch b = recording();
+        try (MemoryStack st = stackPush()) {
+            VkDescriptorSetAllocateInfo ai = VkDescriptorSetAllocateInfo.calloc(st).sType$Default()
+                    .descriptorPool(b.descriptorPool).pSetLayouts(st.longs(setLayout));
+            LongBuffer ps = st.mallocLong(1);
+            VulkanDevice.check(vkAllocateDescriptorSets(device, ai, ps), "vkAllocateDescriptorSets");
+            long set = ps.get(0);
+            VkWriteDescriptorSet.Buffer writes = VkWriteDescriptorSet.calloc(BINDINGS, st);
+            for (int i = 0; i < BINDINGS; i++) {
+                Binding x = bindings[i < bindings.length ? i : 0];
+                x.buffer().lastUse = b.serial;
+                VkDescriptorBufferInfo.Buffer info = VkDescriptorBufferInfo.calloc(1, st)
+                        .buffer(x.buffer().buffer).offset(x.offset()).range(x.range());
+                writes.get(i).sType$Default().dstSet(set).dstBinding(i)
+                        .descriptorType(VK_DESCRIPTOR_TYPE_STORAGE_BUFFER).pBufferInfo(info).descriptorCount(1);
+            }
+            vkUpdateDescriptorSets(device, writes, null);
+            vkCmdBindPipeline(b.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+            vkCmdBindDescriptorSets(b.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipelineLayout, 0, st.longs(set), null);
+            vkCmdPushConstants(b.cmd, pipelineLayout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push);
+            vkCmdDispatch(b.cmd, gx, gy, gz);
+            barrier(b.cmd, st, false);
+        }
+        recorded(b);
+    }
+
+    /** Records a buffer-to-buffer copy of {@code bytes} bytes. */
+    void copy(VulkanBuffer src, long srcOffset, VulkanBuffer dst, long dstOffset, long bytes) {
+        Batch b = recording();
+        src.lastUse = b.serial;
+        dst.lastUse = b.serial;
+        try (MemoryStack st = stackPush()) {
+            VkBufferCopy.Buffer region = VkBufferCopy.calloc(1, st).srcOffset(srcOffset).dstOffset(dstOffset)
+                    .size(bytes);
+            vkCmdCopyBuffer(b.cmd, src.buffer, dst.buffer, region);
+            barrier(b.cmd, st, false);
+        }
+        recorded(b);
+    }
+
+    /** Marks {@code buffer} as used by the batch being recorded (for staging buffers freed right after). */
+    void touch(VulkanBuffer buffer) {
+        buffer.lastUse = recording().serial;
+    }
+
+    private void recorded(Batch b) {
+        b.commands++;
+        commandsRecorded++;
+        if (b.commands >= MAX_COMMANDS) {
+            submit();
+        }
+    }
+
+    /** Submits the batch being recorded, if it holds any command; does not wait. */
+    void submit() {
+        Batch b = current;
+        if (b == null || b.commands == 0) {
+            return;
+        }
+        try (MemoryStack st = stackPush()) {
+            barrier(b.cmd, st, true);
+            VulkanDevice.check(vkEndCommandBuffer(b.cmd), "vkEndCommandBuffer");
+            VkSubmitInfo si = VkSubmitInfo.calloc(st).sType$Default().pCommandBuffers(st.pointers(b.cmd));
+            VulkanDevice.check(vkQueueSubmit(queue, si, b.fence), "vkQueueSubmit");
+        }
+        submits++;
+        inFlight.add(b);
+        current = null;
+    }
+
+    /** Waits until the batch with {@code serial} (and every earlier one) has completed, submitting it if needed. */
+    void waitFor(long serial) {
+        if (serial <= completedSerial) {
+            return;
+        }
+        if (current != null && current.serial <= serial) {
+            submit();
+        }
+        while (!inFlight.isEmpty() && inFlight.peek().serial <= serial) {
+            Batch b = inFlight.peek();
+            VulkanDevice.check(vkWaitForFences(device, b.fence, true, Long.MAX_VALUE), "vkWaitForFences");
+            reclaim(inFlight.poll());
+        }
+    }
+
+    /** Submits what is recorded and waits for all of it. */
+    void waitIdle() {
+        submit();
+        while (!inFlight.isEmpty()) {
+            Batch b = inFlight.peek();
+            VulkanDevice.check(vkWaitForFences(device, b.fence, true, Long.MAX_VALUE), "vkWaitForFences");
+            reclaim(inFlight.poll());
+        }
+    }
+
+    /** Reclaims the submitted batches that have completed, without waiting. */
+    void poll() {
+        while (!inFlight.isEmpty() && vkGetFenceStatus(device, inFlight.peek().fence) == VK_SUCCESS) {
+            reclaim(inFlight.poll());
+        }
+    }
+
+    /**
+     * Destroys {@code buffer} now if no pending work uses it, else once the last batch using it completes (submitting
+     * that batch if it is still being recorded).
+     */
+    void free(VulkanBuffer buffer) {
+        if (buffer.lastUse <= completedSerial) {
+            destroyer.accept(buffer);
+            return;
+        }
+        deferred.add(new Deferred(buffer, buffer.lastUse));
+        if (current != null && current.serial <= buffer.lastUse) {
+            submit();
+        }
+        poll();
+    }
+
+    /** Buffers whose destruction waits for pending work. */
+    int deferredFrees() {
+        return deferred.size();
+    }
+
+    private Batch recording() {
+        if (current != null) {
+            return current;
+        }
+        poll();
+        Batch b = idle.poll();
+        if (b == null && inFlight.size() >= MAX_IN_FLIGHT) {
+            Batch oldest = inFlight.peek();
+            VulkanDevice.check(vkWaitForFences(device, oldest.fence, true, Long.MAX_VALUE), "vkWaitForFences");
+            reclaim(inFlight.poll());
+            b = idle.poll();
+        }
+        if (b == null) {
+            b = create();
+        }
+        VulkanDevice.check(vkResetDescriptorPool(device, b.descriptorPool, 0), "vkResetDescriptorPool");
+        try (MemoryStack st = stackPush()) {
+            VkCommandBufferBeginInfo bi = VkCommandBufferBeginInfo.calloc(st).sType$Default()
+                    .flags(VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT);
+            VulkanDevice.check(vkBeginCommandBuffer(b.cmd, bi), "vkBeginCommandBuffer");
+        }
+        b.serial = ++serialCounter;
+        b.commands = 0;
+        current = b;
+        return b;
+    }
+
+    private Batch create() {
+        Batch b = new Batch();
+        try (MemoryStack st = stackPush()) {
+            VkCommandBufferAllocateInfo ai = VkCommandBufferAllocateInfo.calloc(st).sType$Default()
+                    .commandPool(commandPool).level(VK_COMMAND_BUFFER_LEVEL_PRIMARY).commandBufferCount(1);
+            PointerBuffer pc = st.mallocPointer(1);
+            VulkanDevice.check(vkAllocateCommandBuffers(device, ai, pc), "vkAllocateCommandBuffers");
+            b.cmd = new VkCommandBuffer(pc.get(0), device);
+            LongBuffer pl = st.mallocLong(1);
+            VulkanDevice.check(vkCreateFence(device, VkFenceCreateInfo.calloc(st).sType$Default(), null, pl),
+                    "vkCreateFence");
+            b.fence = pl.get(0);
+            VkDescriptorPoolSize.Buffer sizes = VkDescriptorPoolSize.calloc(1, st)
+                    .type(VK_DESCRIPTOR_TYPE_STORAGE_BUFFER).descriptorCount(MAX_COMMANDS * BINDINGS);
+            VkDescriptorPoolCreateInfo pi = VkDescriptorPoolCreateInfo.calloc(st).sType$Default()
+                    .maxSets(MAX_COMMANDS).pPoolSizes(sizes);
+            VulkanDevice.check(vkCreateDescriptorPool(device, pi, null, pl), "vkCreateDescriptorPool");
+            b.descriptorPool = pl.get(0);
+        }
+        all.add(b);
+        return b;
+    }
+
+    private void reclaim(Batch b) {
+        VulkanDevice.check(vkResetFences(device, b.fence), "vkResetFences");
+        completedSerial = Math.max(completedSerial, b.serial);
+        idle.add(b);
+        for (Iterator<Deferred> it = deferred.iterator(); it.hasNext(); ) {
+            Deferred d = it.next();
+            if (d.serial() <= completedSerial) {
+                it.remove();
+                destroyer.accept(d.buffer());
+            }
+        }
+    }
+
+    private static void barrier(VkCommandBuffer cmd, MemoryStack st, boolean toHost) {
+        VkMemoryBarrier.Buffer mb = VkMemoryBarrier.calloc(1, st).sType$Default()
+                .srcAccessMask(VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT)
+                .dstAccessMask(toHost ? VK_ACCESS_HOST_READ_BIT
+                        : VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT
+                        | VK_ACCESS_TRANSFER_WRITE_BIT);
+        int src = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+        int dst = toHost ? VK_PIPELINE_STAGE_HOST_BIT : src;
+        vkCmdPipelineBarrier(cmd, src, dst, 0, mb, null, null);
+    }
+
+    /** Waits for all work and destroys the batches (the command pool is the device's). */
+    void close() {
+        try {
+            waitIdle();
+        } finally {
+            if (current != null) {
+                vkEndCommandBuffer(current.cmd);
+                current = null;
+            }
+            for (Batch b : all) {
+                vkDestroyFence(device, b.fence, null);
+                vkDestroyDescriptorPool(device, b.descriptorPool, null);
+            }
+            all.clear();
+            for (Deferred d : deferred) {
+                destroyer.accept(d.buffer());
+            }
+            deferred.clear();
+        }
+    }
+}

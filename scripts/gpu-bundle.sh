@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Builds the project's jars and packs them, with their runtime dependencies, the CUDA test classes, the JUnit console
+# launcher, the checkpoints and einsum instances, and a jlinked Java 25 runtime, into .gpu/ (git-ignored) for
+# scripts/gpu-check.sh on the GPU machine, which has no Java and no Maven.
+#
+# Usage (repo root, on a developer machine): bash scripts/gpu-bundle.sh
+# Then, in the session that holds a GPU: run `bash scripts/gpu-check.sh` with carry [".gpu"].
+set -euo pipefail
+top=$(git rev-parse --show-toplevel)
+cd "$top"
+dest=.gpu
+junit_console=${JUNIT_CONSOLE_VERSION:-1.14.1} # the JUnit Platform of the parent pom's junit-bom 5.14.1
+assertj=${ASSERTJ_VERSION:-3.27.7}
+# shared/ sits beside the checkout (../shared); from a worktree under wt/ it is one level further up.
+shared=${TB_SHARED:-}
+if [ -z "$shared" ]; then
+  for c in ../shared ../../shared; do [ -d "$c/data" ] && { shared=$c; break; }; done
+fi
+[ -n "$shared" ] || { echo "cannot find shared/ (set TB_SHARED)" >&2; exit 1; }
+data=$shared/data
+
+rm -rf "$dest/lib" "$dest/test" "$dest/data"
+mkdir -p "$dest/lib" "$dest/test" "$dest/data/models" "$dest/data/einsum"
+
+echo "== building jars (./mvnw -q -DskipTests package)"
+if ! ./mvnw -q -DskipTests package; then
+  echo "!! the full build failed; building device-cuda alone (the CLI will be missing from the bundle)" >&2
+  ./mvnw -q -DskipTests -pl device-cuda -am package
+fi
+
+echo "== runtime dependencies (maven-dependency-plugin copy-dependencies)"
+./mvnw -q -DskipTests dependency:copy-dependencies -DincludeScope=runtime -DexcludeGroupIds=org.tensorbuffer \
+  -DoutputDirectory="$top/$dest/lib"
+modules=$(sed -n 's#.*<module>\(.*\)</module>.*#\1#p' pom.xml)
+for m in $modules; do
+  for j in "$m"/target/*.jar; do
+    [ -e "$j" ] || continue
+    case "$j" in
+      *-sources.jar|*-javadoc.jar) ;;
+      *-tests.jar) cp "$j" "$dest/test/" ;;
+      *) cp "$j" "$dest/lib/" ;;
+    esac
+  done
+done
+# Shaded/uber CLI jars duplicate the classes; keep plain module jars only.
+rm -f "$dest"/lib/*-shaded.jar "$dest"/lib/*-jar-with-dependencies.jar
+
+echo "== test launcher and test dependencies"
+./mvnw -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_console \
+  -DoutputDirectory="$top/$dest/test"
+./mvnw -q dependency:copy -Dartifact=org.assertj:assertj-core:$assertj -DoutputDirectory="$top/$dest/test"
+
+echo "== CLI main class"
+main=${TB_CLI_MAIN:-}
+if [ -z "$main" ]; then
+  for j in bench/target/*.jar; do
+    [ -e "$j" ] || continue
+    main=$(unzip -p "$j" META-INF/MANIFEST.MF 2>/dev/null | tr -d '\r' | sed -n 's/^Main-Class: //p' | head -n 1)
+    [ -n "$main" ] && break
+  done
+fi
+if [ -z "$main" ]; then
+  main=$(grep -rl --include=*.java '@Command' bench/src/main/java 2>/dev/null \
+    | xargs -r grep -l 'static void main' | head -n 1 \
+    | sed 's#bench/src/main/java/##; s#\.java$##; s#/#.#g' || true)
+fi
+echo "${main:-}" > "$dest/cli-main.txt"
+echo "CLI main class: ${main:-<none found: decode/einsum checks will be skipped>}"
+
+echo "== data"
+cp "$data"/models/*.bin "$dest/data/models/"
+cp "$data"/einsum/*.json "$dest/data/einsum/"
+
+echo "== Java runtime ($shared/tools/gpu-bundle)"
+if ! "$shared/tools/gpu-bundle" "$dest" && [ ! -s "$dest/jre.tgz" ]; then
+  # The tool appends to .git/info/exclude, which fails in a git worktree (.git is a file there); .gpu/ is in
+  # .gitignore anyway, so make the same runtime here with the tool's own jlink options.
+  echo "!! ../shared/tools/gpu-bundle failed; jlinking the runtime with its options" >&2
+  jdk=${JAVA25_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+  work=$(mktemp -d)
+  "$jdk/bin/jlink" --add-modules java.base,java.logging,java.management,java.naming,java.xml,jdk.management,jdk.unsupported,jdk.incubator.vector \
+    --strip-debug --no-header-files --no-man-pages --compress=zip-9 --output "$work/jre"
+  command -v strip >/dev/null && find "$work/jre" -name '*.so' -exec strip --strip-unneeded {} \;
+  tar czf "$dest/jre.tgz" -C "$work" jre
+  rm -rf "$work"
+  du -sh "$dest" | awk '{print "bundle size: " $1 " (all that travels must stay under 64 MiB)"}'
+fi
+ls "$dest/lib" "$dest/test" | sed 's/^/  /'
