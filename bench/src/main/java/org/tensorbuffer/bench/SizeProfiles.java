@@ -42,7 +42,7 @@ public final class SizeProfiles {
     }
 
     /** The multiset of (shape, dtype) requests of one unit of the profile (414 for tn415, 78 for decode260K). */
-    static List<Shape> shapes(String profile) {
+    public static List<Shape> shapes(String profile) {
         List<Shape> out = new ArrayList<>();
         switch (profile) {
             case "tn415" -> {
@@ -83,7 +83,7 @@ public final class SizeProfiles {
     }
 
     /** The element type of the profile's tensors. */
-    static DType dtype(String profile) {
+    public static DType dtype(String profile) {
         return profile.equals("tn415") ? DType.F64 : DType.F32;
     }
 

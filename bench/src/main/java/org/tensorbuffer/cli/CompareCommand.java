@@ -15,10 +15,10 @@ import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.device.DeviceUnavailableException;
 import org.tensorbuffer.llama.DecodeRequest;
 import org.tensorbuffer.llama.DecodeStats;
-import org.tensorbuffer.memory.PoolOutOfMemoryException;
 import org.tensorbuffer.bench.JmhResults;
 import org.tensorbuffer.bench.RunInfo;
 import org.tensorbuffer.report.CompareReport;
+import org.tensorbuffer.memory.PoolOutOfMemoryException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -92,6 +92,16 @@ final class CompareCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}).")
     Path jmh;
 
+    @Option(names = "--einsum", paramLabel = "INSTANCE.json",
+            description = "With --html: also time one evaluation of this einsum instance per strategy (and NumPy's, "
+                    + "where python3 with numpy is found); repeatable, e.g. "
+                    + "data/einsum/str_matrix_chain_multiplication_100.json.")
+    List<Path> einsum = new ArrayList<>();
+
+    @Option(names = "--einsum-repeat", paramLabel = "N", defaultValue = "3",
+            description = "Timed einsum evaluations per strategy, median reported (default: ${DEFAULT-VALUE}).")
+    int einsumRepeat;
+
     @Spec
     CommandSpec spec;
 
@@ -154,7 +164,15 @@ final class CompareCommand implements Callable<Integer> {
             jmhInfo = Files.isRegularFile(side) ? RunInfo.read(side) : null;
         }
         long[][] sizes = CompareReport.decodeSizeClasses(req);
-        CompareReport.build(c, info, sizes, jmhResults, jmhInfo).write(html);
+        List<CompareReport.EinsumTiming> timings = new ArrayList<>();
+        List<AllocationStrategy> strategies = c.results().stream().map(CompareResult::strategy).toList();
+        for (Path f : einsum) {
+            if (!quiet) {
+                System.err.println("compare: timing einsum " + f + " per strategy");
+            }
+            timings.add(CompareReport.einsum(f, strategies, req.device(), Math.max(1, einsumRepeat)));
+        }
+        CompareReport.build(c, info, sizes, timings, jmhResults, jmhInfo).write(html);
     }
 
     private static Map<String, Object> json(Comparison c) {

@@ -42,6 +42,16 @@ public final class CompareReport {
      */
     public static HtmlReport build(Comparison c, RunInfo info, long[][] sizeClasses, JmhResults jmh,
                                    RunInfo jmhInfo) {
+        return build(c, info, sizeClasses, List.of(), jmh, jmhInfo);
+    }
+
+    /**
+     * The report, with einsum timings.
+     *
+     * @param einsum per instance, the median time of one evaluation per strategy (and NumPy's, where measured)
+     */
+    public static HtmlReport build(Comparison c, RunInfo info, long[][] sizeClasses, List<EinsumTiming> einsum,
+                                   JmhResults jmh, RunInfo jmhInfo) {
         HtmlReport.Builder b = HtmlReport.builder(info).title("TensorBuffer: allocation strategies compared");
         b.alsoRun(jmhInfo);
         List<String> names = c.results().stream().map(CompareResult::name).toList();
@@ -86,6 +96,40 @@ public final class CompareReport {
         }
         b.table(List.of("strategy", "tokens/s", "vs " + base.name(), "tokens/CPU-s", "allocs/token",
                 "pool hit rate", "TensorBuffer hit rate", "peak live", "peak reserved"), rows);
+        if (!einsum.isEmpty()) {
+            b.section("Einsum: one evaluation per strategy");
+            List<String> strategies = einsum.getFirst().millis().keySet().stream().toList();
+            List<String> cats = einsum.stream().map(EinsumTiming::instance).toList();
+            BarChart chart = BarChart.titled("Einsum: median time of one evaluation (ms, lower is better)")
+                    .categories(cats).axis("ms").log(true).format(v -> String.format(Locale.ROOT, "%.1f", v));
+            for (String s : strategies) {
+                chart.series(s, einsum.stream().mapToDouble(e -> e.millis().getOrDefault(s, Double.NaN)).toArray());
+            }
+            boolean numpy = einsum.stream().anyMatch(e -> !Double.isNaN(e.numpyMillis()));
+            if (numpy) {
+                chart.series("NumPy (bmm)", einsum.stream().mapToDouble(EinsumTiming::numpyMillis).toArray());
+            }
+            b.chart(chart, "The opt_flops path of each instance, seeded float64 inputs (seed 42) made outside the "
+                    + "timing; " + einsum.getFirst().repeat() + " timed evaluations after 1 warm-up, median. "
+                    + (numpy ? "NumPy: scripts/einsum_reference.py --bench (np.matmul per step, as TensorBuffer's "
+                    + "evaluator), same path and inputs." : "NumPy timings were not available (python3 with numpy "
+                    + "and scripts/einsum_reference.py are needed)."));
+            List<List<String>> erows = new ArrayList<>();
+            for (EinsumTiming e : einsum) {
+                List<String> row = new ArrayList<>();
+                row.add(e.instance());
+                for (String s : strategies) {
+                    row.add(fmt(e.millis().getOrDefault(s, Double.NaN), "%.2f"));
+                }
+                row.add(fmt(e.numpyMillis(), "%.2f"));
+                erows.add(row);
+            }
+            List<String> head = new ArrayList<>();
+            head.add("instance");
+            strategies.forEach(s -> head.add(s + " ms"));
+            head.add("NumPy ms");
+            b.table(head, erows);
+        }
         b.section("Allocation sizes");
         if (sizeClasses != null && sizeClasses[0].length > 0) {
             List<String> cats = new ArrayList<>();
@@ -132,6 +176,92 @@ public final class CompareReport {
             Generator.generate(model, new Sampler(ck.config().vocabSize(), r.temperature(), r.topp(), r.seed()),
                     new int[] {Tokenizer.BOS}, steps, null);
             return ctx.pool().sizeClassCounts();
+        }
+    }
+
+    /**
+     * Median einsum evaluation times of one instance.
+     *
+     * @param instance    the instance's name
+     * @param millis      strategy name to median milliseconds, in the order run
+     * @param numpyMillis NumPy's median milliseconds, or NaN where not measured
+     * @param repeat      timed evaluations per strategy
+     */
+    public record EinsumTiming(String instance, java.util.Map<String, Double> millis, double numpyMillis,
+                               int repeat) {
+    }
+
+    /**
+     * Times one evaluation of an einsum instance per strategy (as {@code tensorbuffer einsum} does: seeded inputs,
+     * proactive reservations of every planned shape, 1 warm-up, median of {@code repeat}) and, where python3 with
+     * NumPy and {@code scripts/einsum_reference.py} are found, NumPy's time on the same path and inputs.
+     *
+     * @throws IOException if the instance cannot be read
+     */
+    public static EinsumTiming einsum(java.nio.file.Path file, List<AllocationStrategy> strategies, String device,
+                                      int repeat) throws IOException {
+        org.tensorbuffer.einsum.Instance inst = org.tensorbuffer.einsum.Instance.read(file);
+        org.tensorbuffer.einsum.Contraction plan = org.tensorbuffer.einsum.Contraction.plan(inst, "opt_flops");
+        java.util.Map<String, Double> ms = new java.util.LinkedHashMap<>();
+        for (AllocationStrategy s : strategies) {
+            if (s == AllocationStrategy.PLANNED) {
+                continue;
+            }
+            try (TensorContext ctx = TensorContext.create(Devices.get(device), s)) {
+                List<org.tensorbuffer.Tensor> ops = org.tensorbuffer.einsum.Operands.seeded(inst, 42, ctx);
+                if (s == AllocationStrategy.PROACTIVE) {
+                    org.tensorbuffer.einsum.AllocationProfile.of(plan, -1).maxLivePerShape().forEach((shape, n) ->
+                            ctx.tensorBuffer().reserve(shape, org.tensorbuffer.DType.F64, n));
+                }
+                org.tensorbuffer.einsum.Evaluator ev = new org.tensorbuffer.einsum.Evaluator(plan);
+                ev.evaluate(ops, false).close();
+                double[] t = new double[repeat];
+                for (int r = 0; r < repeat; r++) {
+                    long t0 = System.nanoTime();
+                    ev.evaluate(ops, false).close();
+                    ctx.device().synchronize();
+                    t[r] = (System.nanoTime() - t0) / 1e6;
+                }
+                ops.forEach(org.tensorbuffer.Tensor::close);
+                java.util.Arrays.sort(t);
+                ms.put(s.name().toLowerCase(Locale.ROOT), repeat % 2 == 1 ? t[repeat / 2]
+                        : (t[repeat / 2 - 1] + t[repeat / 2]) / 2);
+            }
+        }
+        return new EinsumTiming(inst.name(), ms, numpyMillis(file, repeat), repeat);
+    }
+
+    /** NumPy's median via scripts/einsum_reference.py --bench, or NaN if python3/numpy/the script is missing. */
+    static double numpyMillis(java.nio.file.Path file, int repeat) {
+        java.nio.file.Path script = null;
+        String home = System.getProperty("tensorbuffer.home");
+        for (java.nio.file.Path p = home != null ? java.nio.file.Path.of(home).toAbsolutePath()
+                : java.nio.file.Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            if (java.nio.file.Files.isRegularFile(p.resolve("scripts/einsum_reference.py"))) {
+                script = p.resolve("scripts/einsum_reference.py");
+                break;
+            }
+        }
+        if (script == null) {
+            return Double.NaN;
+        }
+        try {
+            Process p = new ProcessBuilder("python3", script.toString(), file.toString(), "--path", "opt_flops",
+                    "--bench", String.valueOf(repeat)).redirectErrorStream(false).start();
+            p.getOutputStream().close();
+            byte[] out = p.getInputStream().readAllBytes();
+            if (!p.waitFor(10, java.util.concurrent.TimeUnit.MINUTES) || p.exitValue() != 0) {
+                p.destroyForcibly();
+                return Double.NaN;
+            }
+            String text = new String(out, java.nio.charset.StandardCharsets.UTF_8).trim();
+            String last = text.substring(text.lastIndexOf('\n') + 1);
+            return com.google.gson.JsonParser.parseString(last).getAsJsonObject().get("median_ms").getAsDouble();
+        } catch (IOException | RuntimeException e) {
+            return Double.NaN;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Double.NaN;
         }
     }
 
