@@ -42,7 +42,7 @@ public final class SizeProfiles {
     }
 
     /** The multiset of (shape, dtype) requests of one unit of the profile (414 for tn415, 78 for decode260K). */
-    static List<Shape> shapes(String profile) {
+    public static List<Shape> shapes(String profile) {
         List<Shape> out = new ArrayList<>();
         switch (profile) {
             case "tn415" -> {
