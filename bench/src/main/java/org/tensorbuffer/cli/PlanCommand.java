@@ -12,6 +12,10 @@ import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.device.Devices;
+import org.tensorbuffer.einsum.Contraction;
+import org.tensorbuffer.einsum.Evaluator;
+import org.tensorbuffer.einsum.Instance;
+import org.tensorbuffer.einsum.Operands;
 import org.tensorbuffer.llama.Checkpoint;
 import org.tensorbuffer.llama.Tokenizer;
 import org.tensorbuffer.llama.Transformer;
@@ -33,7 +37,8 @@ import picocli.CommandLine.Parameters;
         description = {"Plan one arena for an einsum evaluation or a decode step and print, per planning algorithm, "
                 + "the tensors, arena bytes, lower bound (max live bytes over time) and arena / lower bound.",
                 "For an einsum instance the trace is the contraction path's schedule (operands, then one result per "
-                        + "step, inputs released when used); for a model it is one recorded decode step."})
+                        + "step, inputs released when used), or with --recorded one real evaluation; for a model it is "
+                        + "one recorded decode step."})
 final class PlanCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     Source source;
@@ -63,6 +68,11 @@ final class PlanCommand implements Callable<Integer> {
             + "(default ${DEFAULT-VALUE})")
     long alignment;
 
+    @Option(names = "--recorded", description = "for an instance: record one real evaluation (operands seeded and "
+            + "allocated before the run, intermediates and GEMM temporaries inside it) instead of the contraction "
+            + "schedule")
+    boolean recorded;
+
     @Option(names = "--device", defaultValue = "cpu", description = "device a recorded run runs on "
             + "(default ${DEFAULT-VALUE})")
     String device;
@@ -79,6 +89,24 @@ final class PlanCommand implements Callable<Integer> {
             try (PlannedRun run = ctx.run(); Tensor logits = t.forward(Tokenizer.BOS, 0)) {
                 logits.checkLive();
             }
+            return ctx.planner().lastTrace();
+        }
+    }
+
+    /**
+     * Records one evaluation of an einsum instance under the PLANNED strategy and returns its trace: what a replayed
+     * evaluation allocates (intermediates and temporaries; the operands live outside the run, the result escapes).
+     */
+    static AllocationTrace einsumEvaluationTrace(Path file, String pathName, String deviceId) throws IOException {
+        Instance inst = Instance.read(file);
+        Contraction contraction = Contraction.plan(inst, pathName);
+        try (TensorContext ctx = TensorContext.create(Devices.get(deviceId), AllocationStrategy.PLANNED)) {
+            List<Tensor> ops = Operands.seeded(inst, 1, ctx);
+            Tensor result;
+            try (PlannedRun run = ctx.run()) {
+                result = new Evaluator(contraction).evaluate(ops, true);
+            }
+            result.close();
             return ctx.planner().lastTrace();
         }
     }
@@ -100,7 +128,10 @@ final class PlanCommand implements Callable<Integer> {
         }
         String what;
         AllocationTrace trace;
-        if (source.instance != null) {
+        if (source.instance != null && recorded) {
+            trace = einsumEvaluationTrace(source.instance, path, device);
+            what = source.instance.getFileName() + " (recorded evaluation, path " + path + ", device " + device + ")";
+        } else if (source.instance != null) {
             trace = EinsumSchedule.trace(source.instance, path, alignment);
             what = source.instance.getFileName() + " (contraction schedule, path " + path + ")";
         } else {
