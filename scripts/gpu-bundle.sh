@@ -45,6 +45,14 @@ for m in $modules; do
     esac
   done
 done
+# The driver binding needs only libJCudaDriver (its NEEDED libraries are libcuda.so.1 and the C/C++ runtime); the
+# natives jar also carries the PTX compiler, NVRTC and runtime bindings (24 MB unpacked), which would crowd the
+# 64 MiB a device call can carry.
+if command -v zip >/dev/null; then
+  for j in "$dest"/lib/jcuda-natives-*.jar; do
+    [ -e "$j" ] && zip -q -d "$j" 'lib/libJNvPTXCompiler*' 'lib/libJNvrtc*' 'lib/libJCudaRuntime*' || true
+  done
+fi
 # Shaded/uber CLI jars duplicate the classes; keep plain module jars only.
 rm -f "$dest"/lib/*-shaded.jar "$dest"/lib/*-jar-with-dependencies.jar
 
