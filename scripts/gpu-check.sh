@@ -5,7 +5,8 @@
 # Run on the GPU machine:          device run: command "bash scripts/gpu-check.sh", carry [".gpu"], timeout_s 420
 #
 # Steps, each with its own time limit so that the whole run ends in under 6 minutes:
-#   1. nvidia-smi, driver, GPU; what the CUDA backend sees (org.tensorbuffer.cuda.CudaInfo: which GEMM, pools)
+#   1. nvidia-smi, driver, GPU; what the CUDA backend sees (org.tensorbuffer.cuda.CudaInfo: which GEMM, pools) and
+#      `tensorbuffer devices`
 #   2. the device-cuda tests with the JUnit console launcher (kernels vs references, device and pool contracts)
 #   3. allocation benchmark: pool take+close vs cuMemAlloc+cuMemFree vs cuMemAllocAsync+cuMemFreeAsync, 256 B..64 MiB
 #   4. PyTorch (torch.cuda, caching allocator) on tensornetwork_permutation_light_415, same pairwise path
@@ -49,9 +50,14 @@ main() {
 
   # cuBLAS: the library the backend binds through FFM; its directory also holds libcublasLt.
   CUBLAS=$(ldconfig -p 2>/dev/null | awk '/libcublas\.so\.[0-9]+ /{print $NF; exit}')
+  if [ -z "$CUBLAS" ]; then # the nvidia-cublas wheel that PyTorch uses
+    CUBLAS=$("$PY" -c 'import glob, site
+c = [f for d in site.getsitepackages() for f in glob.glob(d + "/nvidia/**/libcublas.so.*", recursive=True)]
+print(sorted(c)[-1] if c else "")' 2>/dev/null)
+  fi
   if [ -z "$CUBLAS" ]; then
-    CUBLAS=$(timeout 20 find / -xdev \( -path /proc -o -path /sys \) -prune -o -name 'libcublas.so.[0-9]*' -print 2>/dev/null \
-      | grep -v Lt | sort -V | tail -n 1)
+    CUBLAS=$(timeout 20 find / \( -path /proc -o -path /sys -o -path /dev \) -prune -o -name 'libcublas.so.[0-9]*' -print \
+      2>/dev/null | grep -v Lt | sort -V | tail -n 1)
   fi
   JOPTS=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xss8m)
   if [ -n "$CUBLAS" ]; then
@@ -63,6 +69,11 @@ main() {
   fi
   CP="$B/lib/*"
   timeout "$(limit 30)" "$JAVA" "${JOPTS[@]}" -cp "$CP" org.tensorbuffer.cuda.CudaInfo 2>&1 | tee "$W/info.txt"
+  MAIN=$(cat "$B/cli-main.txt" 2>/dev/null)
+  if [ -n "$MAIN" ]; then
+    echo "--- tensorbuffer devices"
+    timeout "$(limit 30)" "$JAVA" "${JOPTS[@]}" -cp "$CP" "$MAIN" devices 2>&1
+  fi
 
   step "2. device-cuda tests (JUnit console launcher)"
   # The jlinked runtime has no jar file system (jdk.zipfs), which JUnit's package scan of a jar needs: unpack the
@@ -87,7 +98,6 @@ main() {
   PYTHONUNBUFFERED=1 timeout "$(limit 60)" "$PY" scripts/torch_einsum_bench.py "$TN415" --path opt_flops --repeat 10 \
     --json "$W/torch.json" 2>&1 | tee -a "$W/bench.log"
 
-  MAIN=$(cat "$B/cli-main.txt" 2>/dev/null)
   if [ -z "$MAIN" ]; then
     echo "no CLI in the bundle ($B/cli-main.txt empty): skipping decode and einsum"
   else
@@ -135,7 +145,7 @@ main() {
           f="$W/einsum/$name-$dev"
           if [ "$(left)" -lt 25 ]; then echo "skipped: out of time" > "$f.out"; continue; fi
           timeout "$(limit 30)" "$JAVA" "${JOPTS[@]}" -cp "$CP" "$MAIN" einsum "$inst" \
-            --path opt_flops --device "$dev" --output "$f.npy" > "$f.out" 2>&1
+            --path opt_flops --device "$dev" --repeat 1 --warmup 0 --output "$f.npy" --json > "$f.out" 2>&1
           echo "exit status $?" >> "$f.out"
           echo "--- $name $dev"; tail -n 5 "$f.out"
         done

@@ -172,7 +172,8 @@ def main():
             ms = find_number(j, "median_ms", "time_ms", "ms_per_eval")
             secs = ms / 1000 if ms is not None else find_number(j, "median_s", "seconds", "time_s")
         tn[s] = {"median_s": secs, "peak_reserved_bytes": find_number(j, "peak_reserved") if j else None,
-                 "peak_live_bytes": find_number(j, "peak_live") if j else None, "json": j}
+                 "peak_live_bytes": find_number(j, "peak_live") if j else None,
+                 "liveness_lower_bound_bytes": find_number(j, "liveness_lower_bound") if j else None, "json": j}
         if tj and secs:
             tn[s]["ours_over_torch"] = secs / tj["median_s"]
     res["figures"]["tn415"] = {"ours": tn, "torch": tj}
@@ -195,7 +196,7 @@ def main():
         print(f"torch tn415: {tj['median_s'] * 1e3:.2f} ms, peak reserved {tj.get('peak_reserved_bytes')} B")
     for s, v in tn.items():
         print(f"ours tn415 {s}: {v['median_s']} s, ratio {v.get('ours_over_torch')}, "
-              f"peak reserved {v['peak_reserved_bytes']} B")
+              f"peak reserved {v['peak_reserved_bytes']} B, peak live {v['peak_live_bytes']} B")
     print("checks: " + json.dumps({k: (v.get("ok") if isinstance(v, dict) and "ok" in v else v)
                                    for k, v in res["checks"].items()}))
 

@@ -10,6 +10,9 @@ import org.tensorbuffer.memory.RawAllocator;
 import org.tensorbuffer.memory.TensorBuffer;
 import org.tensorbuffer.observe.MemoryHistory;
 import org.tensorbuffer.observe.MemoryStats;
+import org.tensorbuffer.plan.MemoryPlan;
+import org.tensorbuffer.plan.PlannedAllocator;
+import org.tensorbuffer.plan.PlannedRun;
 
 /**
  * A session of tensor work on one device: the device, its {@link BufferPool} and {@link TensorBuffer}, and the
@@ -33,6 +36,7 @@ public final class TensorContext implements AutoCloseable {
     private final TensorBuffer tensorBuffer;
     private final RawAllocator raw;
     private final boolean ownsPools;
+    private final PlannedAllocator planner;
     private volatile AllocationStrategy strategy;
     private volatile MemoryHistory memoryHistory;
 
@@ -44,6 +48,7 @@ public final class TensorContext implements AutoCloseable {
         this.raw = new RawAllocator(device);
         this.strategy = strategy;
         this.ownsPools = ownsPools;
+        this.planner = new PlannedAllocator(pool);
     }
 
     /** A context with its own pool (default limits) and TensorBuffer on {@code device}. */
@@ -91,6 +96,37 @@ public final class TensorContext implements AutoCloseable {
         return raw;
     }
 
+    /** The liveness-based planner used by {@link AllocationStrategy#PLANNED} (falls back to {@link #pool()}). */
+    public PlannedAllocator planner() {
+        return planner;
+    }
+
+    /**
+     * Installs a memory plan for {@link AllocationStrategy#PLANNED} (one arena allocation); see
+     * {@link PlannedAllocator#install(MemoryPlan)}.
+     */
+    public void installPlan(MemoryPlan plan) {
+        planner.install(plan);
+    }
+
+    /**
+     * Starts a planned run (records it if no plan is installed, replays the plan otherwise); see
+     * {@link PlannedAllocator#beginRun()}. Only allocations under {@link AllocationStrategy#PLANNED} take part.
+     */
+    public void beginRun() {
+        planner.beginRun();
+    }
+
+    /** Ends the planned run started by {@link #beginRun()}; see {@link PlannedAllocator#endRun()}. */
+    public void endRun() {
+        planner.endRun();
+    }
+
+    /** {@link #beginRun()} as a try-with-resources handle that ends the run on close. */
+    public PlannedRun run() {
+        return planner.run();
+    }
+
     /** The current strategy. */
     public AllocationStrategy strategy() {
         return strategy;
@@ -101,16 +137,17 @@ public final class TensorContext implements AutoCloseable {
         this.strategy = strategy;
     }
 
-    /** Device allocations made so far through this context's allocators (raw + pool + TensorBuffer). */
+    /** Device allocations made so far through this context's allocators (raw + pool + TensorBuffer + arenas). */
     public long rawAllocations() {
-        return raw.rawAllocations() + pool.stats().rawAllocations() + tensorBuffer.stats().rawAllocations();
+        return raw.rawAllocations() + pool.stats().rawAllocations() + tensorBuffer.stats().rawAllocations()
+                + planner.rawAllocations();
     }
 
     /**
      * A block for a tensor of {@code shape} and {@code dtype}, from where the strategy says: NONE the device,
-     * REACTIVE the pool, PROACTIVE the TensorBuffer then the pool.
+     * REACTIVE the pool, PROACTIVE the TensorBuffer then the pool, PLANNED the {@link #planner()} (an arena slice
+     * when a run replays its plan, the pool while recording, after a divergence and outside runs).
      *
-     * @throws UnsupportedOperationException for PLANNED without a plan installed
      * @throws org.tensorbuffer.memory.PoolOutOfMemoryException if the device is out of memory
      */
     public Block allocate(Shape shape, DType dtype) {
@@ -118,7 +155,7 @@ public final class TensorContext implements AutoCloseable {
             case NONE -> raw.take(shape.byteSize(dtype));
             case REACTIVE -> pool.take(shape.byteSize(dtype));
             case PROACTIVE -> tensorBuffer.take(shape, dtype);
-            case PLANNED -> throw new UnsupportedOperationException("strategy PLANNED needs a memory plan");
+            case PLANNED -> planner.take(shape, dtype);
         };
     }
 
@@ -265,9 +302,13 @@ public final class TensorContext implements AutoCloseable {
         return t;
     }
 
-    /** Closes the pool and TensorBuffer if this context created them (reporting leaked blocks). */
+    /**
+     * Frees the planner's arena, and closes the pool and TensorBuffer if this context created them (reporting leaked
+     * blocks).
+     */
     @Override
     public void close() {
+        planner.close();
         if (ownsPools) {
             tensorBuffer.close();
             pool.close();

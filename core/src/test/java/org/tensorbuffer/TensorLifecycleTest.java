@@ -68,8 +68,16 @@ class TensorLifecycleTest {
             assertThat(ctx.rawAllocations()).isEqualTo(2 + 1 + 1);
 
             ctx.strategy(AllocationStrategy.PLANNED);
-            assertThatThrownBy(() -> ctx.zeros(Shape.of(4), DType.F32))
-                    .isInstanceOf(UnsupportedOperationException.class);
+            ctx.zeros(Shape.of(4), DType.F32).close();          // outside a run: the pool
+            assertThat(ctx.planner().stats().unplannedAllocations()).isEqualTo(1);
+            ctx.beginRun();                                      // first run: recorded
+            ctx.zeros(Shape.of(4), DType.F32).close();
+            ctx.endRun();                                        // plan + arena
+            ctx.beginRun();
+            ctx.zeros(Shape.of(4), DType.F32).close();           // replayed from the arena
+            ctx.endRun();
+            assertThat(ctx.planner().stats().plannedAllocations()).isEqualTo(1);
+            assertThat(ctx.rawAllocations()).isEqualTo(2 + 1 + 1 + 1);
         }
     }
 

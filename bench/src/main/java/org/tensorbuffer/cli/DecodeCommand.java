@@ -69,7 +69,8 @@ final class DecodeCommand implements Callable<Integer> {
 
     @Option(names = "--strategy", paramLabel = "S", defaultValue = "proactive",
             description = "Allocation strategy: none (a device allocation per tensor), reactive (BufferPool), "
-                    + "proactive (TensorBuffer, every buffer of a step reserved before the first token) "
+                    + "proactive (TensorBuffer, every buffer of a step reserved before the first token), "
+                    + "planned (the first step recorded and planned into one arena that later steps replay) "
                     + "(default: ${DEFAULT-VALUE}).")
     String strategy;
 

@@ -21,8 +21,12 @@ import org.tensorbuffer.einsum.Evaluator;
 import org.tensorbuffer.einsum.Instance;
 import org.tensorbuffer.einsum.Npy;
 import org.tensorbuffer.einsum.Operands;
+import org.tensorbuffer.plan.MemoryPlan;
+import org.tensorbuffer.plan.PlanStats;
+import org.tensorbuffer.plan.PlannedRun;
 import org.tensorbuffer.memory.PoolStats;
 import org.tensorbuffer.memory.TensorBufferStats;
+import org.tensorbuffer.observe.MemoryHistory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -67,8 +71,9 @@ final class EinsumCommand implements Callable<Integer> {
             + "${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--strategy", defaultValue = "reactive", description = "none, reactive or proactive (default "
-            + "${DEFAULT-VALUE}).")
+    @Option(names = "--strategy", defaultValue = "reactive", description = "none, reactive, proactive or planned "
+            + "(each evaluation a planned run: the first recorded and planned into one arena, later ones replay it) "
+            + "(default ${DEFAULT-VALUE}).")
     String strategy;
 
     @Option(names = "--device", defaultValue = "cpu", description = "Device id (default ${DEFAULT-VALUE}).")
@@ -80,21 +85,26 @@ final class EinsumCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object instead of text.")
     boolean json;
 
+    @Option(names = "--memory-timeline", paramLabel = "FILE.html",
+            description = "Record every allocation (operands, warm-up and timed evaluations) and write a "
+                    + "self-contained HTML page with a timeline of live and reserved bytes and the largest "
+                    + "allocations (like PyTorch's memory_viz).")
+    Path memoryTimeline;
+
     @Override
     public Integer call() throws Exception {
         if (repeat < 1 || warmup < 0) {
             throw new IllegalArgumentException("--repeat must be >= 1 and --warmup >= 0");
         }
         AllocationStrategy strat = AllocationStrategy.parse(strategy);
-        if (strat == AllocationStrategy.PLANNED) {
-            throw new IllegalArgumentException("einsum supports --strategy none, reactive or proactive");
-        }
+        boolean planned = strat == AllocationStrategy.PLANNED;
         Instance inst = Instance.read(instanceFile);
         Contraction plan = Contraction.plan(inst, path);
         AllocationProfile staticProfile = AllocationProfile.of(plan, -1);
         Device dev = Devices.get(device);
         Map<String, Object> out = new LinkedHashMap<>();
-        try (TensorContext ctx = TensorContext.create(dev, strat)) {
+        try (TensorContext ctx = TensorContext.create(dev, strat);
+             MemoryHistory history = memoryTimeline == null ? null : MemoryHistory.record(ctx)) {
             List<Tensor> ops = inputs != null ? Operands.fromNpy(inst, inputs, ctx) : Operands.seeded(inst, seed, ctx);
             if (strat == AllocationStrategy.PROACTIVE) {
                 staticProfile.maxLivePerShape().forEach((shape, count) ->
@@ -102,7 +112,10 @@ final class EinsumCommand implements Callable<Integer> {
             }
             Evaluator ev = new Evaluator(plan);
             for (int w = 0; w < warmup; w++) {
-                ev.evaluate(ops, false).close();
+                // under PLANNED each evaluation is one planned run: the first is recorded and planned, later ones replay
+                try (PlannedRun run = planned ? ctx.run() : null) {
+                    ev.evaluate(ops, false).close();
+                }
             }
             PoolStats p0 = ctx.pool().stats();
             TensorBufferStats b0 = ctx.tensorBuffer().stats();
@@ -114,7 +127,10 @@ final class EinsumCommand implements Callable<Integer> {
             for (int r = 0; r < repeat; r++) {
                 boolean last = r == repeat - 1;
                 long t0 = System.nanoTime();
-                Tensor res = ev.evaluate(ops, last);
+                Tensor res;
+                try (PlannedRun run = planned ? ctx.run() : null) {
+                    res = ev.evaluate(ops, last);                // the result escapes the run; closed below
+                }
                 dev.synchronize();
                 times[r] = System.nanoTime() - t0;
                 peak = Math.max(peak, ev.peakLiveBytes());
@@ -135,6 +151,11 @@ final class EinsumCommand implements Callable<Integer> {
             PoolStats p1 = ctx.pool().stats();
             TensorBufferStats b1 = ctx.tensorBuffer().stats();
             long raw1 = ctx.rawAllocations();
+            if (history != null) {
+                history.stop();
+                history.writeHtml(memoryTimeline);
+                out.put("memory_timeline", memoryTimeline.toString());
+            }
             AllocationProfile prof = AllocationProfile.of(plan, peak);
 
             long[] sorted = times.clone();
@@ -175,6 +196,16 @@ final class EinsumCommand implements Callable<Integer> {
             out.put("hit_rate", total == 0 ? 0.0 : Math.max(0.0, 1.0 - (double) (raw1 - raw0) / total));
             out.put("result_shape", resultShape);
             out.put("result_norm", norm);
+            if (planned) {
+                PlanStats ps = ctx.planner().stats();
+                MemoryPlan mp = ctx.planner().plan();
+                out.put("plan_algorithm", mp.algorithm().displayName());
+                out.put("plan_arena_bytes", mp.arenaBytes());
+                out.put("plan_lower_bound_bytes", mp.lowerBound());
+                out.put("plan_ratio", mp.ratio());
+                out.put("plan_replayed_runs", ps.replayedRuns());
+                out.put("plan_divergent_runs", ps.divergentRuns());
+            }
             if (profile) {
                 out.put("histogram_bytes", prof.histogram());
                 out.put("intermediate_histogram_bytes", prof.intermediateHistogram());
@@ -190,6 +221,12 @@ final class EinsumCommand implements Callable<Integer> {
                         prof.allocations(), prof.intermediates(), raw1 - raw0, repeat,
                         100 * (double) out.get("hit_rate"), prof.peakLiveBytes(), prof.livenessLowerBound());
                 System.out.printf(Locale.ROOT, "result shape %s, norm %.17g%n", Arrays.toString(resultShape), norm);
+                if (planned) {
+                    System.out.printf(Locale.ROOT, "plan %s: arena %d B, lower bound %d B, ratio %.4f; %d runs "
+                                    + "replayed, %d divergent%n", out.get("plan_algorithm"), out.get("plan_arena_bytes"),
+                            out.get("plan_lower_bound_bytes"), (double) out.get("plan_ratio"),
+                            out.get("plan_replayed_runs"), out.get("plan_divergent_runs"));
+                }
                 if (profile) {
                     System.out.print(prof.render());
                 }

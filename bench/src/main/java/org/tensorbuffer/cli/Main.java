@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "tensorbuffer", mixinStandardHelpOptions = true, version = "tensorbuffer 0.1.0",
         description = "Fast memory for GPU and CPU tensors: decode, einsum, compare allocation strategies.",
         subcommands = {BenchCommand.class, CompareCommand.class, DecodeCommand.class, DevicesCommand.class,
-            EinsumCommand.class,
+            EinsumCommand.class, PlanCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

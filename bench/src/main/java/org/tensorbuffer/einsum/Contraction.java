@@ -17,15 +17,15 @@ import org.tensorbuffer.Shape;
  *   <li>batch (Hadamard) labels: in A and B, kept;</li>
  *   <li>contracted labels: in A and B, not kept;</li>
  *   <li>left labels of A (of B): only in A (only in B), kept;</li>
- *   <li>labels only in one operand and not kept: summed out of that operand first ({@link Tensor#sumLastAxes}),
- *       and a label repeated inside one operand (a trace or diagonal) is read with the sum of its axes' strides
- *       ({@link Tensor#gather}).</li>
+ *   <li>labels only in one operand and not kept: summed out of that operand first
+ *       ({@link org.tensorbuffer.Tensor#sumLastAxes}), and a label repeated inside one operand (a trace or diagonal)
+ *       is read with the sum of its axes' strides ({@link org.tensorbuffer.Tensor#gather}).</li>
  * </ul>
  * The product is {@code C[batch, rows, cols] = sum_k P[batch, rows, k] Q[batch, k, cols]} with P, Q = A, B or B, A:
  * permute, reshape (free: the GEMM reads the flat memory), batched GEMM, and the result, whose labels are
  * {@code batch, left(P), left(Q)}, is already the intermediate (no reshape copy). An outer product is the GEMM with
  * {@code k = 1}, a full contraction the one with {@code m = n = 1}, a step with only batch labels an elementwise
- * product ({@link Tensor#mul}), a scalar result a shape {@code []}.
+ * product ({@link org.tensorbuffer.Tensor#mul}), a scalar result a shape {@code []}.
  *
  * <h2>Choosing layouts</h2>
  * An intermediate's label order is free, so the planner picks, per step, the order of each label group (as it lies
@@ -146,7 +146,41 @@ public final class Contraction {
 
     /** Plans an explicit linear path (positions in the current operand list, as in the instance files). */
     public static Contraction plan(Instance instance, String pathName, int[][] path) {
-        return new Planner(instance).run(pathName, path);
+        // Pass 1 plans each step for itself; later passes also aim each result at the layout its consumer wanted,
+        // which removes the consumer's permute when that layout is one a GEMM can produce. The plan with the fewest
+        // permuted elements wins.
+        Planner first = new Planner(instance, java.util.Map.of());
+        Contraction best = first.run(pathName, path);
+        long bestCost = best.permutedElements();
+        java.util.Map<Integer, int[]> hints = first.wanted;
+        for (int pass = 0; pass < 3 && !hints.isEmpty(); pass++) {
+            Planner next = new Planner(instance, hints);
+            Contraction c = next.run(pathName, path);
+            long cost = c.permutedElements();
+            if (cost >= bestCost) {
+                break;
+            }
+            best = c;
+            bestCost = cost;
+            hints = next.wanted;
+        }
+        return best;
+    }
+
+    /** Elements copied by the plan's gathers (permutes and diagonals), a measure of its data movement. */
+    public long permutedElements() {
+        long n = 0;
+        for (Step s : steps) {
+            for (Prep p : new Prep[] {s.prepA(), s.prepB()}) {
+                if (p != null && p.gatherShape() != null) {
+                    n += p.gatherShape().elementCount();
+                }
+            }
+        }
+        if (finalPrep != null && finalPrep.gatherShape() != null) {
+            n += finalPrep.gatherShape().elementCount();
+        }
+        return n;
     }
 
     /** Plans the steps and simulates the allocations. */
@@ -160,8 +194,13 @@ public final class Contraction {
         final List<Allocation> schedule = new ArrayList<>();
         // allocation bookkeeping: index in schedule of the tensor held in each slot (-1 for inputs)
         int[] slotAlloc;
+        /** Layouts wanted by the previous pass's consumers, by slot. */
+        final java.util.Map<Integer, int[]> hints;
+        /** Layouts this pass's steps permuted their intermediate operands into, by slot. */
+        final java.util.Map<Integer, int[]> wanted = new java.util.HashMap<>();
 
-        Planner(Instance inst) {
+        Planner(Instance inst, java.util.Map<Integer, int[]> hints) {
+            this.hints = hints;
             this.inst = inst;
             this.labels = inst.labelCount();
             this.count = new int[labels];
@@ -399,14 +438,20 @@ public final class Contraction {
             int[] leftA = filter(ea, l -> !contains(eb, l));
             int[] leftB = filter(eb, l -> !contains(ea, l));
             int[] out = inst.output();
-            List<int[]> batchOrders = distinct(batchA, batchB, last ? filter(out, l -> contains(batchA, l)) : null);
+            int[] hint = hints.get(outSlot);
+            int[] target = last ? out : hint;
+            List<int[]> batchOrders = distinct(batchA, batchB,
+                    target != null ? filter(target, l -> contains(batchA, l)) : null);
             List<int[]> conOrders = distinct(conA, conB, null);
-            List<int[]> leftAOrders = distinct(leftA, last ? filter(out, l -> contains(leftA, l)) : null, null);
-            List<int[]> leftBOrders = distinct(leftB, last ? filter(out, l -> contains(leftB, l)) : null, null);
+            List<int[]> leftAOrders = distinct(leftA, target != null ? filter(target, l -> contains(leftA, l)) : null,
+                    null);
+            List<int[]> leftBOrders = distinct(leftB, target != null ? filter(target, l -> contains(leftB, l)) : null,
+                    null);
             long elemsA = dimsProduct(ea);
             long elemsB = dimsProduct(eb);
 
             long bestCost = Long.MAX_VALUE;
+            long bestRows = Long.MAX_VALUE;
             int[] bestP = null;
             int[] bestQ = null;
             int[] bestOut = null;
@@ -427,45 +472,35 @@ public final class Contraction {
                             for (int[] lbo : leftBOrders) {
                                 int[] lp = swap ? lbo : lao;
                                 int[] lq = swap ? lao : lbo;
-                                long cost = 0;
-                                boolean tp;
-                                int[] pLayout;
-                                if (Arrays.equals(ep, concat(bo, lp, co))) {
-                                    tp = false;
-                                    pLayout = ep;
-                                } else if (Arrays.equals(ep, concat(bo, co, lp))) {
-                                    tp = true;
-                                    pLayout = ep;
-                                } else {
-                                    tp = false;
-                                    pLayout = concat(bo, lp, co);
-                                    cost += gp ? 0 : elP;
-                                }
-                                boolean tq;
-                                int[] qLayout;
-                                if (Arrays.equals(eq, concat(bo, co, lq))) {
-                                    tq = false;
-                                    qLayout = eq;
-                                } else if (Arrays.equals(eq, concat(bo, lq, co))) {
-                                    tq = true;
-                                    qLayout = eq;
-                                } else {
-                                    tq = false;
-                                    qLayout = concat(bo, co, lq);
-                                    cost += gq ? 0 : elQ;
-                                }
                                 int[] o = concat(bo, lp, lq);
-                                if (last && !Arrays.equals(o, out)) {
-                                    cost += dimsProduct(o);
-                                }
-                                if (cost < bestCost) {
-                                    bestCost = cost;
-                                    bestP = pLayout;
-                                    bestQ = qLayout;
-                                    bestOut = o;
-                                    bestSwap = swap;
-                                    bestTP = tp;
-                                    bestTQ = tq;
+                                long outCost = target != null && !Arrays.equals(o, target) ? dimsProduct(o) : 0;
+                                // P is [bo, lp, co] (no transpose) or [bo, co, lp] (transposed); Q is [bo, co, lq]
+                                // or [bo, lq, co]. An operand in neither layout is permuted into one of them.
+                                int[][] pForms = {concat(bo, lp, co), concat(bo, co, lp)};
+                                int[][] qForms = {concat(bo, co, lq), concat(bo, lq, co)};
+                                for (int fp = 0; fp < 2; fp++) {
+                                    for (int fq = 0; fq < 2; fq++) {
+                                        boolean keepP = Arrays.equals(ep, pForms[fp]);
+                                        boolean keepQ = Arrays.equals(eq, qForms[fq]);
+                                        if ((!keepP && Arrays.equals(ep, pForms[1 - fp]))
+                                                || (!keepQ && Arrays.equals(eq, qForms[1 - fq]))) {
+                                            continue; // the other form keeps it: never permute then
+                                        }
+                                        long cost = outCost + (keepP || gp ? 0 : elP) + (keepQ || gq ? 0 : elQ);
+                                        // Tie-break: fewest contiguous runs to copy in the permutes.
+                                        long rows = (keepP ? 0 : elP / run(ep, pForms[fp]))
+                                                + (keepQ ? 0 : elQ / run(eq, qForms[fq]));
+                                        if (cost < bestCost || (cost == bestCost && rows < bestRows)) {
+                                            bestCost = cost;
+                                            bestRows = rows;
+                                            bestP = pForms[fp];
+                                            bestQ = qForms[fq];
+                                            bestOut = o;
+                                            bestSwap = swap;
+                                            bestTP = fp == 1;
+                                            bestTQ = fq == 1;
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -474,6 +509,12 @@ public final class Contraction {
             }
             int[] layoutA = bestSwap ? bestQ : bestP;
             int[] layoutB = bestSwap ? bestP : bestQ;
+            if (!gatherA && !Arrays.equals(layoutA, ea) && ea.length == ta.length) {
+                wanted.put(slotA, layoutA);
+            }
+            if (!gatherB && !Arrays.equals(layoutB, eb) && eb.length == tb.length) {
+                wanted.put(slotB, layoutB);
+            }
             Prep pa = prepare(ta, layoutA, prepA || !Arrays.equals(layoutA, ea));
             Prep pb = prepare(tb, layoutB, prepB || !Arrays.equals(layoutB, eb));
             int[] lpFinal = bestSwap ? leftB : leftA;
@@ -501,6 +542,18 @@ public final class Contraction {
             addCounts(bestOut, +1);
             return new Step(slotA, slotB, outSlot, pa, pb, kind, bestSwap, batch, m, nn, k, bestTP, bestTQ, outShape,
                     bestOut);
+        }
+
+        /**
+         * Elements in each contiguous run when a tensor with labels {@code from} is gathered into {@code to}: the
+         * product of the sizes of the longest common suffix (at least 1).
+         */
+        private long run(int[] from, int[] to) {
+            long r = 1;
+            for (int i = from.length - 1, j = to.length - 1; i >= 0 && j >= 0 && from[i] == to[j]; i--, j--) {
+                r *= inst.labelDim(from[i]);
+            }
+            return Math.max(1, r);
         }
 
         /** Schedules the temporaries of a preparation; returns the index of the last one (to free), or -1. */

@@ -8,6 +8,7 @@ import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.memory.PoolStats;
 import org.tensorbuffer.memory.TensorBufferStats;
+import org.tensorbuffer.plan.PlannedRun;
 
 /**
  * The generation loop of karpathy/llama2.c's {@code run.c} ({@code generate}): start from the prompt's first token
@@ -34,7 +35,9 @@ public final class Generator {
 
     /**
      * Decodes. Under {@link AllocationStrategy#PROACTIVE} first {@link Transformer#reserve() reserves} every buffer
-     * of a step; then allocates the KV cache and runs.
+     * of a step; then allocates the KV cache and runs. Under {@link AllocationStrategy#PLANNED} each step is one
+     * planned run ({@link TensorContext#run()}): the first is recorded and planned into one arena, the others replay
+     * it.
      *
      * @param prompt   the encoded prompt, starting with BOS (at least one token)
      * @param steps    positions to run, {@code 1..seqLen} (run.c's {@code -n}, prompt included)
@@ -69,9 +72,10 @@ public final class Generator {
         long tFirst = t0;
         int token = prompt[0];
         int pos = 0;
+        boolean planned = ctx.strategy() == AllocationStrategy.PLANNED;
         while (pos < steps) {
             int next;
-            try (Tensor logits = model.forward(token, pos)) {
+            try (PlannedRun run = planned ? ctx.run() : null; Tensor logits = model.forward(token, pos)) {
                 if (pos < prompt.length - 1) {
                     next = prompt[pos + 1];
                 } else if (sampler.greedy()) {
@@ -109,7 +113,8 @@ public final class Generator {
                 end.tb.requests() - start.tb.requests(), end.tb.hits() - start.tb.hits(),
                 ctx.raw().peakLiveBytes() + end.pool.peakLiveBytes() + end.tb.peakLiveBytes()
                         + end.tb.learnableBytes(),
-                ctx.raw().peakLiveBytes() + end.pool.peakReservedBytes() + end.tb.peakReservedBytes());
+                ctx.raw().peakLiveBytes() + end.pool.peakReservedBytes() + end.tb.peakReservedBytes()
+                        + ctx.planner().stats().arenaBytes());
     }
 
     private record Snapshot(long rawAllocs, PoolStats pool, TensorBufferStats tb) {

@@ -22,4 +22,18 @@ class MemoryTimelineOptionTest {
                 .contains("<polygon class=\"live\"").contains("TensorContext[cpu, PROACTIVE]")
                 .contains("TensorBuffer[cpu/default]");
     }
+
+    @Test
+    void einsumWritesTheMemoryTimelinePage(@TempDir Path dir) throws Exception {
+        Path instance = Path.of("..", "data", "einsum", "str_matrix_chain_multiplication_100.json");
+        Path html = dir.resolve("einsum.html");
+        CliRun r = CliRun.of("einsum", instance.toString(), "--repeat", "2", "--warmup", "0", "--strategy",
+                "reactive", "--json", "--memory-timeline", html.toString());
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("\"memory_timeline\":\"" + html.toString().replace("\\", "\\\\") + "\"");
+        String page = Files.readString(html);
+        assertThat(page).startsWith("<!DOCTYPE html>").contains("<svg id=\"timeline\"")
+                .contains("<polygon class=\"live\"").contains("TensorContext[cpu, REACTIVE]")
+                .contains("BufferPool[cpu/default]").contains("F64");
+    }
 }

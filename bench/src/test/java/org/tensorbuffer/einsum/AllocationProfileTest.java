@@ -89,8 +89,9 @@ class AllocationProfileTest {
         Contraction plan = Contraction.plan(inst, "opt_flops");
         AllocationProfile prof = AllocationProfile.of(plan, -1);
         try (TensorContext ctx = TensorContext.create("cpu", AllocationStrategy.PROACTIVE)) {
-            prof.maxLivePerShape().forEach((s, n) -> ctx.tensorBuffer().reserve(s, DType.F64, n));
+            // Inputs first (they would take reserved blocks of their shape), then the reservations.
             List<Tensor> ops = Operands.seeded(inst, 1, ctx);
+            prof.maxLivePerShape().forEach((s, n) -> ctx.tensorBuffer().reserve(s, DType.F64, n));
             Evaluator ev = new Evaluator(plan);
             long before = ctx.tensorBuffer().stats().requests();
             long hitsBefore = ctx.tensorBuffer().stats().hits();

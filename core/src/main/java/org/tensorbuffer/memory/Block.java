@@ -90,8 +90,12 @@ public final class Block implements AutoCloseable {
         return refCnt;
     }
 
-    /** Marks a free block as handed out with one reference. Called by owners only. */
-    void acquire() {
+    /**
+     * Marks a free block as handed out with one reference. Called by owners only (a {@link BufferPool}, a
+     * {@link TensorBuffer}, the planner's arena), never by a block's user; public so that owners outside this
+     * package can hand out blocks they constructed.
+     */
+    public void acquire() {
         REF_CNT.setRelease(this, 1);
     }
 

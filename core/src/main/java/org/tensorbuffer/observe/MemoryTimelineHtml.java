@@ -181,7 +181,7 @@ public final class MemoryTimelineHtml {
             double y = TOP + i * rowH;
             sb.append("<text x=\"").append(left - 6).append("\" y=\"").append(f(y + 11))
                     .append("\" font-size=\"10\" text-anchor=\"end\">").append(esc(bytes(e.bytes()) + "  "
-                    + e.shape() + " " + e.dtype())).append("</text>");
+                    + shortShape(e.shape()) + " " + e.dtype())).append("</text>");
             sb.append("<rect x=\"").append(f(x0)).append("\" y=\"").append(f(y)).append("\" width=\"")
                     .append(f(Math.max(1.5, x1 - x0))).append("\" height=\"").append(rowH - 3).append("\" fill=\"")
                     .append(COLORS[i % COLORS.length]).append("\"><title>").append(esc(e.shape() + " " + e.dtype()
@@ -228,6 +228,19 @@ public final class MemoryTimelineHtml {
         }
         sb.append("</table>\n<p>Allocations made before the first kept event are counted in the totals but not "
                 + "listed.</p>\n");
+    }
+
+    /** A shape short enough for the bar labels: {@code [2, 2, 2, …] (27-d)} beyond 24 characters. */
+    static String shortShape(String shape) {
+        if (shape.length() <= 24) {
+            return shape;
+        }
+        int rank = 1;
+        for (int i = 0; i < shape.length(); i++) {
+            rank += shape.charAt(i) == ',' ? 1 : 0;
+        }
+        int cut = shape.lastIndexOf(',', 16);
+        return shape.substring(0, cut < 0 ? 16 : cut + 1) + " …] (" + rank + "-d)";
     }
 
     private static String f(double v) {

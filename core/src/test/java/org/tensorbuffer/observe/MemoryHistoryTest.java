@@ -172,6 +172,13 @@ class MemoryHistoryTest {
         assertThat(reserved).as("pixels of the reserved-bytes area").isGreaterThan(500);
     }
 
+    @Test
+    void longShapesAreShortenedInBarLabels() {
+        assertThat(MemoryTimelineHtml.shortShape("[512, 512]")).isEqualTo("[512, 512]");
+        assertThat(MemoryTimelineHtml.shortShape("[2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, "
+                + "2, 2, 2, 2]")).isEqualTo("[2, 2, 2, 2, 2, …] (27-d)");
+    }
+
     private static boolean near(int rgb, int ref) {
         int dr = Math.abs(((rgb >> 16) & 255) - ((ref >> 16) & 255));
         int dg = Math.abs(((rgb >> 8) & 255) - ((ref >> 8) & 255));

@@ -23,8 +23,11 @@ import org.tensorbuffer.device.Kernels;
  * <p>The transformer ops ({@link #rmsnorm}, {@link #softmax}, {@link #silu}, {@link #rope}, {@link #attention}) follow
  * llama2.c's {@code run.c} (Karpathy, MIT licence) operation by operation; for F32 they compute in {@code float} in
  * the same order as {@code run.c} ({@code expf}, {@code sqrtf}, {@code powf}, {@code cosf}, {@code sinf} as the
- * correctly rounded {@code double} functions cast to {@code float}), so that a model run with them picks the same
- * tokens as {@code run.c}. F64 runs the same formulas in {@code double}.
+ * {@link Math} functions in {@code double} cast to {@code float}, which agree with glibc's float functions), so that a
+ * model run with them picks the same tokens as {@code run.c}; the tests compare them with an operation-by-operation
+ * float32 emulation of {@code run.c} ({@code device-cpu/scripts/gen_reference.py}). F64 runs the same formulas in
+ * {@code double}. Matrix products are not bit-identical to {@code run.c}'s sequential {@code matmul} (BLAS sums in
+ * another order).
  *
  * <p>Every method checks that its byte ranges lie inside the buffers ({@link IndexOutOfBoundsException}), that the
  * buffers are CPU buffers ({@link IllegalArgumentException}) and that the dtype is supported

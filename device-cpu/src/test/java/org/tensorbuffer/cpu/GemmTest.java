@@ -50,7 +50,9 @@ class GemmTest {
                 }
                 for (int[] sz : large) {
                     s.add(Arguments.of(impl, t, false, false, sz[0], sz[1], sz[2]));
-                    s.add(Arguments.of(impl, t, true, true, sz[0], sz[1], sz[2]));
+                    if (impl.equals("auto") || sz[0] == 13) { // cold Java GEMM: transposed only on the cheap one
+                        s.add(Arguments.of(impl, t, true, true, sz[0], sz[1], sz[2]));
+                    }
                 }
             }
         }

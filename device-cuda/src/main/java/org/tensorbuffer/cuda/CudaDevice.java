@@ -91,28 +91,50 @@ public final class CudaDevice implements Device {
         this.allocMode = allocMode;
         CudaException.check(cuDeviceGet(device, ordinal), "cuDeviceGet(" + ordinal + ")");
         CudaException.check(cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain(" + ordinal + ")");
-        bind();
-        CudaException.check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
-        if (allocMode == AllocMode.ASYNC) {
-            DriverLibrary driver = DriverLibrary.get();
-            memPool = driver.defaultMemPool((int) JCudaHandles.address(device));
-            releaseThreshold = Long.getLong(RELEASE_THRESHOLD_PROPERTY, -1L); // -1 = UINT64_MAX: keep everything
-            driver.setPoolAttribute(memPool, DriverLibrary.ATTR_RELEASE_THRESHOLD, releaseThreshold);
-        } else {
-            memPool = 0;
-            releaseThreshold = 0;
+        boolean opened = false;
+        try {
+            bind();
+            CudaException.check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+            if (allocMode == AllocMode.ASYNC) {
+                DriverLibrary driver = DriverLibrary.get();
+                memPool = driver.defaultMemPool((int) JCudaHandles.address(device));
+                releaseThreshold = Long.getLong(RELEASE_THRESHOLD_PROPERTY, -1L); // -1 = UINT64_MAX: keep everything
+                driver.setPoolAttribute(memPool, DriverLibrary.ATTR_RELEASE_THRESHOLD, releaseThreshold);
+            } else {
+                memPool = 0;
+                releaseThreshold = 0;
+            }
+            staging = new HostStaging(STAGING_CHUNK);
+            kernels = new CudaKernels(this);
+            name = CudaRuntime.deviceName(device);
+            Map<String, String> p = new LinkedHashMap<>(CudaRuntime.deviceProperties(device));
+            p.put("allocation", allocMode == AllocMode.SYNC ? "cuMemAlloc/cuMemFree"
+                    : "cuMemAllocAsync/cuMemFreeAsync on the default memory pool, release threshold "
+                    + (releaseThreshold == -1 ? "unlimited" : releaseThreshold + " B"));
+            p.put("gemm", kernels.gemmDescription());
+            p.put("kernels", "PTX " + PtxModule.ARCH + " (cuModuleLoadData)");
+            p.put("staging", "2 x " + (STAGING_CHUNK >> 20) + " MiB pinned (cuMemAllocHost)");
+            properties = Collections.unmodifiableMap(p);
+            opened = true;
+        } finally {
+            if (!opened) {
+                releasePartlyOpened();
+            }
         }
-        staging = new HostStaging(STAGING_CHUNK);
-        kernels = new CudaKernels(this);
-        name = CudaRuntime.deviceName(device);
-        Map<String, String> p = new LinkedHashMap<>(CudaRuntime.deviceProperties(device));
-        p.put("allocation", allocMode == AllocMode.SYNC ? "cuMemAlloc/cuMemFree"
-                : "cuMemAllocAsync/cuMemFreeAsync on the default memory pool, release threshold "
-                + (releaseThreshold == -1 ? "unlimited" : releaseThreshold + " B"));
-        p.put("gemm", kernels.gemmDescription());
-        p.put("kernels", "PTX " + PtxModule.ARCH + " (cuModuleLoadData)");
-        p.put("staging", "2 x " + (STAGING_CHUNK >> 20) + " MiB pinned (cuMemAllocHost)");
-        properties = Collections.unmodifiableMap(p);
+    }
+
+    /** Undoes what a constructor that failed half-way had set up (best effort; errors are ignored). */
+    private void releasePartlyOpened() {
+        if (staging != null) {
+            staging.close();
+        }
+        if (JCudaHandles.address(stream) != 0) {
+            cuStreamDestroy(stream);
+        }
+        if (CURRENT.get() == this) {
+            CURRENT.remove();
+        }
+        cuDevicePrimaryCtxRelease(device);
     }
 
     /** Opens GPU {@code ordinal} with the allocation mode of the system property {@value AllocMode#PROPERTY}. */

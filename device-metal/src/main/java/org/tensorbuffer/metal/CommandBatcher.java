@@ -209,16 +209,16 @@ final class CommandBatcher {
     }
 
     /**
-     * Destroys {@code buffer} now if no pending work uses it, else once the last batch using it completes (submitting
-     * that batch if it is still being recorded).
+     * Destroys {@code buffer} now if no pending work uses it, else once the last batch using it completes; with
+     * {@code submit}, a batch still being recorded that uses it is submitted now (so its memory comes back soon).
      */
-    void free(VulkanBuffer buffer) {
+    void free(VulkanBuffer buffer, boolean submit) {
         if (buffer.lastUse <= completedSerial) {
             destroyer.accept(buffer);
             return;
         }
         deferred.add(new Deferred(buffer, buffer.lastUse));
-        if (current != null && current.serial <= buffer.lastUse) {
+        if (submit && current != null && current.serial <= buffer.lastUse) {
             submit();
         }
         poll();

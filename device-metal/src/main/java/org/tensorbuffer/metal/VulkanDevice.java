@@ -85,6 +85,8 @@ public final class VulkanDevice implements Device {
     private final Map<String, Long> pipelines = new ConcurrentHashMap<>();
     private final VulkanKernels kernels;
     private final VulkanBuffer result;
+    /** Root buffers allocated and not yet freed (destroyed by {@link #close()}). */
+    private final java.util.Set<VulkanBuffer> live = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private long liveBytes;
     private long liveBuffers;
     private long allocations;
@@ -238,6 +240,7 @@ public final class VulkanDevice implements Device {
             throw new DeviceOutOfMemoryException(id, byteSize, "size overflows");
         }
         VulkanBuffer vb = createBuffer(rounded, Math.max(alignment, minAlignment()), hostVisibleBuffers);
+        live.add(vb);
         liveBytes += byteSize;
         liveBuffers++;
         allocations++;
@@ -290,11 +293,6 @@ public final class VulkanDevice implements Device {
         }
     }
 
-    /** Destroys {@code vb} at once (no pending work may use it). */
-    void destroyNow(VulkanBuffer vb) {
-        destroy(vb);
-    }
-
     /** Makes device writes to a mapped, non-coherent buffer visible to the host (after waiting for them). */
     void invalidate(VulkanBuffer vb) {
         if (vb.nonCoherent) {
@@ -325,9 +323,10 @@ public final class VulkanDevice implements Device {
         if (vb.buffer == 0) {
             return;
         }
+        live.remove(vb);
         liveBytes -= buffer.byteSize();
         liveBuffers--;
-        batcher.free(vb);
+        batcher.free(vb, true);
     }
 
     /** The buffer behind {@code b}, checked to be a live buffer of this device. */
@@ -375,7 +374,7 @@ public final class VulkanDevice implements Device {
             vmaFlushAllocation(allocator, staging.allocation, 0, byteCount);
         }
         batcher.copy(staging, 0, vb, off, byteCount);
-        batcher.free(staging);
+        batcher.free(staging, false); // destroyed once the copy has run; no need to submit for it
     }
 
     @Override
@@ -410,7 +409,7 @@ public final class VulkanDevice implements Device {
             }
             MemorySegment.copy(mappedSegment(staging), 0, dst, dstOffset, byteCount);
         } finally {
-            batcher.free(staging);
+            batcher.free(staging, false);
         }
     }
 
@@ -590,7 +589,12 @@ public final class VulkanDevice implements Device {
             batcher.close();
         } finally {
             closed = true;
-            kernels.releaseTables();
+            kernels.forgetTables();
+            for (VulkanBuffer vb : live) {
+                vb.freed = true;
+                destroy(vb);
+            }
+            live.clear();
             destroy(result);
             for (long p : pipelines.values()) {
                 vkDestroyPipeline(device, p, null);

@@ -311,11 +311,8 @@ final class VulkanKernels implements Kernels {
         return t;
     }
 
-    /** Frees the rope tables (when the device closes). */
-    void releaseTables() {
-        for (DeviceBuffer t : ropeTables.values()) {
-            dev.destroyNow((VulkanBuffer) t.handle());
-        }
+    /** Forgets the rope tables (when the device closes, which destroys every buffer). */
+    void forgetTables() {
         ropeTables.clear();
     }
 

@@ -66,7 +66,10 @@ class VulkanDeviceTest {
     void copiesThroughStagingBuffers() {
         VulkanTestDevice.get();
         System.setProperty(VulkanDevice.FORCE_STAGING_PROPERTY, "true");
+        DeviceBuffer leftOver;
+        VulkanDevice closed;
         try (VulkanDevice d = new VulkanDevice("vulkan", DeviceKind.VULKAN)) {
+            closed = d;
             assertThat(d.hostVisibleBuffers()).isFalse();
             assertThat(d.properties().get("memory")).contains("staging");
             roundTrips(d);
@@ -80,9 +83,14 @@ class VulkanDeviceTest {
                 assertThat(out.getAtIndex(ValueLayout.JAVA_FLOAT, i)).isEqualTo(5f);
             }
             d.free(x);
+            leftOver = d.allocate(256, 64); // still allocated at close: destroyed with the device
+            d.kernels().scale(DType.F32, leftOver, 0, leftOver, 0, 64, 2); // and still pending
         } finally {
             System.clearProperty(VulkanDevice.FORCE_STAGING_PROPERTY);
         }
+        assertThatThrownBy(() -> closed.copyToHost(leftOver, 0, Arena.ofAuto().allocate(8), 0, 8))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        assertThatThrownBy(() -> closed.allocate(8, 64)).isInstanceOf(IllegalStateException.class);
     }
 
     @ParameterizedTest

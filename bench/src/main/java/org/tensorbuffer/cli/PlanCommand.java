@@ -1,0 +1,179 @@
+package org.tensorbuffer.cli;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.tensorbuffer.AllocationStrategy;
+import org.tensorbuffer.Tensor;
+import org.tensorbuffer.TensorContext;
+import org.tensorbuffer.device.Devices;
+import org.tensorbuffer.einsum.Contraction;
+import org.tensorbuffer.einsum.Evaluator;
+import org.tensorbuffer.einsum.Instance;
+import org.tensorbuffer.einsum.Operands;
+import org.tensorbuffer.llama.Checkpoint;
+import org.tensorbuffer.llama.Tokenizer;
+import org.tensorbuffer.llama.Transformer;
+import org.tensorbuffer.plan.AllocationTrace;
+import org.tensorbuffer.plan.MemoryPlan;
+import org.tensorbuffer.plan.PlanSvg;
+import org.tensorbuffer.plan.PlannedRun;
+import org.tensorbuffer.plan.PlanningAlgorithm;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code tensorbuffer plan INSTANCE.json | --model PATH [--svg FILE]}: the liveness-based memory plan of one einsum
+ * evaluation or one decode step, per planning algorithm: tensors, arena bytes, lower bound and their ratio.
+ */
+@Command(name = "plan", mixinStandardHelpOptions = true,
+        description = {"Plan one arena for an einsum evaluation or a decode step and print, per planning algorithm, "
+                + "the tensors, arena bytes, lower bound (max live bytes over time) and arena / lower bound.",
+                "For an einsum instance the trace is the contraction path's schedule (operands, then one result per "
+                        + "step, inputs released when used), or with --recorded one real evaluation; for a model it is "
+                        + "one recorded decode step."})
+final class PlanCommand implements Callable<Integer> {
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Source source;
+
+    static final class Source {
+        @Parameters(index = "0", paramLabel = "INSTANCE.json", description = "einsum instance (format_string, shapes, "
+                + "dtype, paths)")
+        Path instance;
+
+        @Option(names = "--model", paramLabel = "PATH", description = "llama2.c checkpoint: plan one decode step")
+        Path model;
+    }
+
+    @Option(names = "--path", defaultValue = "opt_flops", description = "contraction path: opt_flops or opt_size "
+            + "(default ${DEFAULT-VALUE})")
+    String path;
+
+    @Option(names = "--svg", paramLabel = "FILE", description = "write the plan as SVG (x: time, y: offset, one "
+            + "rectangle per tensor)")
+    Path svg;
+
+    @Option(names = "--algorithm", paramLabel = "NAME", description = "plan drawn in the SVG: greedy-by-size, "
+            + "greedy-by-breadth or in-order-best-fit (default: the smallest arena)")
+    String algorithm;
+
+    @Option(names = "--alignment", defaultValue = "64", description = "alignment of every tensor in bytes "
+            + "(default ${DEFAULT-VALUE})")
+    long alignment;
+
+    @Option(names = "--recorded", description = "for an instance: record one real evaluation (operands seeded and "
+            + "allocated before the run, intermediates and GEMM temporaries inside it) instead of the contraction "
+            + "schedule")
+    boolean recorded;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "device a recorded run runs on "
+            + "(default ${DEFAULT-VALUE})")
+    String device;
+
+    /**
+     * Records one decode step ({@code forward(BOS, 0)}) of the checkpoint under the PLANNED strategy and returns its
+     * trace; the weights and KV cache are allocated outside the run and are not part of it.
+     */
+    static AllocationTrace decodeStepTrace(Path model, String deviceId) throws IOException {
+        try (Checkpoint ck = Checkpoint.open(model);
+             TensorContext ctx = TensorContext.create(Devices.get(deviceId), AllocationStrategy.PLANNED);
+             Transformer t = Transformer.load(ck, ctx, model.getFileName().toString())) {
+            t.allocateCache();
+            try (PlannedRun run = ctx.run(); Tensor logits = t.forward(Tokenizer.BOS, 0)) {
+                logits.checkLive();
+            }
+            return ctx.planner().lastTrace();
+        }
+    }
+
+    /**
+     * Records one evaluation of an einsum instance under the PLANNED strategy and returns its trace: what a replayed
+     * evaluation allocates (intermediates and temporaries; the operands live outside the run, the result escapes).
+     */
+    static AllocationTrace einsumEvaluationTrace(Path file, String pathName, String deviceId) throws IOException {
+        Instance inst = Instance.read(file);
+        Contraction contraction = Contraction.plan(inst, pathName);
+        try (TensorContext ctx = TensorContext.create(Devices.get(deviceId), AllocationStrategy.PLANNED)) {
+            List<Tensor> ops = Operands.seeded(inst, 1, ctx);
+            Tensor result;
+            try (PlannedRun run = ctx.run()) {
+                result = new Evaluator(contraction).evaluate(ops, true);
+            }
+            result.close();
+            return ctx.planner().lastTrace();
+        }
+    }
+
+    @Override
+    public Integer call() {
+        try {
+            return plan();
+        } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException | IOException e) {
+            System.out.flush();
+            System.err.println("tensorbuffer plan: error: " + DecodeCommand.message(e));
+            return 1;
+        }
+    }
+
+    private int plan() throws IOException {
+        if (alignment <= 0 || Long.bitCount(alignment) != 1) {
+            throw new IllegalArgumentException("--alignment " + alignment + " is not a power of two");
+        }
+        String what;
+        AllocationTrace trace;
+        if (source.instance != null && recorded) {
+            trace = einsumEvaluationTrace(source.instance, path, device);
+            what = source.instance.getFileName() + " (recorded evaluation, path " + path + ", device " + device + ")";
+        } else if (source.instance != null) {
+            trace = EinsumSchedule.trace(source.instance, path, alignment);
+            what = source.instance.getFileName() + " (contraction schedule, path " + path + ")";
+        } else {
+            trace = decodeStepTrace(source.model, device);
+            what = source.model.getFileName() + " (recorded decode step at position 0, device " + device + ")";
+        }
+        List<MemoryPlan> plans = new ArrayList<>();
+        for (PlanningAlgorithm a : PlanningAlgorithm.values()) {
+            plans.add(a.plan(trace));
+        }
+        print(what, trace, plans);
+        if (svg != null) {
+            MemoryPlan drawn = algorithm == null ? best(plans)
+                    : plans.get(PlanningAlgorithm.parse(algorithm).ordinal());
+            Files.writeString(svg, PlanSvg.render(drawn), StandardCharsets.UTF_8);
+            System.out.println("svg:         " + svg + " (" + drawn.algorithm().displayName() + ")");
+        }
+        return 0;
+    }
+
+    static MemoryPlan best(List<MemoryPlan> plans) {
+        MemoryPlan b = plans.get(0);
+        for (MemoryPlan p : plans) {
+            if (p.arenaBytes() < b.arenaBytes()) {
+                b = p;
+            }
+        }
+        return b;
+    }
+
+    static void print(String what, AllocationTrace trace, List<MemoryPlan> plans) {
+        System.out.println("plan of     " + what);
+        System.out.printf(Locale.ROOT, "tensors     %d (%d escape the run)%n", trace.size(), trace.escapedCount());
+        System.out.printf(Locale.ROOT, "peak live   %,d B requested, %,d B aligned (lower bound)%n",
+                trace.peakLiveBytes(), trace.lowerBound());
+        System.out.printf(Locale.ROOT, "no sharing  %,d B%n", trace.totalBytes());
+        System.out.printf(Locale.ROOT, "%-20s %16s %16s %8s%n", "algorithm", "arena bytes", "lower bound", "ratio");
+        for (MemoryPlan p : plans) {
+            System.out.printf(Locale.ROOT, "%-20s %,16d %,16d %8.4f%n", p.algorithm().displayName(), p.arenaBytes(),
+                    p.lowerBound(), p.ratio());
+        }
+        MemoryPlan b = best(plans);
+        System.out.printf(Locale.ROOT, "best        %s (ratio %.4f)%n", b.algorithm().displayName(), b.ratio());
+    }
+}
