@@ -20,6 +20,7 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
+import org.tensorbuffer.plan.PlannedRun;
 import org.tensorbuffer.llama.Checkpoint;
 import org.tensorbuffer.llama.Tokenizer;
 import org.tensorbuffer.llama.Transformer;
@@ -42,12 +43,13 @@ public class DecodeBenchmark {
     /** Positions a sequence runs through before it starts again at 0. */
     static final int POSITIONS = 256;
 
-    /** Allocation strategy: none, reactive or proactive. */
-    @Param({"none", "reactive", "proactive"})
+    /** Allocation strategy: none, reactive, proactive or planned (each op one planned run: recorded, then replayed). */
+    @Param({"none", "reactive", "proactive", "planned"})
     public String strategy;
 
     private Checkpoint checkpoint;
     private TensorContext ctx;
+    private boolean planned;
     private Transformer model;
     private int token;
     private int pos;
@@ -57,6 +59,7 @@ public class DecodeBenchmark {
     public void setUp() throws IOException {
         checkpoint = Checkpoint.open(modelPath());
         ctx = TensorContext.create(BenchDevices.device(), AllocationStrategy.parse(strategy));
+        planned = ctx.strategy() == AllocationStrategy.PLANNED;
         model = Transformer.load(checkpoint, ctx, "jmh");
         if (ctx.strategy() == AllocationStrategy.PROACTIVE) {
             model.reserve();
@@ -76,7 +79,7 @@ public class DecodeBenchmark {
     /** One token: forward at the current position, greedy next token. */
     @Benchmark
     public int decodeToken() {
-        try (Tensor logits = model.forward(token, pos)) {
+        try (PlannedRun run = planned ? ctx.run() : null; Tensor logits = model.forward(token, pos)) {
             token = (int) logits.argmax();
         }
         pos = (pos + 1) % POSITIONS;

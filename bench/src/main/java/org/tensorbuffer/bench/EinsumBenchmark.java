@@ -22,6 +22,7 @@ import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.DType;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
+import org.tensorbuffer.plan.PlannedRun;
 import org.tensorbuffer.einsum.AllocationProfile;
 import org.tensorbuffer.einsum.Contraction;
 import org.tensorbuffer.einsum.Evaluator;
@@ -44,8 +45,8 @@ import org.tensorbuffer.einsum.Operands;
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class EinsumBenchmark {
-    /** Allocation strategy: none, reactive or proactive. */
-    @Param({"none", "reactive", "proactive"})
+    /** Allocation strategy: none, reactive, proactive or planned (each op one planned run: recorded, then replayed). */
+    @Param({"none", "reactive", "proactive", "planned"})
     public String strategy;
 
     /** Instance file name without {@code .json}. */
@@ -53,6 +54,7 @@ public class EinsumBenchmark {
     public String instance;
 
     private TensorContext ctx;
+    private boolean planned;
     private List<Tensor> inputs;
     private Evaluator evaluator;
 
@@ -62,6 +64,7 @@ public class EinsumBenchmark {
         Instance inst = Instance.read(instanceFile(instance));
         Contraction plan = Contraction.plan(inst, "opt_flops");
         ctx = TensorContext.create(BenchDevices.device(), AllocationStrategy.parse(strategy));
+        planned = ctx.strategy() == AllocationStrategy.PLANNED;
         inputs = Operands.seeded(inst, 42, ctx);
         if (ctx.strategy() == AllocationStrategy.PROACTIVE) {
             AllocationProfile.of(plan, -1).maxLivePerShape()
@@ -80,7 +83,7 @@ public class EinsumBenchmark {
     /** One evaluation; the result is closed at once. */
     @Benchmark
     public long evaluate() {
-        try (Tensor r = evaluator.evaluate(inputs, false)) {
+        try (PlannedRun run = planned ? ctx.run() : null; Tensor r = evaluator.evaluate(inputs, false)) {
             return r.shape().elementCount();
         }
     }

@@ -171,8 +171,8 @@ public final class BarChart {
                 double tx = x + barW / 2 + fontSize * 0.35;
                 if (base - by > label.length() * fontSize * 0.62 + 8) {
                     s.append(String.format(Locale.ROOT, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" "
-                            + "font-size=\"%.1f\" fill=\"#fff\">%s</text>%n", tx, by + 4 + label.length() * fontSize
-                            * 0.6, fontSize, esc(label)));
+                            + "font-size=\"%.1f\" fill=\"%s\">%s</text>%n", tx, by + 4 + label.length() * fontSize
+                            * 0.6, fontSize, light(color(k)) ? "#000" : "#fff", esc(label)));
                 } else {
                     s.append(String.format(Locale.ROOT, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" "
                             + "font-size=\"%.1f\" fill=\"#333\">%s</text>%n", tx, by - 3, fontSize, esc(label)));
@@ -189,6 +189,11 @@ public final class BarChart {
                 + "%n", left, left, top, top + plotH));
         s.append("</svg>\n");
         return s.toString();
+    }
+
+    /** Whether a bar colour needs dark text on it (yellow, sky blue, grey). */
+    private static boolean light(String color) {
+        return color.equals("#F0E442") || color.equals("#56B4E9") || color.equals("#999999");
     }
 
     private static String color(int i) {

@@ -261,7 +261,7 @@ public final class HtmlReport {
                         + "to 128 MiB, median 32 B); decode260K: one decode step of stories260K. Each thread keeps its "
                         + "last 16 allocations alive.");
             }
-            List<String> strategies = List.of("none", "reactive", "proactive");
+            List<String> strategies = List.of("none", "reactive", "proactive", "planned");
             BarChart dec = BarChart.titled("One decode token of stories260K per strategy (" + (cpu ? "CPU " : "")
                     + "us/token)").categories(strategies).axis((cpu ? "CPU " : "") + "us/token")
                     .format(v -> String.format(Locale.ROOT, "%.1f", v));
