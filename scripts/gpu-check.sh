@@ -136,6 +136,50 @@ print(sorted(c)[-1] if c else "")' 2>/dev/null)
     cp "$W/decode.log" "$OUT/decode.log"
     grep -E '^--- |exit status' "$W/decode.log" | paste - - | head -n 20
 
+    step "6b. decode on Vulkan (NVIDIA's Vulkan driver) vs CPU, every strategy; Vulkan allocation benchmark"
+    # Vulkan loader: carried as .gl/*.deb when the machine lacks one (see docs/gpu-results.md).
+    if ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1 && ls .gl/*.deb >/dev/null 2>&1; then
+      for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
+    fi
+    if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] && [ -z "${VK_DRIVER_FILES:-}" ]; then
+      export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    fi
+    {
+      for s in none reactive proactive; do
+        for model in stories260K aidreams260K; do
+          f="$W/decode/$model-vulkan-$s.out"
+          if [ "$(left)" -lt 90 ]; then echo "skipped: out of time" > "$f"; continue; fi
+          # the same arguments as step 6, so the ids compare with the CPU's files there
+          args=(--model "$B/data/models/$model.bin" --temperature 0 --print-ids --json)
+          if [ "$model" = aidreams260K ]; then
+            args+=(--steps 0 --tokenizer "$B/data/models/aidreams-tok512.bin" --prompt "Once upon a time")
+          else
+            args+=(--steps 256)
+          fi
+          timeout "$(limit 40)" "$JAVA" "${JOPTS[@]}" -cp "$CP" "$MAIN" decode "${args[@]}" \
+            --device vulkan --strategy "$s" > "$f" 2>&1
+          echo "exit status $?" >> "$f"
+          echo "--- $model vulkan $s"; cat "$f"
+        done
+      done
+      timeout "$(limit 40)" "$JAVA" "${JOPTS[@]}" -cp "$CP" org.tensorbuffer.metal.VulkanAllocBench 2>&1
+    } > "$W/vulkan.log" 2>&1
+    cp "$W/vulkan.log" "$OUT/vulkan.log"
+    grep -E '^--- |exit status|ns/op|ratio' "$W/vulkan.log" | head -n 30
+    "$PY" - "$W"/decode/*-vulkan-*.out <<'EOF' | tee -a "$W/vulkan.log"
+import json, sys
+def ids(path):
+    try:
+        text = open(path).read()
+        return json.loads(text[text.index('{'):text.rindex('}') + 1]).get("ids")
+    except (OSError, ValueError):
+        return None
+for f in sys.argv[1:]:
+    a, b = ids(f), ids(f.replace("-vulkan-", "-cpu-"))
+    verdict = "ids equal the CPU's" if a is not None and a == b else "ids DIFFER from the CPU's (or missing)"
+    print(verdict + ": " + f.rsplit("/", 1)[-1])
+EOF
+
     step "7. einsum instances on CUDA vs CPU"
     mkdir -p "$W/einsum"
     {
