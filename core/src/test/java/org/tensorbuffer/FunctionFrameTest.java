@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
-import org.tensorbuffer.testing.FakeDevice;
+import org.tensorbuffer.testing.TestDevice;
 
 class FunctionFrameTest {
 
@@ -16,7 +16,7 @@ class FunctionFrameTest {
      */
     @Test
     void decodeLoopReusesSlotsAndDefersTheFreeOfOutgrownOccupants() {
-        FakeDevice dev = new FakeDevice("frame");
+        TestDevice dev = new TestDevice("frame");
         try (TensorContext ctx = TensorContext.create(dev, AllocationStrategy.REACTIVE);
              FunctionFrame frame = new FunctionFrame(ctx, 3)) {
             int steps = 40;
@@ -60,7 +60,7 @@ class FunctionFrameTest {
 
     @Test
     void smallerShapeReusesTheBlockAndSlotTensorsIgnoreScopes() {
-        FakeDevice dev = new FakeDevice("frame2");
+        TestDevice dev = new TestDevice("frame2");
         try (TensorContext ctx = TensorContext.create(dev, AllocationStrategy.REACTIVE)) {
             FunctionFrame frame = new FunctionFrame(ctx, 1);
             Tensor small;
@@ -87,7 +87,7 @@ class FunctionFrameTest {
 
     @Test
     void badSlotsAreRefused() {
-        try (TensorContext ctx = TensorContext.create(new FakeDevice("frame3"), AllocationStrategy.REACTIVE);
+        try (TensorContext ctx = TensorContext.create(new TestDevice("frame3"), AllocationStrategy.REACTIVE);
              FunctionFrame frame = new FunctionFrame(ctx, 2)) {
             assertThatThrownBy(() -> frame.slot(2, Shape.of(1), DType.F32))
                     .isInstanceOf(IndexOutOfBoundsException.class).hasMessage("slot 2 of a frame with 2 slots");

@@ -9,15 +9,15 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.tensorbuffer.memory.IllegalReferenceCountException;
-import org.tensorbuffer.testing.FakeDevice;
+import org.tensorbuffer.testing.TestDevice;
 
 class MemoryScopeTest {
-    private FakeDevice device;
+    private TestDevice device;
     private TensorContext ctx;
 
     @BeforeEach
     void setUp() {
-        device = new FakeDevice("fake");
+        device = new TestDevice("fake");
         ctx = TensorContext.create(device, AllocationStrategy.REACTIVE);
     }
 

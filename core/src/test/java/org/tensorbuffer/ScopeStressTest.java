@@ -19,7 +19,7 @@ import org.tensorbuffer.memory.BufferPool;
 import org.tensorbuffer.memory.PoolStats;
 import org.tensorbuffer.memory.TensorBuffer;
 import org.tensorbuffer.memory.TensorBufferStats;
-import org.tensorbuffer.testing.FakeDevice;
+import org.tensorbuffer.testing.TestDevice;
 
 /**
  * 8 threads allocate mixed sizes through a reactive and a proactive context over one pool, close in random order,
@@ -82,7 +82,7 @@ class ScopeStressTest {
         List<LeakReport> leaks = new CopyOnWriteArrayList<>();
         Consumer<LeakReport> listener = leaks::add;
         LeakDetector.addListener(listener);
-        FakeDevice dev = new FakeDevice("stress");
+        TestDevice dev = new TestDevice("stress");
         BufferPool pool = BufferPool.builder(dev).name("stress").maxCachedBytes(2L << 20)
                 .maxThreadCacheBytes(64 << 10).maxBlocksPerClass(8).build();
         TensorBuffer tb = new TensorBuffer(pool, "stress");

@@ -1,7 +1,7 @@
 package org.tensorbuffer;
 
 import org.tensorbuffer.leak.LeakDetector;
-import org.tensorbuffer.testing.FakeDevice;
+import org.tensorbuffer.testing.TestDevice;
 
 /**
  * Prints the cost of a tensor's life (create over a pool hit, close) per leak-detection level, with and without an
@@ -15,7 +15,7 @@ public final class TensorLifecycleTiming {
 
     public static void main(String[] args) {
         int n = args.length > 0 ? Integer.parseInt(args[0]) : 2_000_000;
-        try (TensorContext ctx = TensorContext.create(new FakeDevice("timing"), AllocationStrategy.REACTIVE)) {
+        try (TensorContext ctx = TensorContext.create(new TestDevice("timing"), AllocationStrategy.REACTIVE)) {
             Shape shape = Shape.of(16);
             for (int i = 0; i < n; i++) { // warm-up (JIT)
                 ctx.empty(shape, DType.F32).close();

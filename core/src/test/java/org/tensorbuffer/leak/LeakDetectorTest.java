@@ -16,7 +16,7 @@ import org.tensorbuffer.DType;
 import org.tensorbuffer.Shape;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
-import org.tensorbuffer.testing.FakeDevice;
+import org.tensorbuffer.testing.TestDevice;
 
 class LeakDetectorTest {
     private final List<LeakReport> reports = new CopyOnWriteArrayList<>();
@@ -59,7 +59,7 @@ class LeakDetectorTest {
     @Test
     void paranoidReportsAnUnclosedTensorOnceWithItsAllocationSiteAndFreesItsMemory() throws Exception {
         LeakDetector.level(LeakDetector.Level.PARANOID);
-        FakeDevice device = new FakeDevice("leakdev");
+        TestDevice device = new TestDevice("leakdev");
         try (TensorContext ctx = TensorContext.create(device, AllocationStrategy.REACTIVE)) {
             leakOneTensor(ctx);
             assertThat(ctx.pool().stats().liveBytes()).isEqualTo(512);
@@ -91,7 +91,7 @@ class LeakDetectorTest {
     @Test
     void closedTensorsAreNotReported() throws Exception {
         LeakDetector.level(LeakDetector.Level.PARANOID);
-        FakeDevice device = new FakeDevice("cleandev");
+        TestDevice device = new TestDevice("cleandev");
         try (TensorContext ctx = TensorContext.create(device, AllocationStrategy.REACTIVE)) {
             for (int i = 0; i < 100; i++) {
                 ctx.zeros(Shape.of(8), DType.F32).close();
@@ -105,7 +105,7 @@ class LeakDetectorTest {
 
     @Test
     void levelsDecideWhatIsTracked() {
-        FakeDevice device = new FakeDevice("leveldev");
+        TestDevice device = new TestDevice("leveldev");
         try (TensorContext ctx = TensorContext.create(device, AllocationStrategy.REACTIVE)) {
             LeakDetector.level(LeakDetector.Level.DISABLED);
             long before = LeakDetector.trackedCount();

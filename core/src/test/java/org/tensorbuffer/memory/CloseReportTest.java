@@ -12,7 +12,7 @@ import org.tensorbuffer.DType;
 import org.tensorbuffer.Shape;
 import org.tensorbuffer.leak.LeakDetector;
 import org.tensorbuffer.leak.LeakReport;
-import org.tensorbuffer.testing.FakeDevice;
+import org.tensorbuffer.testing.TestDevice;
 
 class CloseReportTest {
     private final List<LeakReport> reports = new CopyOnWriteArrayList<>();
@@ -30,7 +30,7 @@ class CloseReportTest {
 
     @Test
     void poolCloseReportsOutstandingBlocksAndFreesThemWhenReleased() {
-        FakeDevice dev = new FakeDevice("closedev");
+        TestDevice dev = new TestDevice("closedev");
         BufferPool pool = BufferPool.builder(dev).name("p1").build();
         Block a = pool.take(100);   // 128 B class
         Block b = pool.take(1000);  // 1024 B class
@@ -53,7 +53,7 @@ class CloseReportTest {
 
     @Test
     void cleanPoolCloseReportsNothing() {
-        FakeDevice dev = new FakeDevice("cleanclose");
+        TestDevice dev = new TestDevice("cleanclose");
         BufferPool pool = BufferPool.of(dev);
         pool.take(10).release();
         pool.close();
@@ -63,7 +63,7 @@ class CloseReportTest {
 
     @Test
     void tensorBufferCloseReportsTakenReservationsAndRetainedWeights() {
-        FakeDevice dev = new FakeDevice("tbclose");
+        TestDevice dev = new TestDevice("tbclose");
         BufferPool pool = BufferPool.of(dev);
         TensorBuffer tb = new TensorBuffer(pool, "tb1");
         tb.reserve(Shape.of(10), DType.F32, 2);

@@ -10,14 +10,14 @@ import javax.management.openmbean.TabularData;
 import org.junit.jupiter.api.Test;
 import org.tensorbuffer.DType;
 import org.tensorbuffer.Shape;
-import org.tensorbuffer.testing.FakeDevice;
+import org.tensorbuffer.testing.TestDevice;
 
 class MemoryMBeansTest {
     private final MBeanServer server = ManagementFactory.getPlatformMBeanServer();
 
     @Test
     void poolBeanIsRegisteredWithDeviceAndNameAndShowsTheStatistics() throws Exception {
-        FakeDevice dev = new FakeDevice("cuda:7");
+        TestDevice dev = new TestDevice("cuda:7");
         BufferPool pool = BufferPool.builder(dev).name("jmx pool").build();
         ObjectName on = pool.objectName();
         assertThat(on.getDomain()).isEqualTo("org.tensorbuffer");
@@ -50,7 +50,7 @@ class MemoryMBeansTest {
 
     @Test
     void tensorBufferBeanIsRegisteredAndRemovedOnClose() throws Exception {
-        FakeDevice dev = new FakeDevice("jmxdev");
+        TestDevice dev = new TestDevice("jmxdev");
         BufferPool pool = BufferPool.of(dev);
         TensorBuffer tb = new TensorBuffer(pool, "activations");
         ObjectName on = tb.objectName();
@@ -70,7 +70,7 @@ class MemoryMBeansTest {
 
     @Test
     void twoPoolsOfTheSameNameGetDistinctNames() {
-        FakeDevice dev = new FakeDevice("dup");
+        TestDevice dev = new TestDevice("dup");
         try (BufferPool a = BufferPool.of(dev); BufferPool b = BufferPool.of(dev)) {
             assertThat(a.objectName()).isNotEqualTo(b.objectName());
             assertThat(server.isRegistered(a.objectName())).isTrue();

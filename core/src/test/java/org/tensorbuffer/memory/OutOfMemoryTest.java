@@ -11,7 +11,7 @@ import org.tensorbuffer.Shape;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.device.DeviceOutOfMemoryException;
-import org.tensorbuffer.testing.FakeDevice;
+import org.tensorbuffer.testing.TestDevice;
 
 /** A device with an artificial 1 MiB limit: the pool evicts its cache and retries, then fails clearly, and leaks nothing. */
 class OutOfMemoryTest {
@@ -19,7 +19,7 @@ class OutOfMemoryTest {
 
     @Test
     void poolEvictsCachedBlocksAndRetriesThenFailsClearlyAndLeaksNothing() {
-        FakeDevice dev = new FakeDevice("oomdev", MIB);
+        TestDevice dev = new TestDevice("oomdev", MIB);
         BufferPool pool = BufferPool.builder(dev).name("oom").maxCachedBytes(MIB).build();
         Block a = pool.take(256 << 10);
         Block b = pool.take(256 << 10);
@@ -68,7 +68,7 @@ class OutOfMemoryTest {
 
     @Test
     void tensorAllocationPastTheLimitFailsInsideAScopeAndTheScopeStillCleansUp() {
-        FakeDevice dev = new FakeDevice("oomctx", MIB);
+        TestDevice dev = new TestDevice("oomctx", MIB);
         try (TensorContext ctx = TensorContext.create(dev, AllocationStrategy.REACTIVE)) {
             try (MemoryScope scope = MemoryScope.open()) {
                 Tensor keep = ctx.zeros(Shape.of(100_000), DType.F32); // 400 000 B -> 458 752 B class
@@ -87,7 +87,7 @@ class OutOfMemoryTest {
 
     @Test
     void tensorBufferReservationPastTheLimitFailsClearly() {
-        FakeDevice dev = new FakeDevice("oomtb", MIB);
+        TestDevice dev = new TestDevice("oomtb", MIB);
         BufferPool pool = BufferPool.of(dev);
         TensorBuffer tb = new TensorBuffer(pool, "tb");
         tb.reserve(Shape.of(768, 256), DType.F32, 1); // 768 KiB

@@ -20,13 +20,13 @@ import org.tensorbuffer.Shape;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.observe.MemoryEvent.Kind;
-import org.tensorbuffer.testing.FakeDevice;
+import org.tensorbuffer.testing.TestDevice;
 
 class MemoryHistoryTest {
 
     @Test
     void recordsAllocFreeAndReservationsWithRunningTotals() {
-        FakeDevice dev = new FakeDevice("hist");
+        TestDevice dev = new TestDevice("hist");
         try (TensorContext ctx = TensorContext.create(dev, AllocationStrategy.REACTIVE)) {
             MemoryHistory h = MemoryHistory.record(ctx, 1000, true);
             Tensor a = ctx.empty(Shape.of(1000), DType.F32);   // 4000 B -> 4096 B class: RESERVE then ALLOC
@@ -64,7 +64,7 @@ class MemoryHistoryTest {
 
     @Test
     void ringBufferKeepsTheNewestEvents() {
-        try (TensorContext ctx = TensorContext.create(new FakeDevice("ring"), AllocationStrategy.REACTIVE)) {
+        try (TensorContext ctx = TensorContext.create(new TestDevice("ring"), AllocationStrategy.REACTIVE)) {
             ctx.empty(Shape.of(4), DType.F32).close(); // warm the pool: no RESERVE events below
             MemoryHistory h = MemoryHistory.record(ctx, 10, false);
             for (int i = 0; i < 15; i++) {
@@ -112,7 +112,7 @@ class MemoryHistoryTest {
 
     @Test
     void htmlPageIsSelfContainedAndListsTheLargestAllocations() throws IOException {
-        try (TensorContext ctx = TensorContext.create(new FakeDevice("html"), AllocationStrategy.REACTIVE)) {
+        try (TensorContext ctx = TensorContext.create(new TestDevice("html"), AllocationStrategy.REACTIVE)) {
             MemoryHistory h = workload(ctx);
             String html = MemoryTimelineHtml.render(h);
             assertThat(html).startsWith("<!DOCTYPE html>").contains("<svg id=\"timeline\"")
@@ -142,7 +142,7 @@ class MemoryHistoryTest {
         Path html = Path.of("target", "memory-timeline-render.html").toAbsolutePath();
         Path png = Path.of("target", "memory-timeline-render.png").toAbsolutePath();
         Files.deleteIfExists(png);
-        try (TensorContext ctx = TensorContext.create(new FakeDevice("render"), AllocationStrategy.REACTIVE)) {
+        try (TensorContext ctx = TensorContext.create(new TestDevice("render"), AllocationStrategy.REACTIVE)) {
             workload(ctx).writeHtml(html);
         }
         Path profile = Files.createTempDirectory("chromium-profile");

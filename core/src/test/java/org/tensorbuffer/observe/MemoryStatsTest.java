@@ -11,7 +11,7 @@ import org.tensorbuffer.DType;
 import org.tensorbuffer.Shape;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
-import org.tensorbuffer.testing.FakeDevice;
+import org.tensorbuffer.testing.TestDevice;
 
 class MemoryStatsTest {
     private static final String[] FIGURES = {"allocated_bytes.%s.current", "allocated_bytes.%s.peak",
@@ -21,7 +21,7 @@ class MemoryStatsTest {
 
     @Test
     void keysAreStableAndInAFixedOrder() {
-        try (TensorContext ctx = TensorContext.create(new FakeDevice("statkeys"), AllocationStrategy.REACTIVE)) {
+        try (TensorContext ctx = TensorContext.create(new TestDevice("statkeys"), AllocationStrategy.REACTIVE)) {
             List<String> expected = new ArrayList<>();
             for (String c : new String[] {"all", "pool", "tensor_buffer", "raw"}) {
                 for (String f : FIGURES) {
@@ -36,7 +36,7 @@ class MemoryStatsTest {
 
     @Test
     void valuesFollowTheAllocationsOfEveryStrategy() {
-        FakeDevice dev = new FakeDevice("statvals");
+        TestDevice dev = new TestDevice("statvals");
         try (TensorContext ctx = TensorContext.create(dev, AllocationStrategy.PROACTIVE)) {
             ctx.tensorBuffer().reserve(Shape.of(10), DType.F32, 1);          // 40 B reserved
             Tensor t1 = ctx.empty(Shape.of(10), DType.F32);                   // TensorBuffer hit

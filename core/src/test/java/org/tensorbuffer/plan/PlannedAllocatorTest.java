@@ -1,5 +1,6 @@
 package org.tensorbuffer.plan;
 
+import org.tensorbuffer.testing.TestDevice;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -14,7 +15,7 @@ import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
 
 class PlannedAllocatorTest {
-    private final HostTestDevice device = new HostTestDevice();
+    private final TestDevice device = new TestDevice();
     private final List<TensorContext> contexts = new ArrayList<>();
 
     @AfterEach

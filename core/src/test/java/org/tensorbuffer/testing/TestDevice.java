@@ -19,6 +19,7 @@ import org.tensorbuffer.device.MemoryInfo;
  * double frees. No kernels: the pool and TensorBuffer tests need memory only. Thread-safe.
  */
 public final class TestDevice implements Device {
+    private final String id;
     private final long limit;
     private final AtomicLong used = new AtomicLong();
     private final AtomicLong allocations = new AtomicLong();
@@ -27,12 +28,23 @@ public final class TestDevice implements Device {
     private final Arena arena = Arena.ofShared();
     private final AtomicLong nextFake = new AtomicLong(1L << 40);
 
-    /** A device with {@code limitBytes} of memory ({@code Long.MAX_VALUE} for no limit). */
-    public TestDevice(long limitBytes) {
+    /** A device named {@code id} with {@code limitBytes} of memory ({@code Long.MAX_VALUE} for no limit). */
+    public TestDevice(String id, long limitBytes) {
+        this.id = id;
         this.limit = limitBytes;
     }
 
-    /** A device without a limit. */
+    /** A device named {@code id} without a limit. */
+    public TestDevice(String id) {
+        this(id, Long.MAX_VALUE);
+    }
+
+    /** A device named {@code test} with {@code limitBytes} of memory. */
+    public TestDevice(long limitBytes) {
+        this("test", limitBytes);
+    }
+
+    /** A device named {@code test} without a limit. */
     public TestDevice() {
         this(Long.MAX_VALUE);
     }
@@ -59,7 +71,7 @@ public final class TestDevice implements Device {
 
     @Override
     public String id() {
-        return "test";
+        return id;
     }
 
     @Override
