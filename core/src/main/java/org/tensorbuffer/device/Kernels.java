@@ -17,11 +17,15 @@ public interface Kernels {
      * Row-major GEMM: {@code C = alpha * op(A) * op(B) + beta * C} with {@code op(X) = X} or {@code X^T}; {@code C} is
      * {@code m x n}, {@code op(A)} is {@code m x k}, {@code op(B)} is {@code k x n}; {@code lda}, {@code ldb},
      * {@code ldc} are row strides in elements of the matrices as stored (as in CBLAS with {@code CblasRowMajor}).
-     * With {@code beta == 0}, {@code C} is not read (NaNs in it do not propagate).
+     * With {@code beta == 0}, {@code C} is not read (NaNs in it do not propagate). By default a batch of one
+     * {@link #gemmStridedBatched}.
      */
-    void gemm(DType dtype, boolean transA, boolean transB, int m, int n, int k, double alpha,
-              DeviceBuffer a, long aOffset, int lda, DeviceBuffer b, long bOffset, int ldb, double beta,
-              DeviceBuffer c, long cOffset, int ldc);
+    default void gemm(DType dtype, boolean transA, boolean transB, int m, int n, int k, double alpha,
+                      DeviceBuffer a, long aOffset, int lda, DeviceBuffer b, long bOffset, int ldb, double beta,
+                      DeviceBuffer c, long cOffset, int ldc) {
+        gemmStridedBatched(dtype, transA, transB, m, n, k, alpha, a, aOffset, lda, 0, b, bOffset, ldb, 0, beta,
+                c, cOffset, ldc, 0, 1);
+    }
 
     /**
      * {@code batch} independent GEMMs as in {@link #gemm}; matrix {@code i} of A starts {@code i * strideA} elements

@@ -65,26 +65,13 @@ public final class CpuKernels implements Kernels {
 
     // ---------------------------------------------------------------- GEMM
 
+
     /**
      * {@inheritDoc}
      *
      * <p>Dispatch (see {@link Gemm}): {@code m * n * k <= } {@link Gemm#SMALL_WORK} in scalar Java; otherwise
      * OpenBLAS ({@code cblas_?gemv} when {@code m == 1} or {@code n == 1}, else {@code cblas_?gemm}) or the blocked
-     * Vector API GEMM.
-     *
-     * @throws IllegalArgumentException  for negative sizes or a leading dimension below the stored row length
-     * @throws IndexOutOfBoundsException if a matrix does not fit its buffer
-     */
-    @Override
-    public void gemm(DType dtype, boolean transA, boolean transB, int m, int n, int k, double alpha,
-                     DeviceBuffer a, long aOffset, int lda, DeviceBuffer b, long bOffset, int ldb, double beta,
-                     DeviceBuffer c, long cOffset, int ldc) {
-        gemmStridedBatched(dtype, transA, transB, m, n, k, alpha, a, aOffset, lda, 0, b, bOffset, ldb, 0, beta,
-                c, cOffset, ldc, 0, 1);
-    }
-
-    /**
-     * {@inheritDoc}
+     * Vector API GEMM. {@link #gemm} is a batch of one.
      *
      * <p>Runs as a loop of single GEMMs (Debian's OpenBLAS 0.3.21 exports no {@code cblas_?gemm_batch_strided});
      * tiny matrices take the scalar Java path, so a batch of thousands of 2x2 products costs no native call at all.

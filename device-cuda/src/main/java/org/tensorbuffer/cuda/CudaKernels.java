@@ -62,13 +62,6 @@ final class CudaKernels implements Kernels, AutoCloseable {
 
     // --- GEMM ------------------------------------------------------------------------------------------------------
 
-    @Override
-    public void gemm(DType dtype, boolean transA, boolean transB, int m, int n, int k, double alpha,
-                     DeviceBuffer a, long aOffset, int lda, DeviceBuffer b, long bOffset, int ldb, double beta,
-                     DeviceBuffer c, long cOffset, int ldc) {
-        gemmStridedBatched(dtype, transA, transB, m, n, k, alpha, a, aOffset, lda, 0, b, bOffset, ldb, 0, beta,
-                c, cOffset, ldc, 0, 1);
-    }
 
     @Override
     public void gemmStridedBatched(DType dtype, boolean transA, boolean transB, int m, int n, int k, double alpha,
