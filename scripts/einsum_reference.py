@@ -162,7 +162,7 @@ def contract(terms, out, path, ops, impl="einsum"):
     if t != out:
         labels = {c: LETTERS[k] for k, c in enumerate(dict.fromkeys(t))}
         r = np.einsum("".join(labels[c] for c in t) + "->" + "".join(labels[c] for c in out), r)
-    return np.array(r, order="C", copy=None), sizes
+    return np.ascontiguousarray(r), sizes
 
 
 def main():

@@ -246,7 +246,8 @@ public final class CompareReport {
             return Double.NaN;
         }
         try {
-            Process p = new ProcessBuilder("python3", script.toString(), file.toString(), "--path", "opt_flops",
+            Process p = new ProcessBuilder(java.nio.file.Files.isExecutable(java.nio.file.Path.of("/usr/bin/python3")) ? "/usr/bin/python3"
+                    : "python3", script.toString(), file.toString(), "--path", "opt_flops",
                     "--bench", String.valueOf(repeat)).redirectErrorStream(false).start();
             p.getOutputStream().close();
             byte[] out = p.getInputStream().readAllBytes();

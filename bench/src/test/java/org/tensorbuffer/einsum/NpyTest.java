@@ -42,7 +42,7 @@ class NpyTest {
         Npy.write(ours, new long[] {2, 3}, new double[] {1, 2, 3, 4, 5, 6.5});
         Path theirs = tmp.resolve("theirs.npy");
         Path scalar = tmp.resolve("scalar.npy");
-        Process p = new ProcessBuilder("python3", "-c", "import numpy as np, sys\n"
+        Process p = new ProcessBuilder(TestSupport.python(), "-c", "import numpy as np, sys\n"
                 + "a = np.load(sys.argv[1]); assert a.shape == (2, 3) and a.dtype == np.float64, a\n"
                 + "assert a[1, 2] == 6.5 and a[0, 1] == 2\n"
                 + "np.save(sys.argv[2], np.arange(12, dtype=np.float64).reshape(3, 4) / 4)\n"

@@ -31,11 +31,19 @@ final class TestSupport {
         return root().resolve("data/einsum/" + name + ".json");
     }
 
-    /** Whether {@code python3 -c 'import numpy'} works. */
+    /**
+     * The Python to run NumPy with: Debian's {@code /usr/bin/python3} (where {@code python3-numpy} installs) when it
+     * exists, since a {@code python3} earlier on the PATH (pyenv, a virtualenv) may lack numpy; else {@code python3}.
+     */
+    static String python() {
+        return Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
+    }
+
+    /** Whether {@code python() -c 'import numpy'} works. */
     static synchronized boolean hasNumpy() {
         if (numpy == null) {
             try {
-                numpy = run(List.of("python3", "-c", "import numpy"), 60).exit == 0;
+                numpy = run(List.of(python(), "-c", "import numpy"), 60).exit == 0;
             } catch (IOException | InterruptedException e) {
                 numpy = false;
             }
@@ -48,7 +56,7 @@ final class TestSupport {
 
     /** Runs {@code scripts/einsum_reference.py} with the arguments; returns exit code and stdout+stderr. */
     static Result reference(String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of("python3", root().resolve("scripts/einsum_reference.py").toString()));
+        List<String> cmd = new ArrayList<>(List.of(python(), root().resolve("scripts/einsum_reference.py").toString()));
         cmd.addAll(List.of(args));
         return run(cmd, 600);
     }
