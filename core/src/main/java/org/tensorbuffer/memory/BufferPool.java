@@ -256,10 +256,7 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
             return false;
         }
         while (sharedCachedBytes + allowanceTotal + grant > maxCachedBytes && lruTail != null) {
-            Block oldest = lruTail;
-            unlinkShared(oldest);
-            evictions++;
-            freeRaw(oldest);
+            evictLocked(lruTail);
         }
         if (sharedCachedBytes + allowanceTotal + grant > maxCachedBytes) {
             grant = maxCachedBytes - sharedCachedBytes - allowanceTotal;
@@ -330,17 +327,18 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
 
     private void enforceLimitsLocked(int touchedClass) {
         while (classCount[touchedClass] > maxBlocksPerClass) {
-            Block oldest = classTail[touchedClass];
-            unlinkShared(oldest);
-            evictions++;
-            freeRaw(oldest);
+            evictLocked(classTail[touchedClass]);
         }
         while (sharedCachedBytes + allowanceTotal > maxCachedBytes && lruTail != null) {
-            Block oldest = lruTail;
-            unlinkShared(oldest);
-            evictions++;
-            freeRaw(oldest);
+            evictLocked(lruTail);
         }
+    }
+
+    /** Takes a cached block out of the shared tier and frees it to the device, counting an eviction. */
+    private void evictLocked(Block b) {
+        unlinkShared(b);
+        evictions++;
+        freeRaw(b);
     }
 
     private void freeRaw(Block b) {
@@ -385,10 +383,7 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     private void releaseAllCachedLocked(ThreadCache current) {
         drainLocked(current, true);
         while (lruTail != null) {
-            Block b = lruTail;
-            unlinkShared(b);
-            evictions++;
-            freeRaw(b);
+            evictLocked(lruTail);
         }
         for (ThreadCache c : caches) {
             if (c != current && c.cachedBytes > 0) {
