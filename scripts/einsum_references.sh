@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates the NumPy references of the Java tests (bench/src/test/resources/einsum/NAME.json) for the 14
+# Regenerates the NumPy references of the Java tests (workloads/src/test/resources/einsum/NAME.json) for the 14
 # instances: seed 42, the path each test uses. Takes several minutes (gm_queen and the MERA networks are heavy).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-out="$here/bench/src/test/resources/einsum"
+out="$here/workloads/src/test/resources/einsum"
 mkdir -p "$out"
 for f in "$here"/data/einsum/*.json; do
   name=$(basename "$f" .json)

@@ -64,16 +64,16 @@ echo "== test launcher and test dependencies"
 echo "== CLI main class"
 main=${TB_CLI_MAIN:-}
 if [ -z "$main" ]; then
-  for j in bench/target/*.jar; do
+  for j in cli/target/*.jar; do
     [ -e "$j" ] || continue
     main=$(unzip -p "$j" META-INF/MANIFEST.MF 2>/dev/null | tr -d '\r' | sed -n 's/^Main-Class: //p' | head -n 1)
     [ -n "$main" ] && break
   done
 fi
 if [ -z "$main" ]; then
-  main=$(grep -rl --include=*.java '@Command' bench/src/main/java 2>/dev/null \
+  main=$(grep -rl --include=*.java '@Command' cli/src/main/java 2>/dev/null \
     | xargs -r grep -l 'static void main' | head -n 1 \
-    | sed 's#bench/src/main/java/##; s#\.java$##; s#/#.#g' || true)
+    | sed 's#cli/src/main/java/##; s#\.java$##; s#/#.#g' || true)
 fi
 echo "${main:-}" > "$dest/cli-main.txt"
 echo "CLI main class: ${main:-<none found: decode/einsum checks will be skipped>}"

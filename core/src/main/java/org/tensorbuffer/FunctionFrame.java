@@ -3,6 +3,8 @@ package org.tensorbuffer;
 import java.util.ArrayList;
 import java.util.List;
 import org.tensorbuffer.memory.Block;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 
 /**
  * A function's numbered slot buffers, reused from call to call (design note 002, {@code tl_mem_function_enter},

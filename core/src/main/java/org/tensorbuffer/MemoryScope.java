@@ -2,6 +2,8 @@ package org.tensorbuffer;
 
 import java.util.Arrays;
 import java.util.function.Supplier;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 
 /**
  * A region of code whose tensors are released together when it ends, normally or by an exception: every

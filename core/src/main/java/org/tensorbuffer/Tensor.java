@@ -13,6 +13,8 @@ import org.tensorbuffer.leak.LeakTracker;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.IllegalReferenceCountException;
 import org.tensorbuffer.observe.MemoryHistory;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 
 /**
  * An n-dimensional array in device memory: a {@link Shape} and {@link DType} over a {@link Block}, contiguous and

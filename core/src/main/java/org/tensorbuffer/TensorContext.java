@@ -13,6 +13,8 @@ import org.tensorbuffer.observe.MemoryStats;
 import org.tensorbuffer.plan.MemoryPlan;
 import org.tensorbuffer.plan.PlannedAllocator;
 import org.tensorbuffer.plan.PlannedRun;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 
 /**
  * A session of tensor work on one device: the device, its {@link BufferPool} and {@link TensorBuffer}, and the

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
 import org.tensorbuffer.testing.TestDevice;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 
 class FunctionFrameTest {
 

@@ -10,6 +10,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.tensorbuffer.memory.IllegalReferenceCountException;
 import org.tensorbuffer.testing.TestDevice;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 
 class MemoryScopeTest {
     private TestDevice device;

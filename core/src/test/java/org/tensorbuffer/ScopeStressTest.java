@@ -20,6 +20,8 @@ import org.tensorbuffer.memory.PoolStats;
 import org.tensorbuffer.memory.TensorBuffer;
 import org.tensorbuffer.memory.TensorBufferStats;
 import org.tensorbuffer.testing.TestDevice;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 
 /**
  * 8 threads allocate mixed sizes through a reactive and a proactive context over one pool, close in random order,

@@ -7,6 +7,8 @@ import org.junit.jupiter.api.Test;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.UseAfterRecycleException;
 import org.tensorbuffer.testing.TestDevice;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 
 class TensorLifecycleTest {
     private final TestDevice device = new TestDevice();

@@ -2,6 +2,8 @@ package org.tensorbuffer;
 
 import org.tensorbuffer.leak.LeakDetector;
 import org.tensorbuffer.testing.TestDevice;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 
 /**
  * Prints the cost of a tensor's life (create over a pool hit, close) per leak-detection level, with and without an

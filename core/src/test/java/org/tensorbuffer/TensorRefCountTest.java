@@ -10,6 +10,8 @@ import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.IllegalReferenceCountException;
 import org.tensorbuffer.memory.UseAfterRecycleException;
 import org.tensorbuffer.testing.TestDevice;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 
 class TensorRefCountTest {
     private TestDevice device;

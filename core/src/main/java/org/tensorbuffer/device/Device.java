@@ -2,7 +2,7 @@ package org.tensorbuffer.device;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Map;
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 
 /**
  * A compute device: raw memory, host/device copies and the {@link Kernels} the Tensor API runs on.

@@ -1,6 +1,6 @@
 package org.tensorbuffer.device;
 
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 
 /**
  * The compute kernels a backend provides for the Tensor API.

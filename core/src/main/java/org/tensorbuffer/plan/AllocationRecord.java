@@ -1,8 +1,8 @@
 package org.tensorbuffer.plan;
 
 import java.util.Objects;
-import org.tensorbuffer.DType;
-import org.tensorbuffer.Shape;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 
 /**
  * One tensor allocation of a recorded run: what was asked for and when it was live.

@@ -4,8 +4,8 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import org.tensorbuffer.DType;
-import org.tensorbuffer.Shape;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BlockOwner;
 

@@ -8,8 +8,8 @@ import javax.management.MBeanServer;
 import javax.management.ObjectName;
 import javax.management.openmbean.TabularData;
 import org.junit.jupiter.api.Test;
-import org.tensorbuffer.DType;
-import org.tensorbuffer.Shape;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.testing.TestDevice;
 
 class MemoryMBeansTest {

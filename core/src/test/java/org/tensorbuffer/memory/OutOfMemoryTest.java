@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
 import org.tensorbuffer.AllocationStrategy;
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 import org.tensorbuffer.MemoryScope;
-import org.tensorbuffer.Shape;
+import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.device.DeviceOutOfMemoryException;

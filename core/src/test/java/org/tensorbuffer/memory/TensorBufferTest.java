@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
-import org.tensorbuffer.DType;
-import org.tensorbuffer.Shape;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.testing.TestDevice;
 
 class TensorBufferTest {

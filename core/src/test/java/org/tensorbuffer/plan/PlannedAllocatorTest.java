@@ -9,8 +9,8 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.tensorbuffer.AllocationStrategy;
-import org.tensorbuffer.DType;
-import org.tensorbuffer.Shape;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
 

@@ -10,7 +10,7 @@ import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 import org.tensorbuffer.device.BinaryOp;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.device.Kernels;

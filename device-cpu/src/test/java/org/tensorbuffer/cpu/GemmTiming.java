@@ -1,6 +1,6 @@
 package org.tensorbuffer.cpu;
 
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 import org.tensorbuffer.device.DeviceBuffer;
 
 /**

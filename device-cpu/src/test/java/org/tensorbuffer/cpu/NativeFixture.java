@@ -5,7 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 import org.tensorbuffer.device.DeviceBuffer;
 
 /** Test helper: CPU buffers filled from and read back into {@code double[]}, freed on {@link #close()}. */

@@ -1,8 +1,8 @@
 package org.tensorbuffer.example;
 
 import org.tensorbuffer.AllocationStrategy;
-import org.tensorbuffer.DType;
-import org.tensorbuffer.Shape;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.device.Devices;

@@ -21,7 +21,7 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 
 /**
  * GEMM through cuBLAS, bound with the FFM API on whichever {@code libcublas.so.*} is found (JCublas would need exactly

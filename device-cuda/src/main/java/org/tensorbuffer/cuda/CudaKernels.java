@@ -8,7 +8,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import jcuda.driver.CUdeviceptr;
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 import org.tensorbuffer.device.BinaryOp;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.device.Kernels;

@@ -1,6 +1,6 @@
 package org.tensorbuffer.cuda;
 
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 
 /**
  * The bit pattern one element of a {@link org.tensorbuffer.device.Device#fill} holds: {@code value} converted to the

@@ -1,6 +1,6 @@
 package org.tensorbuffer.cuda;
 
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 
 /**
  * Who runs {@link CudaKernels#gemm} on a device: cuBLAS where a {@code libcublas} is found ({@link CublasGemm}), else

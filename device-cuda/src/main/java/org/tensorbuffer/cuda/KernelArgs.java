@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import jcuda.NativePointerObject;
 import jcuda.Pointer;
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 
 /**
  * The parameter list of one kernel launch, built in the order of the kernel's C signature, as

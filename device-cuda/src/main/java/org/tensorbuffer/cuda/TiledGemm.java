@@ -1,7 +1,7 @@
 package org.tensorbuffer.cuda;
 
 import jcuda.driver.CUstream;
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 
 /**
  * GEMM with the project's own kernel ({@code gemm_f32}/{@code gemm_f64} in {@code kernels.cu}): 16 x 16 output tiles,

@@ -9,7 +9,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.device.DeviceOutOfMemoryException;
 

@@ -11,7 +11,7 @@ import java.util.HashSet;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 
 /** The parts of the backend that need no GPU: fill patterns, axis merging, the PTX resource, the mode property. */
 class CudaHostSideTest {

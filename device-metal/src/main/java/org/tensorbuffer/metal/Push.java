@@ -2,7 +2,7 @@ package org.tensorbuffer.metal;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 
 /**
  * Builder of a push-constant block, written in the order the shader declares its members: element-type values

@@ -10,7 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 
 /**
  * Compiles the GLSL compute shaders in {@code org/tensorbuffer/metal/shaders/} to SPIR-V at run time with shaderc

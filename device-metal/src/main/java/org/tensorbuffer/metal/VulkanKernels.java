@@ -4,7 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.HashMap;
 import java.util.Map;
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 import org.tensorbuffer.device.BinaryOp;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.device.Kernels;

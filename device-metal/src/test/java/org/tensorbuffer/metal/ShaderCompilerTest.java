@@ -6,7 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.tensorbuffer.DType;
+import org.tensorbuffer.types.DType;
 
 class ShaderCompilerTest {
 

@@ -1,0 +1,212 @@
+package org.tensorbuffer.cli;
+
+import com.google.gson.GsonBuilder;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.tensorbuffer.AllocationStrategy;
+import org.tensorbuffer.device.DeviceUnavailableException;
+import org.tensorbuffer.llama.DecodeRequest;
+import org.tensorbuffer.llama.DecodeStats;
+import org.tensorbuffer.bench.JmhResults;
+import org.tensorbuffer.bench.RunInfo;
+import org.tensorbuffer.report.CompareReport;
+import org.tensorbuffer.memory.PoolOutOfMemoryException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import org.tensorbuffer.report.Comparison;
+import org.tensorbuffer.report.CompareResult;
+
+/**
+ * {@code tensorbuffer compare}: the project's main job. Decodes the bundled llama2.c model under each allocation
+ * strategy, several times, and prints tokens/s, allocations per token, hit rates and peak bytes with the ratio of
+ * each strategy to {@code none}.
+ */
+@Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Decode a llama2.c model under each allocation strategy (none, reactive, proactive), several "
+                + "times each, and print a table of tokens/s, device allocations per token, hit rates and peak bytes "
+                + "with the ratio of each strategy to the first (none).",
+            "Runs on a fresh clone with no arguments (the bundled models/stories260K.bin, greedy). Exit status: 0, "
+                + "1 on an error, 3 if the strategies' token ids differ."})
+final class CompareCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "PATH",
+            description = "llama2.c checkpoint (default: the bundled models/" + ModelFiles.DEFAULT_MODEL + ").")
+    Path model;
+
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "256",
+            description = "Positions per decode from BOS, as run.c's -n; 0 means seq_len (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--runs", paramLabel = "N", defaultValue = "5",
+            description = "Timed decodes per strategy; the table shows medians (default: ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "2",
+            description = "Untimed rounds over all strategies first, for the JIT (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--strategies", paramLabel = "LIST", split = ",", defaultValue = "none,reactive,proactive",
+            description = "Strategies in order, comma-separated; the first is the baseline of the ratios "
+                    + "(default: ${DEFAULT-VALUE}).")
+    List<String> strategies;
+
+    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0",
+            description = "Sampling temperature; 0 is greedy (default: ${DEFAULT-VALUE}).")
+    float temperature;
+
+    @Option(names = "--topp", paramLabel = "P", defaultValue = "0.9",
+            description = "Top-p threshold when sampling (default: ${DEFAULT-VALUE}).")
+    float topp;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "42",
+            description = "Sampling seed, the same for every run (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--device", paramLabel = "ID", defaultValue = "cpu",
+            description = "Device id from `tensorbuffer devices` (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--json",
+            description = "Print one JSON object (per strategy the medians and every run's --json object) instead "
+                    + "of the table.")
+    boolean json;
+
+    @Option(names = "--quiet", description = "No progress lines on stderr.")
+    boolean quiet;
+
+    @Option(names = "--html", paramLabel = "FILE",
+            description = "Also write a self-contained HTML report with charts (tokens/s, allocations per token, hit "
+                    + "rates, peak live vs reserved bytes per strategy, allocation-size histograms, and the JMH "
+                    + "results of --jmh if that file exists).")
+    Path html;
+
+    @Option(names = "--jmh", paramLabel = "FILE", defaultValue = "bench-results/jmh.json",
+            description = "JMH results (from `tensorbuffer bench`) for the HTML report, if present "
+                    + "(default: ${DEFAULT-VALUE}).")
+    Path jmh;
+
+    @Option(names = "--einsum", paramLabel = "INSTANCE.json",
+            description = "With --html: also time one evaluation of this einsum instance per strategy (and NumPy's, "
+                    + "where python3 with numpy is found); repeatable, e.g. "
+                    + "data/einsum/str_matrix_chain_multiplication_100.json.")
+    List<Path> einsum = new ArrayList<>();
+
+    @Option(names = "--einsum-repeat", paramLabel = "N", defaultValue = "3",
+            description = "Timed einsum evaluations per strategy, median reported (default: ${DEFAULT-VALUE}).")
+    int einsumRepeat;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        try {
+            List<AllocationStrategy> list = new ArrayList<>();
+            for (String s : strategies) {
+                list.add(AllocationStrategy.parse(s.trim()));
+            }
+            Path m = model != null ? model : ModelFiles.modelsDir().resolve(ModelFiles.DEFAULT_MODEL);
+            DecodeRequest req = new DecodeRequest(m, null, "", steps, temperature, topp, seed, device, list.getFirst());
+            int total = (warmup + runs) * list.size();
+            int[] done = {0};
+            Comparison c = Comparison.run(req, list, runs, warmup, p -> {
+                done[0]++;
+                if (!quiet) {
+                    err.printf(Locale.ROOT, "compare: [%d/%d] %-9s %s: %.0f tok/s, %.2f allocs/token%n", done[0],
+                            total, p.strategy().name().toLowerCase(),
+                            p.round() < 0 ? "warm-up" : "run " + (p.round() + 1) + "/" + p.rounds(),
+                            p.stats().tokensPerSecond(), p.stats().rawAllocsPerTokenSteady());
+                }
+            });
+            if (json) {
+                out.println(new GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(json(c)));
+            } else {
+                out.println();
+                out.print(CompareTable.render(c));
+                out.println();
+                out.print(CompareTable.legend(c));
+            }
+            if (html != null) {
+                writeHtml(c, req);
+                if (!quiet) {
+                    err.println("compare: report written to " + html);
+                }
+            }
+            return c.idsIdentical() ? 0 : 3;
+        } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException
+                 | DeviceUnavailableException | PoolOutOfMemoryException | IOException e) {
+            err.println("tensorbuffer compare: error: " + DecodeCommand.message(e));
+            return 1;
+        }
+    }
+
+    private void writeHtml(Comparison c, DecodeRequest req) throws IOException {
+        var parsed = spec.commandLine().getParseResult();
+        StringBuilder cmd = new StringBuilder("./tensorbuffer");
+        for (String a : parsed == null ? List.of("compare") : parsed.originalArgs()) {
+            cmd.append(' ').append(a.matches("[A-Za-z0-9_./=,:+@%-]+") ? a : "'" + a.replace("'", "'\\''") + "'");
+        }
+        RunInfo info = RunInfo.current(List.of(cmd.toString()));
+        JmhResults jmhResults = null;
+        RunInfo jmhInfo = null;
+        if (jmh != null && Files.isRegularFile(jmh)) {
+            jmhResults = JmhResults.read(jmh);
+            Path side = RunInfo.sideFile(jmh);
+            jmhInfo = Files.isRegularFile(side) ? RunInfo.read(side) : null;
+        }
+        long[][] sizes = CompareReport.decodeSizeClasses(req);
+        List<CompareReport.EinsumTiming> timings = new ArrayList<>();
+        List<AllocationStrategy> strategies = c.results().stream().map(CompareResult::strategy).toList();
+        for (Path f : einsum) {
+            if (!quiet) {
+                System.err.println("compare: timing einsum " + f + " per strategy");
+            }
+            timings.add(CompareReport.einsum(f, strategies, req.device(), Math.max(1, einsumRepeat)));
+        }
+        CompareReport.build(c, info, sizes, timings, jmhResults, jmhInfo).write(html);
+    }
+
+    private static Map<String, Object> json(Comparison c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("machine", c.machine());
+        m.put("model", c.request().model().toString());
+        m.put("warmup_rounds", c.warmup());
+        m.put("ids_identical", c.idsIdentical());
+        List<Object> rs = new ArrayList<>();
+        for (CompareResult r : c.results()) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("strategy", r.name());
+            o.put("tokens_per_s_median", r.tokensPerSecond());
+            o.put("tokens_per_cpu_s_median", nan(r.tokensPerCpuSecond()));
+            o.put("first_token_ms_median", r.firstTokenMillis());
+            o.put("raw_allocs_per_token_steady_median", r.rawAllocsPerTokenSteady());
+            o.put("pool_hit_rate_steady_median", nan(r.poolHitRateSteady()));
+            o.put("tensorbuffer_hit_rate_median", nan(r.tensorBufferHitRate()));
+            o.put("peak_live_bytes_median", r.peakLiveBytes());
+            o.put("peak_reserved_bytes_median", r.peakReservedBytes());
+            List<Object> runs = new ArrayList<>();
+            for (DecodeStats s : r.runs()) {
+                runs.add(DecodeCommand.json(s, c.request().model(), c.request().seed(), null));
+            }
+            o.put("runs", runs);
+            rs.add(o);
+        }
+        m.put("results", rs);
+        return m;
+    }
+
+    private static Double nan(double v) {
+        return Double.isNaN(v) ? null : v;
+    }
+}
