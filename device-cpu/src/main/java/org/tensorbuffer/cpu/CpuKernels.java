@@ -244,10 +244,7 @@ public final class CpuKernels implements Kernels {
         long px = range(x, xOffset, n, es, "silu x");
         long po = range(out, outOffset, n, es, "silu out");
         if (dtype == DType.F32) {
-            for (long i = 0; i < n; i++) {
-                float v = ALL.get(F, px + i * 4);
-                ALL.set(F, po + i * 4, v * (1.0f / (1.0f + (float) Math.exp(-v))));
-            }
+            VectorOpsF32.silu(px, po, n);
         } else {
             for (long i = 0; i < n; i++) {
                 double v = ALL.get(D, px + i * 8);
@@ -278,22 +275,7 @@ public final class CpuKernels implements Kernels {
         long pw = range(weight, weightOffset, cols, es, "rmsnorm weight");
         long po = range(out, outOffset, total, es, "rmsnorm out");
         if (dtype == DType.F32) {
-            float e = (float) eps;
-            for (int r = 0; r < rows; r++) {
-                long xr = px + (long) r * cols * 4;
-                long or = po + (long) r * cols * 4;
-                float ss = 0.0f;
-                for (int j = 0; j < cols; j++) {
-                    float v = ALL.get(F, xr + j * 4L);
-                    ss += v * v;
-                }
-                ss /= cols;
-                ss += e;
-                ss = 1.0f / (float) Math.sqrt(ss);
-                for (int j = 0; j < cols; j++) {
-                    ALL.set(F, or + j * 4L, ALL.get(F, pw + j * 4L) * (ss * ALL.get(F, xr + j * 4L)));
-                }
-            }
+            VectorOpsF32.rmsnorm(px, pw, po, rows, cols, (float) eps);
         } else {
             for (int r = 0; r < rows; r++) {
                 long xr = px + (long) r * cols * 8;
@@ -333,7 +315,7 @@ public final class CpuKernels implements Kernels {
         for (int r = 0; r < rows; r++) {
             long off = (long) r * cols * es;
             if (dtype == DType.F32) {
-                softmaxF32(px + off, po + off, validCols);
+                VectorOpsF32.softmax(px + off, po + off, validCols);
                 for (int j = validCols; j < cols; j++) {
                     ALL.set(F, po + off + j * 4L, 0.0f);
                 }
@@ -343,29 +325,6 @@ public final class CpuKernels implements Kernels {
                     ALL.set(D, po + off + j * 8L, 0.0);
                 }
             }
-        }
-    }
-
-    /** run.c softmax of {@code size} floats from {@code px} into {@code po} (which may be {@code px}). */
-    private static void softmaxF32(long px, long po, int size) {
-        if (size == 0) {
-            return;
-        }
-        float max = ALL.get(F, px);
-        for (int i = 1; i < size; i++) {
-            float v = ALL.get(F, px + i * 4L);
-            if (v > max) {
-                max = v;
-            }
-        }
-        float sum = 0.0f;
-        for (int i = 0; i < size; i++) {
-            float e = (float) Math.exp(ALL.get(F, px + i * 4L) - max);
-            ALL.set(F, po + i * 4L, e);
-            sum += e;
-        }
-        for (int i = 0; i < size; i++) {
-            ALL.set(F, po + i * 4L, ALL.get(F, po + i * 4L) / sum);
         }
     }
 
@@ -410,6 +369,10 @@ public final class CpuKernels implements Kernels {
         }
         long px = range(x, xOffset, dim, es, "rope x");
         long po = range(out, outOffset, dim, es, "rope out");
+        if (dtype == DType.F32) {
+            VectorOpsF32.rope(px, po, dim, headSize, pos);
+            return;
+        }
         for (int i = 0; i < dim; i += 2) {
             int headDim = i % headSize;
             if (dtype == DType.F32) {
@@ -465,28 +428,7 @@ public final class CpuKernels implements Kernels {
         long po = range(out, outOffset, qElems, es, "attention out");
         int kvMul = nHeads / nKvHeads;
         if (dtype == DType.F32) {
-            float scale = (float) Math.sqrt(headSize);
-            for (int h = 0; h < nHeads; h++) {
-                long qh = pq + (long) h * headSize * 4;
-                long ah = pa + (long) h * attStride * 4;
-                long headOff = (long) (h / kvMul) * headSize * 4;
-                for (int t = 0; t <= pos; t++) {
-                    long kt = pk + (long) t * kvDim * 4 + headOff;
-                    float score = 0.0f;
-                    for (int i = 0; i < headSize; i++) {
-                        score += ALL.get(F, qh + i * 4L) * ALL.get(F, kt + i * 4L);
-                    }
-                    ALL.set(F, ah + t * 4L, score / scale);
-                }
-                softmaxF32(ah, ah, pos + 1);
-                long oh = po + (long) h * headSize * 4;
-                ALL.asSlice(oh, (long) headSize * 4).fill((byte) 0);
-                for (int t = 0; t <= pos; t++) {
-                    long vt = pv + (long) t * kvDim * 4 + headOff;
-                    float a = ALL.get(F, ah + t * 4L);
-                    axpyF32(a, vt, oh, headSize);
-                }
-            }
+            VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, 0, nHeads, kvMul, headSize, kvDim, pos);
         } else {
             double scale = Math.sqrt(headSize);
             for (int h = 0; h < nHeads; h++) {
@@ -510,20 +452,6 @@ public final class CpuKernels implements Kernels {
                     axpyF64(a, vt, oh, headSize);
                 }
             }
-        }
-    }
-
-    /** {@code y[i] += a * x[i]} with a separate multiply and add (no FMA), as C computes it. */
-    private static void axpyF32(float a, long px, long py, int n) {
-        int i = 0;
-        int bound = n - n % FS.length();
-        for (; i < bound; i += FS.length()) {
-            FloatVector vx = FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER);
-            FloatVector vy = FloatVector.fromMemorySegment(FS, ALL, py + i * 4L, ORDER);
-            vy.add(vx.mul(a)).intoMemorySegment(ALL, py + i * 4L, ORDER);
-        }
-        for (; i < n; i++) {
-            ALL.set(F, py + i * 4L, ALL.get(F, py + i * 4L) + a * ALL.get(F, px + i * 4L));
         }
     }
 
@@ -638,8 +566,10 @@ public final class CpuKernels implements Kernels {
      * {@inheritDoc}
      *
      * <p>Axes of size 1 are dropped and adjacent axes that are contiguous with each other are merged first; then a
-     * fully contiguous source is one {@code memcpy}, an innermost axis with stride 1 is one copy per row, an innermost
-     * stride of 0 (broadcast) is a fill per row, and anything else is an element loop. Negative strides are allowed.
+     * fully contiguous source is one {@code memcpy}, long rows (at least {@code BlockedPermute.DST_BLOCK} elements)
+     * with stride 1 are one copy per row, long rows with stride 0 (broadcast) a fill per row, and anything else (a
+     * transpose, short rows) a cache-blocked tiled copy ({@code BlockedPermute}, after HPTT). Negative strides are
+     * allowed.
      *
      * @throws IllegalArgumentException if {@code shape} and {@code srcStrides} differ in length or a dimension is
      *                                  negative
@@ -708,6 +638,12 @@ public final class CpuKernels implements Kernels {
         long rowBytes = inner * es;
         if (rank == 1 && innerStride == 1) {
             MemorySegment.copy(ALL, ps, ALL, pd, rowBytes);
+            return;
+        }
+        if (rank >= 2 && (es == 2 || es == 4 || es == 8) && !((innerStride == 1 || innerStride == 0)
+                && inner >= BlockedPermute.DST_BLOCK)) {
+            // A transpose or short rows: cache-blocked tiles (HPTT-style) instead of one strided row at a time.
+            BlockedPermute.copy(ps, pd, dims, strides, rank, es);
             return;
         }
         long[] idx = new long[rank];
