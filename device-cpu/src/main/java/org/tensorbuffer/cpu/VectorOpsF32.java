@@ -5,6 +5,7 @@ import static org.tensorbuffer.cpu.NativeMemory.ALL;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -13,8 +14,9 @@ import jdk.incubator.vector.VectorSpecies;
  * absolute addresses, FMA, {@link VectorOperators#EXP} (the JDK's vector math library, within 1 ulp of the exact
  * result), lane-parallel sums. The formulas are llama2.c {@code run.c}'s (Karpathy, MIT licence); like {@code run.c}
  * built with {@code -Ofast}, sums are reassociated (lane-parallel) and products fused, so results differ from the
- * sequential float order in the last bits. Dot products over the head dimension take the widest species that fits
- * (512, 256, then 128 bits) and finish in scalar code.
+ * sequential float order in the last bits. One species only (the preferred one), with masked loads for a head
+ * dimension that is not a multiple of its length: a second species in the same hot code makes C2's type profiles
+ * of the vector classes polymorphic and the intrinsics fall back to Java loops.
  *
  * <p>Stateless apart from the RoPE table cache (an immutable table published through a volatile field); thread-safe.
  * Callers check the ranges; these methods do not.
@@ -23,8 +25,6 @@ final class VectorOpsF32 {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Float> F256 = FloatVector.SPECIES_256;
-    private static final VectorSpecies<Float> F128 = FloatVector.SPECIES_128;
     private static final int L = FS.length();
 
     /** cos/sin of {@code pos * freq_j} for {@code j < headSize / 2}; the last one computed is reused. */
@@ -39,29 +39,17 @@ final class VectorOpsF32 {
     /** {@code sum a[i] * b[i]} over {@code n} floats. */
     static float dot(long a, long b, int n) {
         int i = 0;
-        float s = 0.0f;
-        if (n >= L) {
-            FloatVector acc = FloatVector.zero(FS);
-            for (; i <= n - L; i += L) {
-                acc = FloatVector.fromMemorySegment(FS, ALL, a + i * 4L, ORDER)
-                        .fma(FloatVector.fromMemorySegment(FS, ALL, b + i * 4L, ORDER), acc);
-            }
-            s = acc.reduceLanes(VectorOperators.ADD);
+        FloatVector acc = FloatVector.zero(FS);
+        for (; i <= n - L; i += L) {
+            acc = FloatVector.fromMemorySegment(FS, ALL, a + i * 4L, ORDER)
+                    .fma(FloatVector.fromMemorySegment(FS, ALL, b + i * 4L, ORDER), acc);
         }
-        if (F256.length() < L && i <= n - F256.length()) {
-            s += FloatVector.fromMemorySegment(F256, ALL, a + i * 4L, ORDER)
-                    .mul(FloatVector.fromMemorySegment(F256, ALL, b + i * 4L, ORDER)).reduceLanes(VectorOperators.ADD);
-            i += F256.length();
+        if (i < n) {
+            VectorMask<Float> m = FS.indexInRange(i, n);
+            acc = FloatVector.fromMemorySegment(FS, ALL, a + i * 4L, ORDER, m)
+                    .fma(FloatVector.fromMemorySegment(FS, ALL, b + i * 4L, ORDER, m), acc);
         }
-        if (F128.length() < L && i <= n - F128.length()) {
-            s += FloatVector.fromMemorySegment(F128, ALL, a + i * 4L, ORDER)
-                    .mul(FloatVector.fromMemorySegment(F128, ALL, b + i * 4L, ORDER)).reduceLanes(VectorOperators.ADD);
-            i += F128.length();
-        }
-        for (; i < n; i++) {
-            s += ALL.get(F, a + i * 4L) * ALL.get(F, b + i * 4L);
-        }
-        return s;
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     /** {@code sum x[i]^2}. */
@@ -209,43 +197,30 @@ final class VectorOpsF32 {
 
     /** {@code out[i] = sum_t a[t] * v[t][i]} for {@code i < n}, rows of v {@code rowBytes} apart. */
     private static void weightedSum(long pa, long pv, long rowBytes, long po, int n, int steps) {
-        int i = 0;
-        for (; i <= n - L; i += L) {
-            FloatVector acc = FloatVector.zero(FS);
+        for (int i = 0; i < n; i += L) {
+            VectorMask<Float> m = FS.indexInRange(i, n);
+            // Four accumulators over t break the FMA latency chain.
+            FloatVector acc0 = FloatVector.zero(FS);
+            FloatVector acc1 = FloatVector.zero(FS);
+            FloatVector acc2 = FloatVector.zero(FS);
+            FloatVector acc3 = FloatVector.zero(FS);
             long vt = pv + i * 4L;
-            for (int t = 0; t < steps; t++, vt += rowBytes) {
-                acc = FloatVector.fromMemorySegment(FS, ALL, vt, ORDER)
-                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L)), acc);
+            int t = 0;
+            for (; t <= steps - 4; t += 4, vt += 4 * rowBytes) {
+                acc0 = FloatVector.fromMemorySegment(FS, ALL, vt, ORDER, m)
+                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L)), acc0);
+                acc1 = FloatVector.fromMemorySegment(FS, ALL, vt + rowBytes, ORDER, m)
+                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 4)), acc1);
+                acc2 = FloatVector.fromMemorySegment(FS, ALL, vt + 2 * rowBytes, ORDER, m)
+                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 8)), acc2);
+                acc3 = FloatVector.fromMemorySegment(FS, ALL, vt + 3 * rowBytes, ORDER, m)
+                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 12)), acc3);
             }
-            acc.intoMemorySegment(ALL, po + i * 4L, ORDER);
-        }
-        if (F256.length() < L && i <= n - F256.length()) {
-            FloatVector acc = FloatVector.zero(F256);
-            long vt = pv + i * 4L;
-            for (int t = 0; t < steps; t++, vt += rowBytes) {
-                acc = FloatVector.fromMemorySegment(F256, ALL, vt, ORDER)
-                        .fma(FloatVector.broadcast(F256, ALL.get(F, pa + t * 4L)), acc);
+            for (; t < steps; t++, vt += rowBytes) {
+                acc0 = FloatVector.fromMemorySegment(FS, ALL, vt, ORDER, m)
+                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L)), acc0);
             }
-            acc.intoMemorySegment(ALL, po + i * 4L, ORDER);
-            i += F256.length();
-        }
-        if (F128.length() < L && i <= n - F128.length()) {
-            FloatVector acc = FloatVector.zero(F128);
-            long vt = pv + i * 4L;
-            for (int t = 0; t < steps; t++, vt += rowBytes) {
-                acc = FloatVector.fromMemorySegment(F128, ALL, vt, ORDER)
-                        .fma(FloatVector.broadcast(F128, ALL.get(F, pa + t * 4L)), acc);
-            }
-            acc.intoMemorySegment(ALL, po + i * 4L, ORDER);
-            i += F128.length();
-        }
-        for (; i < n; i++) {
-            float acc = 0.0f;
-            long vt = pv + i * 4L;
-            for (int t = 0; t < steps; t++, vt += rowBytes) {
-                acc += ALL.get(F, pa + t * 4L) * ALL.get(F, vt);
-            }
-            ALL.set(F, po + i * 4L, acc);
+            acc0.add(acc1).add(acc2.add(acc3)).intoMemorySegment(ALL, po + i * 4L, ORDER, m);
         }
     }
 }
