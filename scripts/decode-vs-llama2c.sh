@@ -56,6 +56,10 @@ ours_warm() {
     --strategies proactive --json --quiet 2>/dev/null | tr -d '\n ' | sed -n 's/.*"tokens_per_s_median":\([0-9.]*\).*/\1/p'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) printf "%.0f", a[(NR+1)/2]; else printf "%.0f", (a[NR/2]+a[NR/2+1])/2}'; }
 
+# One untimed launch each, so that a launcher's first-use work (build check, AOT cache) is not timed.
+"$root/tensorbuffer" --version >/dev/null 2>&1 || true
+[ -n "$before" ] && { "$before" --version >/dev/null 2>&1 || true; }
+
 cols="runc-O3 runc-Ofast llama2java ours-cold ours-warm"
 [ -n "$before" ] && cols="$cols before-cold before-warm"
 declare -A res

@@ -21,12 +21,14 @@ import org.tensorbuffer.device.Kernels;
  * a blocked Vector API GEMM; tiny products always in plain Java, where a native call costs more than the work).
  *
  * <p>The transformer ops ({@link #rmsnorm}, {@link #softmax}, {@link #silu}, {@link #rope}, {@link #attention}) follow
- * llama2.c's {@code run.c} (Karpathy, MIT licence) operation by operation; for F32 they compute in {@code float} in
- * the same order as {@code run.c} ({@code expf}, {@code sqrtf}, {@code powf}, {@code cosf}, {@code sinf} as the
- * {@link Math} functions in {@code double} cast to {@code float}, which agree with glibc's float functions), so that a
- * model run with them picks the same tokens as {@code run.c}; the tests compare them with an operation-by-operation
- * float32 emulation of {@code run.c} ({@code device-cpu/scripts/gen_reference.py}). F64 runs the same formulas in
- * {@code double}. Matrix products are not bit-identical to {@code run.c}'s sequential {@code matmul} (BLAS sums in
+ * llama2.c's {@code run.c} (Karpathy, MIT licence) operation by operation; for F32 they compute in {@code float} with
+ * the Vector API on native memory (whole-vector loads, FMA, the JDK's vector {@code EXP}), with sums reassociated into
+ * vector lanes as {@code run.c} built with {@code -Ofast} does ({@code sqrtf}, {@code powf}, {@code cosf},
+ * {@code sinf} and the tails' {@code expf} as the {@link Math} functions in {@code double} cast to {@code float}); the
+ * tests compare them with an operation-by-operation float32 emulation of {@code run.c}
+ * ({@code device-cpu/scripts/gen_reference.py}) within one ulp (attention within four), and the decode tests check
+ * that a model run with them picks {@code run.c}'s tokens. F64 runs the same formulas in {@code double}, in
+ * sequential order. Matrix products are not bit-identical to {@code run.c}'s sequential {@code matmul} (BLAS sums in
  * another order).
  *
  * <p>Every method checks that its byte ranges lie inside the buffers ({@link IndexOutOfBoundsException}), that the
@@ -258,7 +260,7 @@ public final class CpuKernels implements Kernels {
     /**
      * {@inheritDoc}
      *
-     * <p>F32 as {@code run.c}: {@code ss} summed in {@code float} from the first element on,
+     * <p>F32 as {@code run.c}: {@code ss} summed in {@code float} (lane-parallel, fused multiply-add),
      * {@code ss = 1.0f / sqrtf(ss / cols + eps)}, {@code out[j] = weight[j] * (ss * x[j])}. {@code out} may alias
      * {@code x} exactly.
      */
@@ -296,7 +298,8 @@ public final class CpuKernels implements Kernels {
     /**
      * {@inheritDoc}
      *
-     * <p>F32 as {@code run.c}'s {@code softmax}: maximum, {@code expf(x - max)} summed in {@code float}, then each
+     * <p>F32 as {@code run.c}'s {@code softmax}: maximum, {@code expf(x - max)} (vector {@code EXP}) summed in
+     * {@code float} (lane-parallel), then each
      * element divided by the sum. A row with {@code validCols == 0} becomes all zeros.
      *
      * @throws IllegalArgumentException unless {@code 0 <= validCols <= cols} and {@code rows >= 0}
@@ -400,7 +403,8 @@ public final class CpuKernels implements Kernels {
     /**
      * {@inheritDoc}
      *
-     * <p>F32 as {@code run.c}: scores {@code q . k} summed in {@code float} in index order, divided by
+     * <p>F32 as {@code run.c}: scores {@code q . k} summed in {@code float} (lane-parallel, fused multiply-add),
+     * divided by
      * {@code sqrtf(headSize)}, {@link #softmax run.c softmax} over {@code pos + 1} scores, then
      * {@code out[i] += att[t] * v[t][i]} for {@code t = 0..pos}.
      *
