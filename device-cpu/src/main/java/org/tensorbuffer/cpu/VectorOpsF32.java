@@ -97,7 +97,8 @@ final class VectorOpsF32 {
         }
         i = 0;
         for (; i < bound; i += L) {
-            FloatVector.fromMemorySegment(FS, ALL, po + i * 4L, ORDER).div(sum).intoMemorySegment(ALL, po + i * 4L, ORDER);
+            FloatVector.fromMemorySegment(FS, ALL, po + i * 4L, ORDER).div(sum)
+                    .intoMemorySegment(ALL, po + i * 4L, ORDER);
         }
         for (; i < size; i++) {
             ALL.set(F, po + i * 4L, ALL.get(F, po + i * 4L) / sum);
