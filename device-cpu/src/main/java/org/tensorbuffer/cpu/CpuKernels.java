@@ -6,6 +6,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Objects;
+import java.util.concurrent.ForkJoinPool;
+import java.util.stream.IntStream;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -43,16 +45,80 @@ public final class CpuKernels implements Kernels {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Double> DS = DoubleVector.SPECIES_PREFERRED;
 
-    private final Gemm gemm;
+    /** Attention work ({@code nHeads * (pos + 1) * headSize} multiply-adds) from which heads are split over threads. */
+    static final long PARALLEL_ATTENTION_WORK = 1 << 15;
 
-    /** Kernels with the GEMM chosen by the system property {@code tensorbuffer.cpu.gemm} (see {@link Gemm}). */
+    private final Gemm gemm;
+    private final int threads;
+    private volatile ForkJoinPool pool;
+
+    /**
+     * Kernels with the GEMM chosen by the system property {@code tensorbuffer.cpu.gemm} (see {@link Gemm}) and the
+     * thread count of the system property {@code tensorbuffer.cpu.threads} (default 1).
+     */
     public CpuKernels() {
         this(Gemm.fromSystemProperty());
     }
 
-    /** Kernels with the given GEMM implementation. */
+    /** Kernels with the given GEMM implementation and the thread count of {@code tensorbuffer.cpu.threads}. */
     public CpuKernels(Gemm gemm) {
+        this(gemm, threadsFromSystemProperty());
+    }
+
+    /**
+     * Kernels with the given GEMM implementation and thread count.
+     *
+     * @param threads threads the kernels' own loops may use (attention splits its heads over them when the work is
+     *                large enough); 1 runs everything on the caller's thread. The GEMM's threads are its own
+     *                ({@link Gemm#threads()}).
+     * @throws IllegalArgumentException if {@code threads < 1}
+     */
+    public CpuKernels(Gemm gemm, int threads) {
         this.gemm = Objects.requireNonNull(gemm, "gemm");
+        if (threads < 1) {
+            throw new IllegalArgumentException("CPU kernel threads must be at least 1, got " + threads);
+        }
+        this.threads = threads;
+    }
+
+    /**
+     * The thread count of the system property {@code tensorbuffer.cpu.threads}: 1 when unset.
+     *
+     * @throws IllegalArgumentException if it is set to something other than a positive integer
+     */
+    static int threadsFromSystemProperty() {
+        String v = System.getProperty("tensorbuffer.cpu.threads");
+        if (v == null || v.isBlank()) {
+            return 1;
+        }
+        try {
+            int t = Integer.parseInt(v.trim());
+            if (t >= 1) {
+                return t;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("tensorbuffer.cpu.threads: need a positive integer, got '" + v + "'");
+    }
+
+    /** Threads the kernels' own loops may use (see {@link #CpuKernels(Gemm, int)}). */
+    public int threads() {
+        return threads;
+    }
+
+    private ForkJoinPool pool() {
+        ForkJoinPool p = pool;
+        if (p == null) {
+            synchronized (this) {
+                p = pool;
+                if (p == null) {
+                    p = new ForkJoinPool(threads);
+                    pool = p;
+                }
+            }
+        }
+        return p;
     }
 
     /** The GEMM implementation in use, e.g. {@code OpenBLAS (libopenblas.so.0)}. */
@@ -432,7 +498,15 @@ public final class CpuKernels implements Kernels {
         long po = range(out, outOffset, qElems, es, "attention out");
         int kvMul = nHeads / nKvHeads;
         if (dtype == DType.F32) {
-            VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, 0, nHeads, kvMul, headSize, kvDim, pos);
+            int parts = Math.min(threads, nHeads);
+            if (parts > 1 && (long) nHeads * (pos + 1) * headSize >= PARALLEL_ATTENTION_WORK) {
+                // Heads split over the kernels' pool; each part writes its own heads' att rows and outputs.
+                pool().submit(() -> IntStream.range(0, parts).parallel().forEach(i ->
+                        VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, i * nHeads / parts,
+                                (i + 1) * nHeads / parts, kvMul, headSize, kvDim, pos))).join();
+            } else {
+                VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, 0, nHeads, kvMul, headSize, kvDim, pos);
+            }
         } else {
             double scale = Math.sqrt(headSize);
             for (int h = 0; h < nHeads; h++) {
