@@ -12,7 +12,11 @@ and our OpenBLAS and PyTorch's intra-op pool (torch.set_num_threads follows OMP_
 Prints a Markdown table: seconds per evaluation, then best-of-ours / NumPy, best-of-ours / PyTorch and
 default (reactive) / NumPy.
 
+Note: with NumPy 1.24, np.einsum(optimize=True) on the pairs of the tensor networks runs for minutes per
+evaluation (tensornetwork_permutation_light_415: over 60 s); --numpy-impl bmm times NumPy's transpose+matmul instead.
+
 Usage: scripts/einsum_side_by_side.py [--repeat 5] [--warmup 2] [--path opt_flops] [--python /usr/bin/python3]
+       [--numpy-impl einsum-opt|einsum|blas|bmm]
        [--tensorbuffer OTHER/tensorbuffer] [--json-out FILE] [INSTANCE ...]       (default: every data/einsum/*.json)
 """
 import argparse
@@ -48,6 +52,9 @@ def main():
     p.add_argument("--path", default="opt_flops")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--python", default="/usr/bin/python3", help="a python3 with numpy and torch")
+    p.add_argument("--numpy-impl", default="einsum-opt", choices=["einsum-opt", "einsum", "blas", "bmm"],
+                   help="NumPy's per-pair implementation (einsum_reference.py --impl); einsum-opt is the acceptance "
+                        "measurement, bmm the transpose+matmul scheme of scripts/einsum_bench.py")
     p.add_argument("--tensorbuffer", default=os.path.join(ROOT, "tensorbuffer"),
                    help="the launcher to measure (e.g. another checkout's, for a before/after)")
     p.add_argument("--json-out")
@@ -65,7 +72,7 @@ def main():
                           s], env)
             res[s] = min(d["times_ms"]) / 1e3
         d = run_json([args.python, os.path.join(HERE, "einsum_reference.py"), f, "--path", args.path, "--seed",
-                      str(args.seed), "--bench", str(args.repeat + args.warmup), "--impl", "einsum-opt"], env)
+                      str(args.seed), "--bench", str(args.repeat + args.warmup), "--impl", args.numpy_impl], env)
         res["numpy"] = min(d["times_ms"][args.warmup:]) / 1e3
         d = run_json([args.python, os.path.join(HERE, "torch_einsum_bench.py"), f, "--path", args.path, "--device",
                       "cpu", "--repeat", str(args.repeat), "--warmup", str(args.warmup)], env)
