@@ -42,8 +42,6 @@ public final class Block implements AutoCloseable {
     Object ownerData;
     /** Intrusive links of a pool's per-class free list and global LRU list (guarded by the pool's lock). */
     Block prev, next, lruPrev, lruNext;
-    /** Whether the block sits in a free list (guarded by whoever owns the free list). */
-    boolean cached;
     /** Set by {@link org.tensorbuffer.memory.BufferPool}/{@link TensorBuffer} when the block must be freed, not kept. */
     boolean retired;
 

@@ -276,7 +276,6 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
 
     private void pushShared(Block b) {
         int i = b.sizeClass;
-        b.cached = true;
         b.prev = null;
         b.next = classHead[i];
         if (classHead[i] != null) {
@@ -320,7 +319,6 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
             lruTail = b.lruPrev;
         }
         b.prev = b.next = b.lruPrev = b.lruNext = null;
-        b.cached = false;
         classCount[i]--;
         sharedCachedBytes -= b.capacity;
     }

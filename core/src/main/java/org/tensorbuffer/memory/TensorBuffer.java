@@ -180,7 +180,6 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
                 if (l > peakLive.get()) {
                     peakLive.accumulateAndGet(l, Math::max);
                 }
-                b.cached = false;
                 b.acquire();
                 return b;
             }
@@ -217,7 +216,6 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
             slot.free = java.util.Arrays.copyOf(slot.free, slot.free.length * 2);
         }
         slot.free[slot.freeCount++] = b;
-        b.cached = true;
     }
 
     /**
