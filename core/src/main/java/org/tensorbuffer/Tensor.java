@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
+import java.util.Locale;
 import org.tensorbuffer.device.BinaryOp;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
@@ -355,7 +356,13 @@ public final class Tensor implements AutoCloseable {
         return a;
     }
 
-    /** The single element of a one-element F32/F64 tensor, as a double. */
+    /**
+     * The single element of a one-element tensor of any shape ({@code []}, {@code [1]}, {@code [1, 1]}, ...) as a
+     * double, like PyTorch's {@code Tensor.item()}. F32, F64, I32 and I64 are read; an I64 beyond 2^53 loses precision.
+     *
+     * @throws IllegalArgumentException if the tensor has more or fewer than one element
+     * @throws UnsupportedOperationException for any other dtype
+     */
     public double item() {
         if (shape.elementCount() != 1) {
             throw new IllegalArgumentException("item() of " + shape + " which has " + shape.elementCount()
@@ -547,10 +554,10 @@ public final class Tensor implements AutoCloseable {
     }
 
     private Tensor binary(BinaryOp op, Tensor b) {
-        checkBinary(b, op.name().toLowerCase());
-        requireFloat(op.name().toLowerCase());
+        checkBinary(b, op.name().toLowerCase(Locale.ROOT));
+        requireFloat(op.name().toLowerCase(Locale.ROOT));
         if (!b.shape.equals(shape)) {
-            throw new IllegalArgumentException(op.name().toLowerCase() + " shape mismatch: " + shape + " and "
+            throw new IllegalArgumentException(op.name().toLowerCase(Locale.ROOT) + " shape mismatch: " + shape + " and "
                     + b.shape);
         }
         Tensor c = out(shape);
