@@ -7,8 +7,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 import javax.management.ObjectName;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.device.DeviceOutOfMemoryException;
@@ -40,7 +38,6 @@ import org.tensorbuffer.leak.LeakDetector;
  * cache). {@link #close()} must not race with other calls.
  */
 public final class BufferPool implements BlockOwner, AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(BufferPool.class);
     /** Default cached-bytes budget: 512 MiB, as the design notes' {@code TL_BUFFER_MAX_MB}. */
     public static final long DEFAULT_MAX_CACHED_BYTES = 512L << 20;
     /** Default cap on free blocks per size class in the shared tier. */

@@ -7,8 +7,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import javax.management.ObjectName;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.device.Device;
@@ -30,7 +28,6 @@ import org.tensorbuffer.leak.LeakDetector;
  * went back is detected.
  */
 public final class TensorBuffer implements BlockOwner, AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(TensorBuffer.class);
     private static final Object LEARNABLE = new Object();
 
     private final Device device;
