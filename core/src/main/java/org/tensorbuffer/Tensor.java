@@ -557,8 +557,8 @@ public final class Tensor implements AutoCloseable {
         checkBinary(b, op.name().toLowerCase(Locale.ROOT));
         requireFloat(op.name().toLowerCase(Locale.ROOT));
         if (!b.shape.equals(shape)) {
-            throw new IllegalArgumentException(op.name().toLowerCase(Locale.ROOT) + " shape mismatch: " + shape + " and "
-                    + b.shape);
+            throw new IllegalArgumentException(op.name().toLowerCase(Locale.ROOT) + " shape mismatch: " + shape
+                    + " and " + b.shape);
         }
         Tensor c = out(shape);
         k().binary(op, dtype, block.buffer(), byteOffset, b.block.buffer(), b.byteOffset, c.block.buffer(),
@@ -796,6 +796,9 @@ public final class Tensor implements AutoCloseable {
             q.k().attention(q.dtype, q.block.buffer(), q.byteOffset, kCache.block.buffer(), kCache.byteOffset,
                     vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset, seqLen,
                     out.block.buffer(), out.byteOffset, nHeads, nKvHeads, headSize, pos);
+        } catch (RuntimeException | Error e) {
+            out.close(); // the caller never sees it: give its memory back
+            throw e;
         }
         return out;
     }
