@@ -51,7 +51,7 @@ public final class Block implements AutoCloseable {
      * @param sizeClass size-class index, or -1
      * @param owner     who takes the block back on its last release
      */
-    public Block(DeviceBuffer buffer, long capacity, int sizeClass, BlockOwner owner) {
+    Block(DeviceBuffer buffer, long capacity, int sizeClass, BlockOwner owner) {
         this.buffer = buffer;
         this.capacity = capacity;
         this.sizeClass = sizeClass;
@@ -90,10 +90,9 @@ public final class Block implements AutoCloseable {
 
     /**
      * Marks a free block as handed out with one reference. Called by owners only (a {@link BufferPool}, a
-     * {@link TensorBuffer}, the planner's arena), never by a block's user; public so that owners outside this
-     * package can hand out blocks they constructed.
+     * {@link TensorBuffer}; owners in other packages through {@link BlockOwner#acquire}), never by a block's user.
      */
-    public void acquire() {
+    void acquire() {
         REF_CNT.setRelease(this, 1);
     }
 

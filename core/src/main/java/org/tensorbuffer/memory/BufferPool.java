@@ -37,7 +37,7 @@ import org.tensorbuffer.leak.LeakDetector;
  * <p>Thread-safe. A block may be released on another thread than the one that took it (it then lands in that thread's
  * cache). {@link #close()} must not race with other calls.
  */
-public final class BufferPool implements BlockOwner, AutoCloseable {
+public final class BufferPool extends BlockOwner implements AutoCloseable {
     /** Default cached-bytes budget: 512 MiB, as the design notes' {@code TL_BUFFER_MAX_MB}. */
     public static final long DEFAULT_MAX_CACHED_BYTES = 512L << 20;
     /** Default cap on free blocks per size class in the shared tier. */
@@ -206,7 +206,7 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
 
     /** Called by {@link Block#release()} when the last reference is gone. */
     @Override
-    public void recycle(Block b) {
+    protected void recycle(Block b) {
         ThreadCache tc = threadCache.get();
         tc.returnedBytes += b.capacity;
         if (!tc.flushRequested && !closed && tc.push(b)) {

@@ -10,7 +10,7 @@ import org.tensorbuffer.device.DeviceOutOfMemoryException;
  * strategy, and the baseline the pools are measured against). Counts allocations, frees and live bytes.
  * Thread-safe.
  */
-public final class RawAllocator implements BlockOwner {
+public final class RawAllocator extends BlockOwner {
     private final Device device;
     private final long alignment;
     private final AtomicLong rawAllocations = new AtomicLong();
@@ -50,7 +50,7 @@ public final class RawAllocator implements BlockOwner {
     }
 
     @Override
-    public void recycle(Block b) {
+    protected void recycle(Block b) {
         b.retired = true;
         live.addAndGet(-b.capacity);
         rawFrees.incrementAndGet();

@@ -27,7 +27,7 @@ import org.tensorbuffer.leak.LeakDetector;
  * the hit path. Blocks handed out carry the generation counter of {@link Block}, so a tensor used after its buffer
  * went back is detected.
  */
-public final class TensorBuffer implements BlockOwner, AutoCloseable {
+public final class TensorBuffer extends BlockOwner implements AutoCloseable {
     private static final Object LEARNABLE = new Object();
 
     private final Device device;
@@ -187,7 +187,7 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
     }
 
     @Override
-    public void recycle(Block b) {
+    protected void recycle(Block b) {
         if (b.ownerData == LEARNABLE) {
             freeRaw(b);
             return;

@@ -20,7 +20,7 @@ import org.tensorbuffer.memory.PoolOutOfMemoryException;
  *
  * <p>Thread-safe.
  */
-public final class Arena implements BlockOwner, AutoCloseable {
+public final class Arena extends BlockOwner implements AutoCloseable {
     private final Device device;
     private final DeviceBuffer buffer;
     private final AtomicInteger outstanding = new AtomicInteger();
@@ -67,7 +67,7 @@ public final class Arena implements BlockOwner, AutoCloseable {
      * @throws IndexOutOfBoundsException if the range is not inside the arena
      */
     public Block block(long offset, long size) {
-        return new Block(buffer.slice(offset, size), size, -1, this);
+        return newBlock(buffer.slice(offset, size), size);
     }
 
     /**
@@ -86,8 +86,7 @@ public final class Arena implements BlockOwner, AutoCloseable {
             throw new IllegalStateException(block + " is still in use");
         }
         outstanding.incrementAndGet();
-        block.acquire();
-        return block;
+        return acquire(block);
     }
 
     /** Blocks handed out and not yet released. */
@@ -97,7 +96,7 @@ public final class Arena implements BlockOwner, AutoCloseable {
 
     /** Called on a block's last release. */
     @Override
-    public void recycle(Block block) {
+    protected void recycle(Block block) {
         if (outstanding.decrementAndGet() == 0 && closing) {
             freeOnce();
         }
