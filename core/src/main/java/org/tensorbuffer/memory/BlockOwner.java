@@ -1,5 +1,6 @@
 package org.tensorbuffer.memory;
 
+import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
 
 /**
@@ -24,6 +25,17 @@ public abstract class BlockOwner {
 
     /** Short description for error messages, e.g. {@code BufferPool[cpu/default]}. */
     public abstract String describe();
+
+    /**
+     * The allocator through which this owner takes memory from {@code device} and gives it back (alignment
+     * {@code max(64, alignment, device.minAlignment())}, out-of-memory retry, reservation notifications). Call once,
+     * at construction.
+     *
+     * @throws IllegalArgumentException if {@code alignment} is not a power of two
+     */
+    protected final DeviceAllocator deviceAllocator(Device device, long alignment) {
+        return new DeviceAllocator(device, alignment, this);
+    }
 
     /**
      * A new free block (reference count 0) owned by this owner over {@code buffer}, not from a size class; hand it out

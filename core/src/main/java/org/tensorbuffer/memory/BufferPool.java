@@ -9,7 +9,6 @@ import java.util.concurrent.locks.ReentrantLock;
 import javax.management.ObjectName;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
-import org.tensorbuffer.device.DeviceOutOfMemoryException;
 import org.tensorbuffer.leak.LeakDetector;
 
 /**
@@ -45,7 +44,6 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
 
     private final Device device;
     private final String name;
-    private final long alignment;
     private final long maxCachedBytes;
     private final int maxBlocksPerClass;
     private final long maxThreadCacheBytes;
@@ -78,13 +76,13 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
     private long retiredNetBytes;
     private long retiredPeakBytes;
     private volatile boolean closed;
-    private volatile ReservationListener reservationListener;
+    private final DeviceAllocator allocator;
     private final ObjectName objectName;
 
     private BufferPool(Builder b) {
         this.device = b.device;
         this.name = b.name;
-        this.alignment = Math.max(b.alignment, device.minAlignment());
+        this.allocator = deviceAllocator(device, b.alignment);
         this.maxCachedBytes = b.maxCachedBytes;
         this.maxBlocksPerClass = b.maxBlocksPerClass;
         this.maxThreadCacheBytes = b.maxThreadCacheBytes >= 0 ? b.maxThreadCacheBytes
@@ -177,18 +175,13 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
         long size = SizeClasses.size(index);
         DeviceBuffer buf;
         try {
-            buf = device.allocate(size, alignment);
-        } catch (DeviceOutOfMemoryException first) {
-            allocRetries++;
-            releaseAllCachedLocked(tc);
-            try {
-                buf = device.allocate(size, alignment);
-            } catch (DeviceOutOfMemoryException second) {
-                ooms++;
-                long live = liveBytesLocked();
-                throw new PoolOutOfMemoryException(describe(), size, live, reservedBytes - live,
-                        device.memoryInfo().totalBytes(), second);
-            }
+            buf = allocator.allocate(size, () -> {
+                allocRetries++;
+                releaseAllCachedLocked(tc);
+            }, this::liveBytesLocked, () -> reservedBytes);
+        } catch (PoolOutOfMemoryException e) {
+            ooms++;
+            throw e;
         }
         rawAllocations++;
         reservedBytes += size;
@@ -197,10 +190,6 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
         }
         Block b = new Block(buf, size, index, this);
         allBlocks.add(b);
-        ReservationListener l = reservationListener;
-        if (l != null) {
-            l.reservationChanged(this, size);
-        }
         return b;
     }
 
@@ -341,11 +330,7 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
         b.retired = true;
         reservedBytes -= b.capacity;
         rawFrees++;
-        device.free(b.buffer);
-        ReservationListener l = reservationListener;
-        if (l != null) {
-            l.reservationChanged(this, -b.capacity);
-        }
+        allocator.free(b.buffer, b.capacity);
     }
 
     /** Moves every block of {@code tc} (owned by the calling thread or a dead one) to the shared tier. */
@@ -563,7 +548,7 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
      * (cache hits are not reported). Used by memory-history recorders.
      */
     public void reservationListener(ReservationListener listener) {
-        this.reservationListener = listener;
+        allocator.reservationListener(listener);
     }
 
     /** The name this pool's {@link BufferPoolMXBean} is registered under, or {@code null} when JMX is off. */

@@ -11,7 +11,6 @@ import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
-import org.tensorbuffer.device.DeviceOutOfMemoryException;
 import org.tensorbuffer.leak.LeakDetector;
 
 /**
@@ -33,7 +32,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
     private final Device device;
     private final BufferPool fallback;
     private final String name;
-    private final long alignment;
+    private final DeviceAllocator allocator;
     @SuppressWarnings("unchecked")
     private final Map<Shape, Slot>[] slots = new Map[DType.values().length];
     private final Map<String, Block> learnables = new ConcurrentHashMap<>();
@@ -46,7 +45,6 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
     private final AtomicLong rawAllocations = new AtomicLong();
     private final AtomicLong rawFrees = new AtomicLong();
     private volatile boolean closed;
-    private volatile ReservationListener reservationListener;
     private final ObjectName objectName;
 
     /** One (shape, dtype) key: a stack of free reserved blocks. Guarded by its own monitor. */
@@ -78,7 +76,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         this.fallback = fallback;
         this.device = fallback.device();
         this.name = name;
-        this.alignment = Math.max(64, device.minAlignment());
+        this.allocator = deviceAllocator(device, DeviceAllocator.MIN_ALIGNMENT);
         for (int i = 0; i < slots.length; i++) {
             slots[i] = new ConcurrentHashMap<>();
         }
@@ -266,26 +264,10 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
     }
 
     private DeviceBuffer allocate(long bytes) {
-        DeviceBuffer buf;
-        try {
-            buf = device.allocate(bytes, alignment);
-        } catch (DeviceOutOfMemoryException e) {
-            fallback.emptyCache();
-            try {
-                buf = device.allocate(bytes, alignment);
-            } catch (DeviceOutOfMemoryException e2) {
-                long l = live.get();
-                throw new PoolOutOfMemoryException(describe(), bytes, l, reserved.get() - l,
-                        device.memoryInfo().totalBytes(), e2);
-            }
-        }
+        DeviceBuffer buf = allocator.allocate(bytes, fallback::emptyCache, live::get, reserved::get);
         rawAllocations.incrementAndGet();
         long r = reserved.addAndGet(bytes);
         peakReserved.accumulateAndGet(r, Math::max);
-        ReservationListener l = reservationListener;
-        if (l != null) {
-            l.reservationChanged(this, bytes);
-        }
         return buf;
     }
 
@@ -293,11 +275,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         b.retired = true;
         reserved.addAndGet(-b.capacity);
         rawFrees.incrementAndGet();
-        device.free(b.buffer);
-        ReservationListener l = reservationListener;
-        if (l != null) {
-            l.reservationChanged(this, -b.capacity);
-        }
+        allocator.free(b.buffer, b.capacity);
     }
 
     /**
@@ -305,7 +283,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
      * TensorBuffer (reservations, learnable buffers). Used by memory-history recorders.
      */
     public void reservationListener(ReservationListener listener) {
-        this.reservationListener = listener;
+        allocator.reservationListener(listener);
     }
 
     /** The name this TensorBuffer's {@link TensorBufferMXBean} is registered under, or {@code null} when JMX is off. */
