@@ -9,7 +9,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Supplier;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
@@ -167,7 +166,8 @@ public final class MemoryScope implements AutoCloseable {
         MemoryScope s = new MemoryScope(CURRENT.get(), new AsyncSettlement(keepValue));
         CompletableFuture<Object> result = s.async.result;
         CompletionStage<?> stage;
-        MemoryScope prev = s.enter();
+        s.tryEnter(); // a new scope is open
+        MemoryScope prev = s.install();
         try {
             stage = body.get();
             if (stage == null) {
@@ -243,22 +243,14 @@ public final class MemoryScope implements AutoCloseable {
     /**
      * An executor that runs each task on {@code executor} inside this asynchronous scope (as {@link #wrap(Runnable)}):
      * the tensors the task creates belong to this scope, and the scope does not close while the task runs. For
-     * virtual threads: {@code scope.executor(Executors.newVirtualThreadPerTaskExecutor())}. A task that starts after
-     * the scope has closed throws {@link IllegalStateException} on the executor's thread; submitting one after it
-     * has closed throws {@link RejectedExecutionException}.
+     * virtual threads: {@code scope.executor(Executors.newVirtualThreadPerTaskExecutor())}.
      *
      * @throws IllegalStateException if this is a synchronous scope (its table belongs to one thread)
      */
     public Executor executor(Executor executor) {
         requireAsync("run tasks of another thread in");
         Objects.requireNonNull(executor, "executor");
-        return task -> {
-            if (!open) {
-                throw new RejectedExecutionException("cannot submit a task to " + this + ": its work has settled "
-                        + "and it released its tensors");
-            }
-            executor.execute(wrap(task));
-        };
+        return task -> executor.execute(wrap(task));
     }
 
     /**
@@ -267,14 +259,22 @@ public final class MemoryScope implements AutoCloseable {
      * to it, nested {@link #open}/{@link #call}/{@link #callAsync} scopes nest in it, and the scope does not close
      * before the task returns.
      *
-     * @throws IllegalStateException if this is a synchronous scope; and when the returned task runs after the scope
-     *                               has closed (its work settled and it released its tensors)
+     * <p>A task that starts after the scope has closed (a stage left over from cancelled work, say) still runs, so
+     * that no {@code CompletableFuture} chain hangs, but in a synchronous scope of its own: everything it creates is
+     * released when it returns, and a tensor of the closed scope it touches throws the use-after-release
+     * {@link IllegalStateException} naming the scope.
+     *
+     * @throws IllegalStateException if this is a synchronous scope
      */
     public Runnable wrap(Runnable task) {
         requireAsync("run tasks of another thread in");
         Objects.requireNonNull(task, "task");
         return () -> {
-            MemoryScope prev = enter();
+            if (!tryEnter()) {
+                run(task);
+                return;
+            }
+            MemoryScope prev = install();
             try {
                 task.run();
             } finally {
@@ -283,12 +283,21 @@ public final class MemoryScope implements AutoCloseable {
         };
     }
 
-    /** {@link #wrap(Runnable)} for a task with a value ({@code ExecutorService.submit}, {@code StructuredTaskScope.fork}). */
+    /**
+     * {@link #wrap(Runnable)} for a task with a value ({@code ExecutorService.submit}, {@code StructuredTaskScope.fork}).
+     * After the scope has closed the task runs in a synchronous scope of its own that releases everything, its value's
+     * tensors included.
+     */
     public <T> Callable<T> wrap(Callable<T> task) {
         requireAsync("run tasks of another thread in");
         Objects.requireNonNull(task, "task");
         return () -> {
-            MemoryScope prev = enter();
+            if (!tryEnter()) {
+                try (MemoryScope own = open()) {
+                    return task.call();
+                }
+            }
+            MemoryScope prev = install();
             try {
                 return task.call();
             } finally {
@@ -320,16 +329,17 @@ public final class MemoryScope implements AutoCloseable {
         }
     }
 
-    /** Makes this asynchronous scope current on the calling thread; returns the scope to restore in {@link #exit}. */
-    private MemoryScope enter() {
-        synchronized (this) {
-            if (!open) {
-                throw new IllegalStateException("cannot run a task in " + this + ": its work has settled and it "
-                        + "released its tensors (submit the task before the work's future completes, and make that "
-                        + "future wait for it)");
-            }
-            async.active++;
+    /** Counts one more task inside this asynchronous scope, unless it has closed. */
+    private synchronized boolean tryEnter() {
+        if (!open) {
+            return false;
         }
+        async.active++;
+        return true;
+    }
+
+    /** Makes this scope current on the calling thread; returns the scope to restore in {@link #exit}. */
+    private MemoryScope install() {
         MemoryScope prev = CURRENT.get();
         CURRENT.set(this);
         return prev;

@@ -15,7 +15,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
@@ -310,31 +309,39 @@ class AsyncMemoryScopeTest {
     }
 
     @Test
-    void usingATensorOfAClosedScopeOrRunningATaskInItIsAClearError() throws Exception {
+    void usingATensorOfAClosedScopeIsAClearErrorAndLateTasksReleaseWhatTheyMake() throws Exception {
         AtomicReference<Tensor> leakedRef = new AtomicReference<>();
         AtomicReference<MemoryScope> scope = new AtomicReference<>();
         AtomicReference<Runnable> late = new AtomicReference<>();
+        AtomicReference<Tensor> madeLate = new AtomicReference<>();
         MemoryScope.runAsync(() -> {
             MemoryScope s = MemoryScope.current();
             scope.set(s);
             late.set(s.wrap(() -> {
-                small(0);
+                assertThat(MemoryScope.current()).isNotSameAs(s);
+                madeLate.set(small(0));
+                leakedRef.get().toFloatArray();
             }));
             return CompletableFuture.runAsync(() -> leakedRef.set(small(1)), s.executor(vthreads));
         }).get(10, SECONDS);
         Tensor t = leakedRef.get();
         MemoryScope s = scope.get();
+        assertThat(s.isOpen()).isFalse();
         assertThatThrownBy(t::toFloatArray).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("Tensor[16] float32 on fake (closed) is closed")
                 .hasMessageContaining("released when its asynchronous MemoryScope[depth 1, async")
                 .hasMessageContaining("closed]");
         assertThatThrownBy(t::close).hasMessageContaining("double close").hasMessageContaining("asynchronous");
-        assertThatThrownBy(() -> late.get().run()).isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("its work has settled");
-        assertThatThrownBy(() -> s.executor(vthreads).execute(() -> { }))
-                .isInstanceOf(RejectedExecutionException.class);
         assertThatThrownBy(() -> s.escape(t)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("closed scope");
+        // a task that starts after the scope closed runs in a scope of its own and releases what it made
+        assertThatThrownBy(() -> late.get().run()).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("released when its asynchronous MemoryScope");
+        assertThat(madeLate.get().isClosed()).isTrue();
+        CompletableFuture<Tensor> leftover = CompletableFuture.supplyAsync(() -> small(2), s.executor(Runnable::run));
+        Tensor fromLeftover = leftover.get(10, SECONDS); // ran on this thread, inside supplyAsync
+        assertThat(fromLeftover.isClosed()).as("released when the late task returned").isTrue();
+        assertThat(MemoryScope.inScope()).isFalse();
         try (MemoryScope sync = MemoryScope.open()) {
             assertThatThrownBy(() -> sync.executor(vthreads)).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("synchronous scope");
