@@ -517,18 +517,7 @@ public final class MemoryScope implements AutoCloseable {
      */
     public Tensor escape(Tensor t) {
         if (async != null) {
-            synchronized (this) {
-                if (!open) {
-                    throw new IllegalStateException("cannot escape " + t + " from a closed scope");
-                }
-                requireOwned(t);
-                if (t.scopeIndex != NOT_IN_TABLE) {
-                    remove(t);
-                    t.scopeIndex = NOT_IN_TABLE;
-                    async.escapees.add(t);
-                }
-            }
-            return t;
+            return escapeShared(t);
         }
         checkThread("escape a tensor from");
         if (!open) {
@@ -542,6 +531,19 @@ public final class MemoryScope implements AutoCloseable {
             parent.add(t); // a synchronous parent is on this thread and open (scopes close innermost first)
         } else {
             parent.adopt(t);
+        }
+        return t;
+    }
+
+    private synchronized Tensor escapeShared(Tensor t) {
+        if (!open) {
+            throw new IllegalStateException("cannot escape " + t + " from a closed scope");
+        }
+        requireOwned(t);
+        if (t.scopeIndex != NOT_IN_TABLE) {
+            remove(t);
+            t.scopeIndex = NOT_IN_TABLE;
+            async.escapees.add(t);
         }
         return t;
     }
@@ -643,16 +645,27 @@ public final class MemoryScope implements AutoCloseable {
 
     private void add(Tensor t) {
         if (async != null) {
-            synchronized (this) {
-                if (open) {
-                    addLocked(t);
-                    return;
-                }
-            }
-            t.scope = null; // a closed asynchronous scope takes nothing: the creator owns it
+            addShared(t);
             return;
         }
-        addLocked(t);
+        if (size == tensors.length) {
+            compactOrGrow();
+        }
+        t.scope = this;
+        t.scopeIndex = size;
+        tensors[size++] = t;
+        live++;
+    }
+
+    /** {@link #add} for an asynchronous scope, from any thread; a closed one takes nothing (the creator owns it). */
+    private void addShared(Tensor t) {
+        synchronized (this) {
+            if (open) {
+                addLocked(t);
+                return;
+            }
+        }
+        t.scope = null;
     }
 
     /** Appends {@code t} to the table (on the scope's thread, or under the monitor of an asynchronous scope). */
@@ -686,15 +699,17 @@ public final class MemoryScope implements AutoCloseable {
     /** Called by {@link Tensor} when its creation reference is released (an early close, or the last release). */
     void forget(Tensor t) {
         if (async != null) {
-            synchronized (this) {
-                if (open && t.scope == this) {
-                    removeAnywhere(t);
-                }
-            }
+            forgetShared(t);
         } else if (open && Thread.currentThread() == thread) {
             remove(t);
         }
         t.scope = null;
+    }
+
+    private synchronized void forgetShared(Tensor t) {
+        if (open && t.scope == this) {
+            removeAnywhere(t);
+        }
     }
 
     /**
@@ -760,9 +775,7 @@ public final class MemoryScope implements AutoCloseable {
             return;
         }
         if (async != null) {
-            synchronized (this) {
-                async.closeRequested = true;
-            }
+            requestClose();
             return;
         }
         checkThread("close");
@@ -807,6 +820,10 @@ public final class MemoryScope implements AutoCloseable {
         if (failure != null) {
             throw failure;
         }
+    }
+
+    private synchronized void requestClose() {
+        async.closeRequested = true;
     }
 
     private RuntimeException releaseInbox(ConcurrentLinkedQueue<Tensor> q, RuntimeException failure) {
