@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
+import java.util.Locale;
 import org.tensorbuffer.device.BinaryOp;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
@@ -360,7 +361,13 @@ public final class Tensor implements AutoCloseable {
         return a;
     }
 
-    /** The single element of a one-element F32/F64 tensor, as a double. */
+    /**
+     * The single element of a one-element tensor of any shape ({@code []}, {@code [1]}, {@code [1, 1]}, ...) as a
+     * double, like PyTorch's {@code Tensor.item()}. F32, F64, I32 and I64 are read; an I64 beyond 2^53 loses precision.
+     *
+     * @throws IllegalArgumentException if the tensor has more or fewer than one element
+     * @throws UnsupportedOperationException for any other dtype
+     */
     public double item() {
         if (shape.elementCount() != 1) {
             throw new IllegalArgumentException("item() of " + shape + " which has " + shape.elementCount()
@@ -552,11 +559,11 @@ public final class Tensor implements AutoCloseable {
     }
 
     private Tensor binary(BinaryOp op, Tensor b) {
-        checkBinary(b, op.name().toLowerCase());
-        requireFloat(op.name().toLowerCase());
+        checkBinary(b, op.name().toLowerCase(Locale.ROOT));
+        requireFloat(op.name().toLowerCase(Locale.ROOT));
         if (!b.shape.equals(shape)) {
-            throw new IllegalArgumentException(op.name().toLowerCase() + " shape mismatch: " + shape + " and "
-                    + b.shape);
+            throw new IllegalArgumentException(op.name().toLowerCase(Locale.ROOT) + " shape mismatch: " + shape
+                    + " and " + b.shape);
         }
         Tensor c = out(shape);
         k().binary(op, dtype, block.buffer(), byteOffset, b.block.buffer(), b.byteOffset, c.block.buffer(),
@@ -794,6 +801,9 @@ public final class Tensor implements AutoCloseable {
             q.k().attention(q.dtype, q.block.buffer(), q.byteOffset, kCache.block.buffer(), kCache.byteOffset,
                     vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset, seqLen,
                     out.block.buffer(), out.byteOffset, nHeads, nKvHeads, headSize, pos);
+        } catch (RuntimeException | Error e) {
+            out.close(); // the caller never sees it: give its memory back
+            throw e;
         }
         return out;
     }
