@@ -235,3 +235,74 @@ int tb_free(void* p) {
 }
 
 }  // extern "C"
+
+// ---- self-test of the shim's warp intrinsics and atomics (kernels.cu uses none of them today) -----------------
+namespace {
+__global__ void shim_selftest_kernel(unsigned long long* sum, int* maxLane, float* fsum, int* bad) {
+    int v = (int) (blockIdx.x * blockDim.x + threadIdx.x);
+    int s = v;
+    for (int o = 16; o > 0; o >>= 1) {
+        s += __shfl_xor_sync(0xffffffffu, s, o);  // butterfly: every lane gets the warp's sum
+    }
+    int d = __shfl_down_sync(0xffffffffu, v, 1);
+    int u = __shfl_up_sync(0xffffffffu, v, 1);
+    int b = __shfl_sync(0xffffffffu, v, 3);
+    int lane = (int) (threadIdx.x % 32);
+    int base = v - lane;
+    int warpSum = 32 * base + 496;
+    if (s != warpSum || d != (lane == 31 ? v : v + 1) || u != (lane == 0 ? v : v - 1) || b != base + 3) {
+        atomicAdd(bad, 1);
+    }
+    atomicAdd(sum, (unsigned long long) v);
+    atomicMax(maxLane, v);
+    atomicAdd(fsum, 1.0f);
+    __syncwarp();
+}
+}  // namespace
+
+extern "C" int tb_selftest() {
+    static unsigned long long sum;
+    static int maxLane;
+    static float fsum;
+    static int bad;
+    sum = 0;
+    maxLane = -1;
+    fsum = 0;
+    bad = 0;
+    unsigned long long* ps = &sum;
+    int* pm = &maxLane;
+    float* pf = &fsum;
+    int* pb = &bad;
+    void* args[] = {&ps, &pm, &pf, &pb};
+    std::lock_guard<std::mutex> g(g_launch);
+    // 3 blocks of 64 threads (2 warps each), through the same worker code as tb_launch
+    tbcpu::g_blockDim = {64, 1, 1};
+    tbcpu::g_gridDim = {3, 1, 1};
+    tbcpu::g_threads = 64;
+    pthread_barrier_init(&tbcpu::g_block, nullptr, 64);
+    tbcpu::g_warps.assign(2, pthread_barrier_t());
+    tbcpu::g_slots.assign(64, 0);
+    for (auto& w : tbcpu::g_warps) {
+        pthread_barrier_init(&w, nullptr, 32);
+    }
+    Entry e = [](void** a) { invokeWith(shim_selftest_kernel, a); };
+    std::vector<Launch> ls(64);
+    std::vector<pthread_t> ts(64);
+    for (unsigned t = 0; t < 64; t++) {
+        ls[t] = {e, args, t, false};
+        pthread_create(&ts[t], nullptr, worker, &ls[t]);
+    }
+    for (auto& t : ts) {
+        pthread_join(t, nullptr);
+    }
+    for (auto& w : tbcpu::g_warps) {
+        pthread_barrier_destroy(&w);
+    }
+    pthread_barrier_destroy(&tbcpu::g_block);
+    int n = 3 * 64;
+    int failures = bad;
+    if (sum != (unsigned long long) n * (n - 1) / 2) failures += 1000;
+    if (maxLane != n - 1) failures += 10000;
+    if (fsum != (float) n) failures += 100000;
+    return failures;
+}

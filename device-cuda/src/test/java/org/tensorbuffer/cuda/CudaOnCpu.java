@@ -35,6 +35,7 @@ final class CudaOnCpu implements ModuleDriver {
     private final MethodHandle launchCount;
     private final MethodHandle alloc;
     private final MethodHandle free;
+    private final MethodHandle selftest;
     private final ConcurrentHashMap<Long, String> functions = new ConcurrentHashMap<>();
     /** Entries whose PTX has no barrier and no shared memory: their blocks need no block-end barrier. */
     private final java.util.Set<String> independent = ConcurrentHashMap.newKeySet();
@@ -52,6 +53,7 @@ final class CudaOnCpu implements ModuleDriver {
                 FunctionDescriptor.of(JAVA_LONG, ADDRESS));
         alloc = linker.downcallHandle(l.find("tb_alloc").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_LONG));
         free = linker.downcallHandle(l.find("tb_free").orElseThrow(), FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        selftest = linker.downcallHandle(l.find("tb_selftest").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
     }
 
     /** The shim, built on first use; skips the calling test with a message where g++ is missing. */
@@ -122,6 +124,19 @@ final class CudaOnCpu implements ModuleDriver {
     /** Whether entry {@code name} runs without block-end barriers (no barrier, no shared memory in its PTX). */
     boolean independent(String name) {
         return independent.contains(name);
+    }
+
+    /**
+     * Runs the shim's own check of the intrinsics kernels.cu does not use yet ({@code __shfl_*_sync},
+     * {@code atomicAdd}/{@code atomicMax} on integers and floats, {@code __syncwarp}) on 3 blocks of 64 threads;
+     * returns 0 when all hold, else a code of which failed.
+     */
+    int selfTest() {
+        try {
+            return (int) selftest.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
     }
 
     /** How many modules were loaded through this driver. */

@@ -416,6 +416,13 @@ class KernelsOnCpuTest {
         record("fill_b1", "1001 bytes, direct launch (bits equal)", 0);
     }
 
+    /** The shim's warp shuffles and atomics (for kernels that will use them) do what CUDA's do. */
+    @Test
+    @Order(10)
+    void shimWarpIntrinsicsAndAtomics() {
+        assertThat(shim.selfTest()).as("tb_selftest failure code").isZero();
+    }
+
     /** Every entry point of the PTX has a CPU registration, and every one was launched by the tests above. */
     @Test
     @Order(100)
