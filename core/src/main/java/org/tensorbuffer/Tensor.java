@@ -863,6 +863,9 @@ public final class Tensor implements AutoCloseable {
                     vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset, seqLen,
                     out.block.buffer(), out.byteOffset, Math.toIntExact(q.shape.dim(0)), nHeads, nKvHeads, headSize,
                     startPos);
+        } catch (RuntimeException | Error e) {
+            out.close(); // the caller never sees it: give its memory back
+            throw e;
         }
         return out;
     }
