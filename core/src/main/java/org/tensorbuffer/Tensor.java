@@ -652,6 +652,26 @@ public final class Tensor implements AutoCloseable {
         return c;
     }
 
+    /**
+     * Rotary position embedding in place of each row of a {@code [rows, dim]} matrix ({@code dim} even, a multiple
+     * of {@code headSize}), row {@code r} at position {@code startPos + r}, as llama2.c's {@code run.c} for each of
+     * the prompt's tokens (the batched form of {@link #rope}). Allocates nothing.
+     *
+     * @throws IllegalArgumentException for a tensor that is not 2-D or a bad {@code headSize}/{@code startPos}
+     */
+    public void ropeRowsInPlace(int startPos, int headSize) {
+        checkLive();
+        requireFloat("rope");
+        if (shape.rank() != 2 || headSize <= 0 || shape.dim(1) % headSize != 0 || headSize % 2 != 0
+                || startPos < 0) {
+            throw new IllegalArgumentException("ropeRowsInPlace needs a [rows, dim] matrix whose dim is a multiple of "
+                    + "an even headSize and startPos >= 0; got " + shape + ", headSize " + headSize + ", startPos "
+                    + startPos);
+        }
+        k().ropeRows(dtype, block.buffer(), byteOffset, block.buffer(), byteOffset, Math.toIntExact(shape.dim(0)),
+                Math.toIntExact(shape.dim(1)), headSize, startPos);
+    }
+
     /** Index of the largest element (the first on ties), over all elements in row-major order. */
     public long argmax() {
         checkLive();
@@ -801,6 +821,48 @@ public final class Tensor implements AutoCloseable {
             q.k().attention(q.dtype, q.block.buffer(), q.byteOffset, kCache.block.buffer(), kCache.byteOffset,
                     vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset, seqLen,
                     out.block.buffer(), out.byteOffset, nHeads, nKvHeads, headSize, pos);
+        } catch (RuntimeException | Error e) {
+            out.close(); // the caller never sees it: give its memory back
+            throw e;
+        }
+        return out;
+    }
+
+    /**
+     * Causal attention of the prompt's {@code rows} tokens at positions {@code startPos..startPos+rows-1} over a KV
+     * cache that already holds their keys and values (llama2.c {@code run.c}'s attention for each of them, computed
+     * in one call): row {@code r} attends to positions {@code 0..startPos+r}.
+     *
+     * @param q        queries, shape {@code [rows, nHeads * headSize]}
+     * @param kCache   keys, shape {@code [seqLen, nKvHeads * headSize]}
+     * @param vCache   values, same shape as {@code kCache}
+     * @param startPos position of the first query row; {@code startPos + rows <= seqLen}
+     * @return the attention output, shape {@code [rows, nHeads * headSize]}; a scratch tensor of shape
+     *         {@code [nHeads, seqLen]} is allocated and closed inside
+     * @throws IllegalArgumentException naming the shapes if they do not fit
+     */
+    public static Tensor causalAttention(Tensor q, Tensor kCache, Tensor vCache, int nHeads, int nKvHeads,
+                                         int headSize, int startPos) {
+        q.checkBinary(kCache, "causalAttention");
+        q.checkBinary(vCache, "causalAttention");
+        q.requireFloat("causalAttention");
+        int kvDim = nKvHeads * headSize;
+        if (nHeads <= 0 || nKvHeads <= 0 || nHeads % nKvHeads != 0 || q.shape.rank() != 2
+                || q.shape.dim(1) != (long) nHeads * headSize || kCache.shape.rank() != 2
+                || kCache.shape.dim(1) != kvDim || !kCache.shape.equals(vCache.shape) || startPos < 0
+                || startPos + q.shape.dim(0) > kCache.shape.dim(0)) {
+            throw new IllegalArgumentException("causalAttention: q " + q.shape + ", kCache " + kCache.shape
+                    + ", vCache " + vCache.shape + " do not fit nHeads " + nHeads + ", nKvHeads " + nKvHeads
+                    + ", headSize " + headSize + ", startPos " + startPos);
+        }
+        int seqLen = Math.toIntExact(kCache.shape.dim(0));
+        TensorContext ctx = q.ctx;
+        Tensor out = ctx.empty(q.shape, q.dtype);
+        try (Tensor att = ctx.empty(Shape.of(nHeads, seqLen), q.dtype)) {
+            q.k().causalAttention(q.dtype, q.block.buffer(), q.byteOffset, kCache.block.buffer(), kCache.byteOffset,
+                    vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset, seqLen,
+                    out.block.buffer(), out.byteOffset, Math.toIntExact(q.shape.dim(0)), nHeads, nKvHeads, headSize,
+                    startPos);
         } catch (RuntimeException | Error e) {
             out.close(); // the caller never sees it: give its memory back
             throw e;

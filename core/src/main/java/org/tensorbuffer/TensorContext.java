@@ -7,6 +7,7 @@ import org.tensorbuffer.device.Devices;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BufferPool;
 import org.tensorbuffer.memory.RawAllocator;
+import org.tensorbuffer.memory.ShapeBuckets;
 import org.tensorbuffer.memory.TensorBuffer;
 import org.tensorbuffer.observe.MemoryHistory;
 import org.tensorbuffer.observe.MemoryStats;
@@ -41,6 +42,7 @@ public final class TensorContext implements AutoCloseable {
     private final PlannedAllocator planner;
     private volatile AllocationStrategy strategy;
     private volatile MemoryHistory memoryHistory;
+    private volatile ShapeBuckets shapeBuckets;
 
     private TensorContext(Device device, BufferPool pool, TensorBuffer tensorBuffer, AllocationStrategy strategy,
                           boolean ownsPools) {
@@ -156,9 +158,25 @@ public final class TensorContext implements AutoCloseable {
         return switch (strategy) {
             case NONE -> raw.take(shape.byteSize(dtype));
             case REACTIVE -> pool.take(shape.byteSize(dtype));
-            case PROACTIVE -> tensorBuffer.take(shape, dtype);
+            case PROACTIVE -> {
+                ShapeBuckets b = shapeBuckets;
+                yield b == null ? tensorBuffer.take(shape, dtype) : b.take(tensorBuffer, shape, dtype);
+            }
             case PLANNED -> planner.take(shape, dtype);
         };
+    }
+
+    /**
+     * Installs (or with {@code null} removes) shape buckets for {@link AllocationStrategy#PROACTIVE}: a tensor whose
+     * shape has no reservation of its own is served from its bucket's reservation ({@link ShapeBuckets#take}).
+     */
+    public void shapeBuckets(ShapeBuckets buckets) {
+        this.shapeBuckets = buckets;
+    }
+
+    /** The installed shape buckets, or {@code null}. */
+    public ShapeBuckets shapeBuckets() {
+        return shapeBuckets;
     }
 
     /** A tensor over a block the caller holds a reference to; the tensor takes over that reference. */

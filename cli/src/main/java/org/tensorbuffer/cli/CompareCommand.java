@@ -15,6 +15,7 @@ import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.device.DeviceUnavailableException;
 import org.tensorbuffer.llama.DecodeRequest;
 import org.tensorbuffer.llama.DecodeStats;
+import org.tensorbuffer.llama.PrefillMode;
 import org.tensorbuffer.bench.JmhResults;
 import org.tensorbuffer.bench.RunInfo;
 import org.tensorbuffer.report.CompareReport;
@@ -104,6 +105,26 @@ final class CompareCommand implements Callable<Integer> {
             description = "Timed einsum evaluations per strategy, median reported (default: ${DEFAULT-VALUE}).")
     int einsumRepeat;
 
+    @Option(names = "--requests", paramLabel = "N",
+            description = "Instead of decoding from BOS: run N generation requests of varying prompt and generation "
+                    + "length (drawn with --seed) one after another through one context per strategy, batched "
+                    + "prefill, greedy, and report prefill and decode tokens/s, device allocations after the first 8 "
+                    + "requests, hit rates and peak reserved bytes against the liveness lower bound. Default "
+                    + "strategies then: none,reactive,proactive,planned.")
+    Integer requests;
+
+    @Option(names = "--max-prompt", paramLabel = "N",
+            description = "With --requests: longest prompt drawn, in tokens (default: seq_len / 2).")
+    Integer maxPrompt;
+
+    @Option(names = "--max-new", paramLabel = "N",
+            description = "With --requests: most new tokens drawn per request (default: seq_len / 2).")
+    Integer maxNew;
+
+    @Option(names = "--prefill", paramLabel = "MODE", defaultValue = "batched",
+            description = "With --requests: batched or token prefill (default: ${DEFAULT-VALUE}).")
+    String prefill;
+
     @Spec
     CommandSpec spec;
 
@@ -117,6 +138,16 @@ final class CompareCommand implements Callable<Integer> {
                 list.add(AllocationStrategy.parse(s.trim()));
             }
             Path m = model != null ? model : ModelFiles.modelsDir().resolve(ModelFiles.DEFAULT_MODEL);
+            if (requests != null) {
+                var parsed = spec == null ? null : spec.commandLine().getParseResult();
+                if (parsed == null || !parsed.hasMatchedOption("--strategies")) {
+                    list = List.of(AllocationStrategy.NONE, AllocationStrategy.REACTIVE,
+                            AllocationStrategy.PROACTIVE, AllocationStrategy.PLANNED);
+                }
+                return RequestCompare.run(m, device, list, requests, seed, maxPrompt, maxNew,
+                        PrefillMode.parse(prefill), warmup, json, html, RequestCompare.commandLine(spec), quiet, out,
+                        err);
+            }
             DecodeRequest req = new DecodeRequest(m, null, "", steps, temperature, topp, seed, device, list.getFirst());
             int total = (warmup + runs) * list.size();
             int[] done = {0};

@@ -14,6 +14,7 @@ import org.tensorbuffer.llama.Checkpoint;
 import org.tensorbuffer.llama.Config;
 import org.tensorbuffer.llama.DecodeRequest;
 import org.tensorbuffer.llama.DecodeRun;
+import org.tensorbuffer.llama.PrefillMode;
 import org.tensorbuffer.llama.DecodeStats;
 import org.tensorbuffer.llama.Generator;
 import org.tensorbuffer.llama.Tokenizer;
@@ -75,6 +76,11 @@ final class DecodeCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}).")
     String strategy;
 
+    @Option(names = "--prefill", paramLabel = "MODE", defaultValue = "batched",
+            description = "How the prompt runs: batched (all prompt tokens through each layer at once as [T, dim] "
+                    + "matrices) or token (one position at a time, as run.c) (default: ${DEFAULT-VALUE}).")
+    String prefill;
+
     @Option(names = "--print-ids",
             description = "Print the ids of the sampled tokens (those after the prompt, as a run.c that printed ids "
                     + "would) on one line, space-separated, instead of text.")
@@ -83,7 +89,8 @@ final class DecodeCommand implements Callable<Integer> {
     @Option(names = "--json",
             description = "Print only one JSON object at the end: model dims, device, strategy, tokens, tokens_per_s, "
                     + "raw_allocs_total, raw_allocs_per_token_steady, pool and TensorBuffer hit rates, peak live and "
-                    + "reserved bytes, and the ids (and text with a tokenizer).")
+                    + "reserved bytes, prefill and decode tokens/s and device allocations per phase, and the ids (and "
+                    + "text with a tokenizer).")
     boolean json;
 
     @Option(names = "--memory-timeline", paramLabel = "FILE.html",
@@ -97,6 +104,7 @@ final class DecodeCommand implements Callable<Integer> {
         PrintStream err = System.err;
         try {
             AllocationStrategy s = AllocationStrategy.parse(strategy);
+            PrefillMode prefillMode = PrefillMode.parse(prefill);
             Config config;
             try (Checkpoint ck = Checkpoint.open(model)) {
                 config = ck.config();
@@ -124,7 +132,7 @@ final class DecodeCommand implements Callable<Integer> {
                 }
                 progress.update(pos, total);
             };
-            DecodeRun.Result r = DecodeRun.run(req, listener, memoryTimeline);
+            DecodeRun.Result r = DecodeRun.run(req, listener, memoryTimeline, prefillMode);
             progress.done();
             DecodeStats st = r.stats();
             if (json) {
@@ -208,6 +216,13 @@ final class DecodeCommand implements Callable<Integer> {
         m.put("tensorbuffer_requests", st.tensorBufferRequests());
         m.put("peak_live_bytes", st.peakLiveBytes());
         m.put("peak_reserved_bytes", st.peakReservedBytes());
+        m.put("prefill", st.batchedPrefill() ? "batched" : "token");
+        m.put("prefill_tokens", st.prefillTokens());
+        m.put("prefill_ms", round(st.prefillNanos() / 1e6, 3));
+        m.put("prefill_tokens_per_s", round(st.prefillTokensPerSecond(), 1));
+        m.put("decode_tokens_per_s", round(st.decodeTokensPerSecond(), 1));
+        m.put("prefill_raw_allocs", st.prefillRawAllocs());
+        m.put("decode_raw_allocs", st.decodeRawAllocs());
         m.put("ids", st.ids());
         return m;
     }

@@ -89,6 +89,38 @@ public interface Kernels {
                    DeviceBuffer out, long outOffset, int nHeads, int nKvHeads, int headSize, int pos);
 
     /**
+     * Rotary position embedding of {@code rows} vectors of {@code dim} elements stored one after another, row
+     * {@code r} at position {@code startPos + r}, each as {@link #rope}. {@code out} may alias {@code x} exactly. By
+     * default one {@link #rope} call per row (so every backend has it; a backend may override it with one launch).
+     */
+    default void ropeRows(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, int rows,
+                          int dim, int headSize, int startPos) {
+        long rowBytes = (long) dim * dtype.byteSize();
+        for (int r = 0; r < rows; r++) {
+            rope(dtype, x, xOffset + r * rowBytes, out, outOffset + r * rowBytes, dim, headSize, startPos + r);
+        }
+    }
+
+    /**
+     * Causal multi-head attention of {@code rows} query tokens at positions {@code startPos..startPos+rows-1} over a
+     * KV cache that already holds their keys and values: row {@code r} of {@code q} ({@code nHeads * headSize}
+     * elements) attends to cache positions {@code 0..startPos+r} exactly as {@link #attention} at
+     * {@code pos = startPos + r}, and its output is row {@code r} of {@code out}. {@code att} is scratch of
+     * {@code nHeads * attStride} elements, reused row after row. By default one {@link #attention} call per row (the
+     * calls are ordered on the device's queue, so the reuse of {@code att} is safe).
+     */
+    default void causalAttention(DType dtype, DeviceBuffer q, long qOffset, DeviceBuffer kCache, long kOffset,
+                                 DeviceBuffer vCache, long vOffset, DeviceBuffer att, long attOffset, int attStride,
+                                 DeviceBuffer out, long outOffset, int rows, int nHeads, int nKvHeads, int headSize,
+                                 int startPos) {
+        long rowBytes = (long) nHeads * headSize * dtype.byteSize();
+        for (int r = 0; r < rows; r++) {
+            attention(dtype, q, qOffset + r * rowBytes, kCache, kOffset, vCache, vOffset, att, attOffset, attStride,
+                    out, outOffset + r * rowBytes, nHeads, nKvHeads, headSize, startPos + r);
+        }
+    }
+
+    /**
      * Index of the largest of {@code n} elements (the first one on ties; NaN is never the maximum unless all are
      * NaN). Waits for earlier work.
      */

@@ -149,6 +149,20 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         return b;
     }
 
+    /**
+     * Buffers reserved for the key ({@code shape}, {@code dtype}) and not cleared: those free plus those handed out
+     * (0 for a key never reserved). Lets a layer above choose between keys, e.g. {@link ShapeBuckets}.
+     */
+    public int reservedCount(Shape shape, DType dtype) {
+        Slot slot = slots[dtype.ordinal()].get(shape);
+        if (slot == null) {
+            return 0;
+        }
+        synchronized (slot) {
+            return slot.cleared ? 0 : slot.total;
+        }
+    }
+
     /** The learnable buffer named {@code name}, or {@code null}. */
     public Block learnable(String name) {
         return learnables.get(name);

@@ -38,6 +38,15 @@ public final class DecodeRun {
      * ({@link MemoryHistory#writeHtml}) when it is not {@code null}.
      */
     public static Result run(DecodeRequest r, Generator.Listener listener, Path memoryTimeline) throws IOException {
+        return run(r, listener, memoryTimeline, PrefillMode.BATCHED);
+    }
+
+    /**
+     * Decodes as {@link #run(DecodeRequest, Generator.Listener, Path)} with the prompt run as {@code prefill} says
+     * ({@link Generator#generate(Transformer, Sampler, int[], int, Generator.Listener, PrefillMode)}).
+     */
+    public static Result run(DecodeRequest r, Generator.Listener listener, Path memoryTimeline, PrefillMode prefill)
+            throws IOException {
         try (Checkpoint ck = Checkpoint.open(r.model())) {
             Config c = ck.config();
             int steps = r.steps() == 0 ? c.seqLen() : r.steps();
@@ -59,7 +68,7 @@ public final class DecodeRun {
                  MemoryHistory history = memoryTimeline == null ? null
                          : MemoryHistory.record(ctx, MemoryHistory.DEFAULT_CAPACITY, false);
                  Transformer model = Transformer.load(ck, ctx, r.model().getFileName().toString())) {
-                DecodeStats stats = Generator.generate(model, sampler, prompt, steps, listener);
+                DecodeStats stats = Generator.generate(model, sampler, prompt, steps, listener, prefill);
                 if (history != null) {
                     history.stop();
                     history.writeHtml(memoryTimeline);

@@ -30,12 +30,42 @@ import org.tensorbuffer.AllocationStrategy;
  * @param tensorBufferHits       of which served from a reserved block
  * @param peakLiveBytes          sum of each allocator's high-water mark of bytes in use, weights included
  * @param peakReservedBytes      sum of each allocator's high-water mark of bytes held from the device
+ * @param batchedPrefill         whether the prompt went through {@link Transformer#prefill} at once (else one
+ *                               {@link Transformer#forward} per prompt token, as run.c)
+ * @param prefillTokens          prompt positions run in the prefill phase (the prompt, or {@code tokens} if fewer)
+ * @param prefillNanos           wall time of the prefill phase, up to the first sampled token's logits (included)
+ * @param prefillRawAllocs       device allocations during the prefill phase
+ * @param decodeRawAllocs        device allocations after the prefill phase
  */
 public record DecodeStats(AllocationStrategy strategy, String device, Config config, int promptTokens, int tokens,
                           int[] ids, long decodeNanos, long decodeCpuNanos, long firstTokenNanos, long rawAllocsTotal,
                           long rawAllocsSteady, long poolRequests, long poolHits, long poolRequestsSteady,
                           long poolHitsSteady, long tensorBufferRequests, long tensorBufferHits,
-                          long peakLiveBytes, long peakReservedBytes) {
+                          long peakLiveBytes, long peakReservedBytes, boolean batchedPrefill, int prefillTokens,
+                          long prefillNanos, long prefillRawAllocs, long decodeRawAllocs) {
+
+    /** The statistics of a decode without phase figures (prefill phase empty; for callers predating them). */
+    public DecodeStats(AllocationStrategy strategy, String device, Config config, int promptTokens, int tokens,
+                       int[] ids, long decodeNanos, long decodeCpuNanos, long firstTokenNanos, long rawAllocsTotal,
+                       long rawAllocsSteady, long poolRequests, long poolHits, long poolRequestsSteady,
+                       long poolHitsSteady, long tensorBufferRequests, long tensorBufferHits,
+                       long peakLiveBytes, long peakReservedBytes) {
+        this(strategy, device, config, promptTokens, tokens, ids, decodeNanos, decodeCpuNanos, firstTokenNanos,
+                rawAllocsTotal, rawAllocsSteady, poolRequests, poolHits, poolRequestsSteady, poolHitsSteady,
+                tensorBufferRequests, tensorBufferHits, peakLiveBytes, peakReservedBytes, false, 0, 0, 0,
+                rawAllocsSteady);
+    }
+
+    /** Prompt positions per second in the prefill phase (0 if it was empty). */
+    public double prefillTokensPerSecond() {
+        return prefillNanos <= 0 ? 0 : prefillTokens * 1e9 / prefillNanos;
+    }
+
+    /** Positions per second after the prefill phase (0 if there were none). */
+    public double decodeTokensPerSecond() {
+        long n = decodeNanos - prefillNanos;
+        return n <= 0 || tokens <= prefillTokens ? 0 : (tokens - prefillTokens) * 1e9 / n;
+    }
 
     /** Positions per second over the whole decode. */
     public double tokensPerSecond() {

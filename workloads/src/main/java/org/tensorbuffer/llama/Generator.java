@@ -8,7 +8,8 @@ import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.memory.PoolStats;
 import org.tensorbuffer.memory.TensorBufferStats;
-import org.tensorbuffer.plan.PlannedRun;
+import org.tensorbuffer.memory.ShapeBuckets;
+import org.tensorbuffer.plan.PlanCache;
 
 /**
  * The generation loop of karpathy/llama2.c's {@code run.c} ({@code generate}): start from the prompt's first token
@@ -47,6 +48,19 @@ public final class Generator {
      */
     public static DecodeStats generate(Transformer model, Sampler sampler, int[] prompt, int steps,
                                        Listener listener) {
+        return generate(model, sampler, prompt, steps, listener, PrefillMode.BATCHED);
+    }
+
+    /**
+     * Decodes as {@link #generate(Transformer, Sampler, int[], int, Listener)} with the prompt run as {@code mode}
+     * says. {@link PrefillMode#BATCHED}: the first {@code min(prompt.length, steps)} positions go through one
+     * {@link Transformer#prefill} (a one-token prompt through {@link Transformer#forward}); then one position at a
+     * time. Under PROACTIVE the prefill's buffers are reserved for its exact shapes unless the context has
+     * {@link TensorContext#shapeBuckets shape buckets} (whose reservations are then the caller's); under PLANNED
+     * each distinct shape signature gets its own cached plan ({@link Transformer#planCache()}).
+     */
+    public static DecodeStats generate(Transformer model, Sampler sampler, int[] prompt, int steps,
+                                       Listener listener, PrefillMode mode) {
         Config c = model.config();
         if (steps < 1 || steps > c.seqLen()) {
             throw new IllegalArgumentException("steps " + steps + " is outside [1, seq_len " + c.seqLen()
@@ -56,8 +70,13 @@ public final class Generator {
             throw new IllegalArgumentException("the prompt must have at least one token (BOS)");
         }
         TensorContext ctx = model.context();
+        int nPrefill = Math.min(prompt.length, steps);
+        boolean batched = mode == PrefillMode.BATCHED && nPrefill > 1;
         if (ctx.strategy() == AllocationStrategy.PROACTIVE) {
             model.reserve();
+            if (batched && ctx.shapeBuckets() == null) {
+                model.reservePrefill(ShapeBuckets.of(nPrefill), nPrefill);
+            }
         }
         model.allocateCache();
         float[] logitsHost = new float[c.vocabSize()];
@@ -65,24 +84,54 @@ public final class Generator {
         int nIds = 0;
         Snapshot start = Snapshot.of(ctx);
         Snapshot afterFirst = start;
+        Snapshot afterPrefill = null;
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         boolean cpuTime = threads.isCurrentThreadCpuTimeSupported() && threads.isThreadCpuTimeEnabled();
         long c0 = cpuTime ? threads.getCurrentThreadCpuTime() : 0;
         long t0 = System.nanoTime();
         long tFirst = t0;
+        long tPrefill = t0;
         int token = prompt[0];
         int pos = 0;
         boolean planned = ctx.strategy() == AllocationStrategy.PLANNED;
-        while (pos < steps) {
+        boolean done = false;
+        if (batched) {
             int next;
-            try (PlannedRun run = planned ? ctx.run() : null; Tensor logits = model.forward(token, pos)) {
+            try (PlanCache.Run run = planned ? model.planCache().run("prefill/" + nPrefill) : null;
+                 Tensor logits = model.prefill(Arrays.copyOf(prompt, nPrefill), 0)) {
+                next = nPrefill < prompt.length ? prompt[nPrefill] : pick(logits, sampler, logitsHost);
+            }
+            ctx.device().synchronize();
+            tFirst = tPrefill = System.nanoTime();
+            afterFirst = afterPrefill = Snapshot.of(ctx);
+            pos = nPrefill;
+            boolean stop = false;
+            for (int p = 1; p <= nPrefill; p++) {
+                int prev = prompt[p - 1];
+                int tok = p < nPrefill ? prompt[p] : next;
+                boolean sampled = p == nPrefill && nPrefill == prompt.length;
+                if (tok == Tokenizer.BOS) {
+                    stop = true;
+                    break;
+                }
+                if (sampled) {
+                    ids[nIds++] = tok;
+                }
+                if (listener != null) {
+                    listener.onToken(p, prev, tok, sampled);
+                }
+            }
+            token = next;
+            done = stop; // BOS ends the decode
+        }
+        while (!done && pos < steps) {
+            int next;
+            try (PlanCache.Run run = planned ? model.planCache().run("step") : null;
+                 Tensor logits = model.forward(token, pos)) {
                 if (pos < prompt.length - 1) {
                     next = prompt[pos + 1];
-                } else if (sampler.greedy()) {
-                    next = (int) logits.argmax();
                 } else {
-                    System.arraycopy(logits.toFloatArray(), 0, logitsHost, 0, logitsHost.length);
-                    next = sampler.sample(logitsHost);
+                    next = pick(logits, sampler, logitsHost);
                 }
             }
             boolean sampled = pos >= prompt.length - 1;
@@ -90,6 +139,11 @@ public final class Generator {
             if (pos == 1) {
                 tFirst = System.nanoTime();
                 afterFirst = Snapshot.of(ctx);
+            }
+            if (afterPrefill == null && pos >= nPrefill) {
+                ctx.device().synchronize();
+                tPrefill = System.nanoTime();
+                afterPrefill = Snapshot.of(ctx);
             }
             if (next == Tokenizer.BOS) {
                 break;
@@ -106,6 +160,10 @@ public final class Generator {
         long t1 = System.nanoTime();
         long cpu = cpuTime ? threads.getCurrentThreadCpuTime() - c0 : -1;
         Snapshot end = Snapshot.of(ctx);
+        if (afterPrefill == null) {
+            afterPrefill = end;
+            tPrefill = t1;
+        }
         return new DecodeStats(ctx.strategy(), ctx.device().id(), c, prompt.length, pos, Arrays.copyOf(ids, nIds),
                 t1 - t0, cpu, tFirst - t0, end.rawAllocs, end.rawAllocs - afterFirst.rawAllocs,
                 end.pool.requests() - start.pool.requests(), end.pool.hits() - start.pool.hits(),
@@ -114,7 +172,17 @@ public final class Generator {
                 ctx.raw().peakLiveBytes() + end.pool.peakLiveBytes() + end.tb.peakLiveBytes()
                         + end.tb.learnableBytes(),
                 ctx.raw().peakLiveBytes() + end.pool.peakReservedBytes() + end.tb.peakReservedBytes()
-                        + ctx.planner().stats().arenaBytes());
+                        + ctx.planner().stats().arenaBytes(),
+                batched, Math.min(nPrefill, pos), tPrefill - t0, afterPrefill.rawAllocs - start.rawAllocs,
+                end.rawAllocs - afterPrefill.rawAllocs);
+    }
+
+    private static int pick(Tensor logits, Sampler sampler, float[] logitsHost) {
+        if (sampler.greedy()) {
+            return (int) logits.argmax();
+        }
+        System.arraycopy(logits.toFloatArray(), 0, logitsHost, 0, logitsHost.length);
+        return sampler.sample(logitsHost);
     }
 
     private record Snapshot(long rawAllocs, PoolStats pool, TensorBufferStats tb) {

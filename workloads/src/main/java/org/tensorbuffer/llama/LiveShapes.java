@@ -10,11 +10,15 @@ import org.tensorbuffer.types.Shape;
  */
 final class LiveShapes {
     private final Map<Shape, int[]> counts = new LinkedHashMap<>(); // {live, peak}
+    private long liveBytes;
+    private long peakBytes;
 
     void alloc(Shape s) {
         int[] c = counts.computeIfAbsent(s, k -> new int[2]);
         c[0]++;
         c[1] = Math.max(c[1], c[0]);
+        liveBytes += s.elementCount() * 4L;
+        peakBytes = Math.max(peakBytes, liveBytes);
     }
 
     void free(Shape s) {
@@ -23,6 +27,7 @@ final class LiveShapes {
             throw new IllegalStateException("free of " + s + " with none live");
         }
         c[0]--;
+        liveBytes -= s.elementCount() * 4L;
     }
 
     /** Shape to peak count, in first-allocation order. */
@@ -30,6 +35,11 @@ final class LiveShapes {
         Map<Shape, Integer> m = new LinkedHashMap<>();
         counts.forEach((s, c) -> m.put(s, c[1]));
         return m;
+    }
+
+    /** The high-water mark of bytes live at the same time (F32 elements, 4 bytes each). */
+    long peakBytes() {
+        return peakBytes;
     }
 
     /** Buffers live now (all shapes). */

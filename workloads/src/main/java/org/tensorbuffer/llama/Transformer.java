@@ -50,6 +50,7 @@ public final class Transformer implements AutoCloseable {
     private final Shape scratchShape;
     private LiveShapes tracker;
     private boolean reserved;
+    private org.tensorbuffer.plan.PlanCache planCache;
     private boolean closed;
 
     private Transformer(Checkpoint ck, TensorContext ctx, String prefix) {
@@ -313,6 +314,253 @@ public final class Transformer implements AutoCloseable {
             tracker.free(logits.shape()); // the caller closes it
         }
         return logits;
+    }
+
+    /**
+     * Batched prefill: runs the {@code T = tokens.length} prompt tokens at positions {@code startPos..startPos+T-1}
+     * through each layer at once as {@code [T, dim]} matrices (GEMMs with the weights instead of GEMVs, causal
+     * attention inside the prompt, the keys and values of all {@code T} positions written to rows
+     * {@code startPos..startPos+T-1} of the cache in one copy), and returns the logits of the last position, shape
+     * {@code [vocabSize]}, which the caller must close. Equivalent to {@link #forward} for each token in turn (up to
+     * float rounding of the different summation order).
+     *
+     * <p>Its activation shapes depend on {@code T}: {@link #prefillBuffers(Config, int)} lists them.
+     *
+     * @throws IllegalStateException     if the cache was not allocated or the model is closed
+     * @throws IllegalArgumentException  if {@code tokens} is empty
+     * @throws IndexOutOfBoundsException if a token is not in {@code [0, vocabSize)} or the positions are not inside
+     *                                   {@code [0, seqLen)}
+     */
+    public Tensor prefill(int[] tokens, int startPos) {
+        checkOpen();
+        if (keyCache[0] == null) {
+            throw new IllegalStateException("allocateCache() before prefill()");
+        }
+        int t = tokens.length;
+        if (t == 0) {
+            throw new IllegalArgumentException("prefill of no tokens");
+        }
+        if (startPos < 0 || startPos + t > c.seqLen()) {
+            throw new IndexOutOfBoundsException("positions " + startPos + ".." + (startPos + t - 1)
+                    + " outside [0, seq_len " + c.seqLen() + ")");
+        }
+        for (int tok : tokens) {
+            if (tok < 0 || tok >= c.vocabSize()) {
+                throw new IndexOutOfBoundsException("token " + tok + " outside [0, " + c.vocabSize() + ")");
+            }
+        }
+        int hs = c.headSize();
+        Shape rowsDim = Shape.of(t, c.dim());
+        Tensor x = own(embedding.embedding(tokens));
+        for (int l = 0; l < c.nLayers(); l++) {
+            // attention block: x [T, dim] @ W^T for each projection
+            Tensor xb = own(x.rmsnorm(rmsAtt[l], RMS_EPS));
+            Tensor q = own(xb.matmul(wq[l], false, true));
+            Tensor k = own(xb.matmul(wk[l], false, true));
+            Tensor v = own(xb.matmul(wv[l], false, true));
+            free(xb);
+            q.ropeRowsInPlace(startPos, hs);
+            k.ropeRowsInPlace(startPos, hs);
+            try (Tensor kRows = keyCache[l].slice(startPos, startPos + t);
+                 Tensor vRows = valueCache[l].slice(startPos, startPos + t)) {
+                kRows.copyFrom(k);
+                vRows.copyFrom(v);
+            }
+            free(k);
+            free(v);
+            if (tracker != null) {
+                tracker.alloc(rowsDim); // the output, allocated first inside causalAttention
+                tracker.alloc(scratchShape); // then its scratch, closed inside
+                tracker.free(scratchShape);
+            }
+            Tensor att = Tensor.causalAttention(q, keyCache[l], valueCache[l], c.nHeads(), c.nKvHeads(), hs,
+                    startPos);
+            free(q);
+            Tensor o = own(att.matmul(wo[l], false, true));
+            free(att);
+            x.addInPlace(o);
+            free(o);
+            // feed-forward block
+            xb = own(x.rmsnorm(rmsFfn[l], RMS_EPS));
+            Tensor h1 = own(xb.matmul(w1[l], false, true));
+            Tensor h3 = own(xb.matmul(w3[l], false, true));
+            free(xb);
+            Tensor s = own(h1.silu());
+            free(h1);
+            Tensor g = own(s.mul(h3));
+            free(s);
+            free(h3);
+            Tensor y = own(g.matmul(w2[l], false, true));
+            free(g);
+            x.addInPlace(y);
+            free(y);
+        }
+        Tensor xf;
+        try (Tensor last = x.row(t - 1)) {
+            xf = own(last.rmsnorm(rmsFinal, RMS_EPS));
+        }
+        free(x);
+        Tensor logits = own(wcls.matmul(xf));
+        free(xf);
+        if (tracker != null) {
+            tracker.free(logits.shape()); // the caller closes it
+        }
+        return logits;
+    }
+
+    /**
+     * The activation buffers of one {@link #prefill} of {@code t} tokens (the KV cache excluded): each shape (F32)
+     * with the largest number of buffers of that shape live at the same time, in first-allocation order. Derived by
+     * replaying {@link #prefill}'s allocations and frees (a test checks the two agree).
+     */
+    public static Map<Shape, Integer> prefillBuffers(Config c, int t) {
+        return prefillLiveness(c, t).peaks();
+    }
+
+    /**
+     * The liveness lower bound of one {@link #prefill} of {@code t} tokens: the largest number of activation bytes
+     * (F32, exact shapes, KV cache and weights excluded) live at the same time. No allocator can serve the prefill
+     * with less.
+     */
+    public static long prefillPeakBytes(Config c, int t) {
+        return prefillLiveness(c, t).peakBytes();
+    }
+
+    /** As {@link #prefillPeakBytes} for one {@link #forward} step. */
+    public static long stepPeakBytes(Config c) {
+        LiveShapes s = new LiveShapes();
+        // the replay of stepBuffers, with bytes
+        replayStep(c, s);
+        return s.peakBytes();
+    }
+
+    private static void replayStep(Config c, LiveShapes s) {
+        Shape d = Shape.of(c.dim());
+        Shape kv = Shape.of(c.kvDim());
+        Shape h = Shape.of(c.hiddenDim());
+        Shape sc = Shape.of(c.nHeads(), c.seqLen());
+        s.alloc(d);
+        for (int l = 0; l < c.nLayers(); l++) {
+            s.alloc(d);
+            s.alloc(d);
+            s.alloc(kv);
+            s.alloc(kv);
+            s.free(d);
+            s.alloc(d);
+            s.free(d);
+            s.alloc(kv);
+            s.free(kv);
+            s.free(kv);
+            s.free(kv);
+            s.alloc(d);
+            s.alloc(sc);
+            s.free(sc);
+            s.free(d);
+            s.alloc(d);
+            s.free(d);
+            s.free(d);
+            s.alloc(d);
+            s.alloc(h);
+            s.alloc(h);
+            s.free(d);
+            s.alloc(h);
+            s.free(h);
+            s.alloc(h);
+            s.free(h);
+            s.free(h);
+            s.alloc(d);
+            s.free(h);
+            s.free(d);
+        }
+        s.alloc(d);
+        s.free(d);
+        s.alloc(Shape.of(c.vocabSize()));
+        s.free(d);
+        s.free(Shape.of(c.vocabSize()));
+    }
+
+    private static LiveShapes prefillLiveness(Config c, int t) {
+        LiveShapes s = new LiveShapes();
+        Shape d = Shape.of(t, c.dim());
+        Shape kv = Shape.of(t, c.kvDim());
+        Shape h = Shape.of(t, c.hiddenDim());
+        Shape sc = Shape.of(c.nHeads(), c.seqLen());
+        s.alloc(d); // x = embedding rows
+        for (int l = 0; l < c.nLayers(); l++) {
+            s.alloc(d); // xb
+            s.alloc(d); // q
+            s.alloc(kv); // k
+            s.alloc(kv); // v
+            s.free(d); // xb
+            s.free(kv); // k, roped in place and copied into the cache
+            s.free(kv); // v, copied into the cache
+            s.alloc(d); // attention output
+            s.alloc(sc); // attention scratch, inside causalAttention
+            s.free(sc);
+            s.free(d); // q
+            s.alloc(d); // att @ wo^T
+            s.free(d); // attention output
+            s.free(d); // o, after x += o
+            s.alloc(d); // xb
+            s.alloc(h); // h1
+            s.alloc(h); // h3
+            s.free(d); // xb
+            s.alloc(h); // silu(h1)
+            s.free(h); // h1
+            s.alloc(h); // silu * h3
+            s.free(h); // silu
+            s.free(h); // h3
+            s.alloc(d); // y
+            s.free(h); // g
+            s.free(d); // y, after x += y
+        }
+        s.alloc(Shape.of(c.dim())); // final rmsnorm of the last row
+        s.free(d); // x
+        s.alloc(Shape.of(c.vocabSize())); // logits
+        s.free(Shape.of(c.dim()));
+        s.free(Shape.of(c.vocabSize())); // logits, closed by the caller
+        return s;
+    }
+
+    /**
+     * Reserves, for each bucket size {@code T'} of {@code buckets} up to {@code buckets.bucket(maxTokens)}, the
+     * buffers of a {@link #prefill} of {@code T'} tokens ({@link #prefillBuffers}), topping up shapes already
+     * reserved (by {@link #reserve()} or a smaller bucket) to the count needed rather than adding to them, since a
+     * prefill and a decode step are never live at the same time. With the buckets installed on the context
+     * ({@link TensorContext#shapeBuckets(ShapeBuckets)}), every prefill of up to {@code maxTokens} tokens is then
+     * served from reservations.
+     *
+     * @return the reservations made (shape to count added)
+     */
+    public Map<Shape, Integer> reservePrefill(org.tensorbuffer.memory.ShapeBuckets buckets, int maxTokens) {
+        checkOpen();
+        Map<Shape, Integer> made = new LinkedHashMap<>();
+        long top = buckets.bucket(maxTokens);
+        for (long b : buckets.sizes()) {
+            if (b > top || b > c.seqLen()) {
+                break;
+            }
+            prefillBuffers(c, (int) b).forEach((s, n) -> {
+                int have = ctx.tensorBuffer().reservedCount(s, DType.F32);
+                if (n > have) {
+                    ctx.tensorBuffer().reserve(s, DType.F32, n - have);
+                    made.merge(s, n - have, Integer::sum);
+                }
+            });
+        }
+        return made;
+    }
+
+    /**
+     * The plan cache of this model's runs under {@link org.tensorbuffer.AllocationStrategy#PLANNED}: one plan per
+     * shape signature ({@code "step"} for {@link #forward}, {@code "prefill/T"} for a {@link #prefill} of {@code T}
+     * tokens), created on first use over the context's planner.
+     */
+    public org.tensorbuffer.plan.PlanCache planCache() {
+        if (planCache == null) {
+            planCache = new org.tensorbuffer.plan.PlanCache(ctx.planner());
+        }
+        return planCache;
     }
 
     private Tensor own(Tensor t) {
