@@ -11,7 +11,8 @@ written as a negative vocab_size, as llama2.c's export does for an own classifie
 
 The tokenizer (run.c `build_tokenizer` format: int32 max_token_length, then per id float32 score, int32 length,
 bytes) has llama2.c's special ids (0 <unk>, 1 <s>, 2 </s>), the 256 byte-fallback pieces <0x00>..<0xFF> at ids
-3..258, and " t<id>" for every other id, so decoded text spells the ids.
+3..258, a single space at id 259 (the dummy prefix run.c's encoder looks up before a text prompt), and " t<id>" for
+every other id, so decoded text spells the ids.
 
 Weights are N(0, 0.02) (GPT-2/llama init scale) with RMSNorm weights of 1, float32, from numpy's PCG64 with --seed.
 
@@ -79,6 +80,7 @@ def main(argv):
             f.write(p.tobytes())
     if a.tokenizer:
         pieces = [b"<unk>", b"\n<s>\n", b"\n</s>\n"] + [b"<0x%02X>" % i for i in range(256)]
+        pieces.append(b" ")
         pieces += [b" t%d" % i for i in range(len(pieces), vocab)]
         with open(a.tokenizer, "wb") as f:
             f.write(struct.pack("<i", max(len(p) for p in pieces)))
