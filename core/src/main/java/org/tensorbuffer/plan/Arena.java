@@ -79,15 +79,24 @@ public final class Arena implements BlockOwner, AutoCloseable {
         if (block.owner() != this) {
             throw new IllegalStateException(block + " does not belong to " + describe());
         }
+        // count first, then look at closing (close() sets closing, then reads the count): one of the two sees the
+        // other, so the memory is never freed under a block handed out
+        outstanding.incrementAndGet();
         if (closing) {
+            giveBack();
             throw new IllegalStateException(describe() + " is closed");
         }
-        if (block.refCnt() != 0) {
+        if (!block.tryAcquire()) { // atomic: two racing hands of one block cannot both succeed
+            giveBack();
             throw new IllegalStateException(block + " is still in use");
         }
-        outstanding.incrementAndGet();
-        block.acquire();
         return block;
+    }
+
+    private void giveBack() {
+        if (outstanding.decrementAndGet() == 0 && closing) {
+            freeOnce();
+        }
     }
 
     /** Blocks handed out and not yet released. */
@@ -98,9 +107,7 @@ public final class Arena implements BlockOwner, AutoCloseable {
     /** Called on a block's last release. */
     @Override
     public void recycle(Block block) {
-        if (outstanding.decrementAndGet() == 0 && closing) {
-            freeOnce();
-        }
+        giveBack();
     }
 
     /** Frees the device memory now, or when the last outstanding block is released. Idempotent. */
