@@ -80,6 +80,8 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     private long slowPaths;
     private final List<ThreadCache> caches = new ArrayList<>();
     private final Set<Block> allBlocks = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** Blocks handed out when the pool closed, held weakly so that the Cleaner can free them once unreachable. */
+    private final List<java.lang.ref.WeakReference<Block>> orphans = new ArrayList<>();
     private long retiredRequests;
     private long retiredHits;
     private long retiredNetBytes;
@@ -548,6 +550,12 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
                     out.add(b);
                 }
             }
+            for (var ref : orphans) {
+                Block b = ref.get();
+                if (b != null && b.refCnt() > 0) {
+                    out.add(b);
+                }
+            }
             return out;
         } finally {
             lock.unlock();
@@ -588,6 +596,7 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
                 } else if (b.refCnt() > 0) {
                     leaked.add(b);
                     allBlocks.remove(b); // the pool must not keep it reachable: the Cleaner frees it when unreachable
+                    orphans.add(new java.lang.ref.WeakReference<>(b));
                     b.orphan = OrphanCleaner.CLEANER.register(b, new FreeOrphan(this, b.buffer, b.capacity));
                 }
             }
