@@ -7,11 +7,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 import javax.management.ObjectName;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
-import org.tensorbuffer.device.DeviceOutOfMemoryException;
 import org.tensorbuffer.leak.LeakDetector;
 
 /**
@@ -43,8 +40,7 @@ import org.tensorbuffer.leak.LeakDetector;
  * and a thread cache's stale entries are then refused by {@link Block#tryAcquire()}); a take that loses the race
  * throws {@link IllegalStateException}.
  */
-public final class BufferPool implements BlockOwner, AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(BufferPool.class);
+public final class BufferPool extends BlockOwner implements AutoCloseable {
     /** Default cached-bytes budget: 512 MiB, as the design notes' {@code TL_BUFFER_MAX_MB}. */
     public static final long DEFAULT_MAX_CACHED_BYTES = 512L << 20;
     /** Default cap on free blocks per size class in the shared tier. */
@@ -52,7 +48,6 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
 
     private final Device device;
     private final String name;
-    private final long alignment;
     private final long maxCachedBytes;
     private final int maxBlocksPerClass;
     private final long maxThreadCacheBytes;
@@ -87,13 +82,13 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     private long retiredNetBytes;
     private long retiredPeakBytes;
     private volatile boolean closed;
-    private volatile ReservationListener reservationListener;
+    private final DeviceAllocator allocator;
     private final ObjectName objectName;
 
     private BufferPool(Builder b) {
         this.device = b.device;
         this.name = b.name;
-        this.alignment = Math.max(b.alignment, device.minAlignment());
+        this.allocator = deviceAllocator(device, b.alignment);
         this.maxCachedBytes = b.maxCachedBytes;
         this.maxBlocksPerClass = b.maxBlocksPerClass;
         this.maxThreadCacheBytes = b.maxThreadCacheBytes >= 0 ? b.maxThreadCacheBytes
@@ -189,18 +184,13 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         long size = SizeClasses.size(index);
         DeviceBuffer buf;
         try {
-            buf = device.allocate(size, alignment);
-        } catch (DeviceOutOfMemoryException first) {
-            allocRetries++;
-            releaseAllCachedLocked(tc);
-            try {
-                buf = device.allocate(size, alignment);
-            } catch (DeviceOutOfMemoryException second) {
-                ooms++;
-                long live = liveBytesLocked();
-                throw new PoolOutOfMemoryException(describe(), size, live, reservedBytes - live,
-                        device.memoryInfo().totalBytes(), second);
-            }
+            buf = allocator.allocate(size, () -> {
+                allocRetries++;
+                releaseAllCachedLocked(tc);
+            }, this::liveBytesLocked, () -> reservedBytes);
+        } catch (PoolOutOfMemoryException e) {
+            ooms++;
+            throw e;
         }
         rawAllocations++;
         reservedBytes += size;
@@ -209,16 +199,12 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         }
         Block b = new Block(buf, size, index, this);
         allBlocks.add(b);
-        ReservationListener l = reservationListener;
-        if (l != null) {
-            l.reservationChanged(this, size);
-        }
         return b;
     }
 
     /** Called by {@link Block#release()} when the last reference is gone. */
     @Override
-    public void recycle(Block b) {
+    protected void recycle(Block b) {
         ThreadCache tc = threadCache.get();
         tc.returnedBytes += b.capacity;
         // tc.requests == 0: a thread that never takes (a cleanup thread, a consumer) would hoard what it caches
@@ -290,7 +276,6 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
 
     private void pushShared(Block b) {
         int i = b.sizeClass;
-        b.cached = true;
         b.prev = null;
         b.next = classHead[i];
         if (classHead[i] != null) {
@@ -334,7 +319,6 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
             lruTail = b.lruPrev;
         }
         b.prev = b.next = b.lruPrev = b.lruNext = null;
-        b.cached = false;
         classCount[i]--;
         sharedCachedBytes -= b.capacity;
     }
@@ -374,11 +358,7 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     private void freeBuffer(DeviceBuffer buffer, long capacity) {
         reservedBytes -= capacity;
         rawFrees++;
-        device.free(buffer);
-        ReservationListener l = reservationListener;
-        if (l != null) {
-            l.reservationChanged(this, -capacity);
-        }
+        allocator.free(buffer, capacity);
     }
 
     /** Moves every block of {@code tc} (owned by the calling thread or a dead one) to the shared tier. */
@@ -633,7 +613,7 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
      * (cache hits are not reported). Used by memory-history recorders.
      */
     public void reservationListener(ReservationListener listener) {
-        this.reservationListener = listener;
+        allocator.reservationListener(listener);
     }
 
     /** The name this pool's {@link BufferPoolMXBean} is registered under, or {@code null} when JMX is off. */
