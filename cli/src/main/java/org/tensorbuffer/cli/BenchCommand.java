@@ -115,7 +115,7 @@ final class BenchCommand implements Callable<Integer> {
             List<BenchmarkListEntry> hits = all.stream().filter(e -> p.matcher(e.getUsername()).find()).toList();
             if (hits.isEmpty()) {
                 throw new ParameterException(spec.commandLine(), "-i/--include '" + regex + "' matches no "
-                        + "benchmark (" + all.size() + " benchmarks in org.tensorbuffer.bench)");
+                        + "benchmark of org.tensorbuffer.bench");
             }
             selected.addAll(hits);
         }
