@@ -13,6 +13,7 @@ import org.tensorbuffer.leak.LeakDetector;
 import org.tensorbuffer.leak.LeakTracker;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.IllegalReferenceCountException;
+import org.tensorbuffer.memory.UseAfterRecycleException;
 import org.tensorbuffer.observe.MemoryHistory;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
@@ -91,7 +92,8 @@ public final class Tensor implements AutoCloseable {
     }
 
     private static void releaseBlock(TensorContext ctx, Block block, int generation) {
-        if (block.release()) {
+        // a block recycled behind the tensor's back belongs to someone else now: never release their reference
+        if (block.releaseIfGeneration(generation)) {
             MemoryHistory h = ctx.memoryHistory();
             if (h != null) {
                 h.recordFree(block, generation);
@@ -194,7 +196,14 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalReferenceCountException("double close of " + this + MemoryScope.releasedBy(scope));
         }
         checkCloser();
-        block.checkGeneration(generation, this);
+        try {
+            block.checkGeneration(generation, this);
+        } catch (UseAfterRecycleException e) {
+            if (leak != null) {
+                leak.close(); // reported here; the leak detector must not release the block, which is not ours
+            }
+            throw e;
+        }
         MemoryScope s = scope;
         if (s != null) {
             s.forget(this); // the creation reference, which the scope would release, is released here

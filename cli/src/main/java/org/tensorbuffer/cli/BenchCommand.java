@@ -11,9 +11,15 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 import org.openjdk.jmh.profile.GCProfiler;
 import org.openjdk.jmh.results.format.ResultFormatType;
+import org.openjdk.jmh.runner.BenchmarkList;
+import org.openjdk.jmh.runner.BenchmarkListEntry;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
 import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
@@ -27,6 +33,7 @@ import org.tensorbuffer.bench.Targets;
 import org.tensorbuffer.report.HtmlReport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -69,12 +76,70 @@ final class BenchCommand implements Callable<Integer> {
     boolean noGc;
 
     @Option(names = {"-o", "--output"}, paramLabel = "FILE", defaultValue = "bench-results/jmh.json",
-            description = "JMH JSON results (default: ${DEFAULT-VALUE}); FILE.meta.json gets machine, JDK, date, "
-                    + "command.")
+            description = "JMH JSON results (default: ${DEFAULT-VALUE}, whose directory is created; a FILE given "
+                    + "must be in an existing directory); FILE.meta.json gets machine, JDK, date, command.")
     Path output;
 
-    @Option(names = "--html", paramLabel = "FILE", description = "Also write an HTML report of the JMH results.")
+    @Option(names = "--html", paramLabel = "FILE", converter = OutputFile.class,
+            description = "Also write an HTML report of the JMH results.")
     Path html;
+
+    /**
+     * Refuses, before any benchmark runs, what JMH would refuse late or ignore: thread counts below 1, negative
+     * forks, a regex that does not compile or selects nothing, a {@code -p} name no selected benchmark has, an output
+     * file that cannot be written.
+     */
+    private void validate() throws IOException {
+        for (int t : threads) {
+            if (t < 1) {
+                throw new ParameterException(spec.commandLine(), "-t/--threads: thread count " + t
+                        + " must be at least 1");
+            }
+        }
+        if (forks < 0) {
+            throw new ParameterException(spec.commandLine(), "-f/--forks " + forks + " must be at least 0");
+        }
+        List<BenchmarkListEntry> all = new ArrayList<>(BenchmarkList.defaultList().getAll(
+                org.openjdk.jmh.runner.format.OutputFormatFactory.createFormatInstance(System.err,
+                        org.openjdk.jmh.runner.options.VerboseMode.SILENT), List.of()));
+        List<BenchmarkListEntry> selected = new ArrayList<>();
+        List<String> regexes = includes.isEmpty() ? List.of("org\\.tensorbuffer\\.bench\\..*") : includes;
+        for (String regex : regexes) {
+            Pattern p;
+            try {
+                p = Pattern.compile(regex);
+            } catch (PatternSyntaxException e) {
+                throw new ParameterException(spec.commandLine(), "-i/--include '" + regex + "' is not a valid regex: "
+                        + e.getDescription() + " near index " + e.getIndex());
+            }
+            List<BenchmarkListEntry> hits = all.stream().filter(e -> p.matcher(e.getUsername()).find()).toList();
+            if (hits.isEmpty()) {
+                throw new ParameterException(spec.commandLine(), "-i/--include '" + regex + "' matches no "
+                        + "benchmark of org.tensorbuffer.bench");
+            }
+            selected.addAll(hits);
+        }
+        Set<String> known = new TreeSet<>();
+        for (BenchmarkListEntry e : selected) {
+            known.addAll(e.getParams().orElse(Map.of()).keySet());
+        }
+        for (String name : params.keySet()) {
+            if (!known.contains(name)) {
+                throw new ParameterException(spec.commandLine(), "-p/--param '" + name + "' is not a parameter of "
+                        + "the selected benchmarks (parameters: " + String.join(", ", known) + ")");
+            }
+        }
+        var parsed = spec.commandLine().getParseResult();
+        if (parsed != null && parsed.hasMatchedOption("-o")) {
+            try {
+                OutputFile.check(output, output.toString());
+            } catch (picocli.CommandLine.TypeConversionException e) {
+                throw new ParameterException(spec.commandLine(), "-o/--output " + e.getMessage());
+            }
+        } else {
+            Files.createDirectories(output.toAbsolutePath().getParent()); // the default bench-results/
+        }
+    }
 
     @Override
     public Integer call() throws RunnerException {
@@ -83,12 +148,9 @@ final class BenchCommand implements Callable<Integer> {
         RunInfo info = RunInfo.current(command);
         JsonArray merged = new JsonArray();
         try {
+            validate();
             Path dir = output.toAbsolutePath().getParent();
-            Files.createDirectories(dir);
             for (int t : threads) {
-                if (t < 1) {
-                    throw new IllegalArgumentException("thread count " + t + " must be at least 1");
-                }
                 Path part = Files.createTempFile(dir, "jmh-t" + t + "-", ".json");
                 try {
                     new Runner(options(t, part).build()).run();

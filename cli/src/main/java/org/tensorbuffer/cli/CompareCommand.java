@@ -21,8 +21,10 @@ import org.tensorbuffer.bench.RunInfo;
 import org.tensorbuffer.report.CompareReport;
 import org.tensorbuffer.memory.PoolOutOfMemoryException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 import org.tensorbuffer.report.Comparison;
 import org.tensorbuffer.report.CompareResult;
@@ -39,7 +41,7 @@ import org.tensorbuffer.report.CompareResult;
             "Runs on a fresh clone with no arguments (the bundled models/stories260K.bin, greedy). Exit status: 0, "
                 + "1 on an error, 3 if the strategies' token ids differ."})
 final class CompareCommand implements Callable<Integer> {
-    @Option(names = "--model", paramLabel = "PATH",
+    @Option(names = "--model", paramLabel = "PATH", converter = InputFile.class,
             description = "llama2.c checkpoint (default: the bundled models/" + ModelFiles.DEFAULT_MODEL + ").")
     Path model;
 
@@ -72,19 +74,17 @@ final class CompareCommand implements Callable<Integer> {
             description = "Sampling seed, the same for every run (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--device", paramLabel = "ID", defaultValue = "cpu",
-            description = "Device id from `tensorbuffer devices` (default: ${DEFAULT-VALUE}).")
-    String device;
+    @Mixin
+    DeviceOption deviceOption;
 
-    @Option(names = "--json",
-            description = "Print one JSON object (per strategy the medians and every run's --json object) instead "
-                    + "of the table.")
-    boolean json;
+    /** {@code --json}: per strategy the medians and every run's {@code decode --json} object, instead of the table. */
+    @Mixin
+    JsonOption jsonOption;
 
     @Option(names = "--quiet", description = "No progress lines on stderr.")
     boolean quiet;
 
-    @Option(names = "--html", paramLabel = "FILE",
+    @Option(names = "--html", paramLabel = "FILE", converter = OutputFile.class,
             description = "Also write a self-contained HTML report with charts (tokens/s, allocations per token, hit "
                     + "rates, peak live vs reserved bytes per strategy, allocation-size histograms, and the JMH "
                     + "results of --jmh if that file exists).")
@@ -95,7 +95,7 @@ final class CompareCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}).")
     Path jmh;
 
-    @Option(names = "--einsum", paramLabel = "INSTANCE.json",
+    @Option(names = "--einsum", paramLabel = "INSTANCE.json", converter = InputFile.class,
             description = "With --html: also time one evaluation of this einsum instance per strategy (and NumPy's, "
                     + "where python3 with numpy is found); repeatable, e.g. "
                     + "data/einsum/str_matrix_chain_multiplication_100.json.")
@@ -132,7 +132,10 @@ final class CompareCommand implements Callable<Integer> {
     public Integer call() {
         PrintStream out = System.out;
         PrintStream err = System.err;
+        boolean json = jsonOption.json;
+        String device = deviceOption.device;
         try {
+            checkCounts();
             List<AllocationStrategy> list = new ArrayList<>();
             for (String s : strategies) {
                 list.add(AllocationStrategy.parse(s.trim()));
@@ -177,8 +180,23 @@ final class CompareCommand implements Callable<Integer> {
             return c.idsIdentical() ? 0 : 3;
         } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException
                  | DeviceUnavailableException | PoolOutOfMemoryException | IOException e) {
-            err.println("tensorbuffer compare: error: " + DecodeCommand.message(e));
-            return 1;
+            return CliErrors.report(spec.commandLine(), e);
+        }
+    }
+
+    private void checkCounts() {
+        if (runs < 1) {
+            throw new ParameterException(spec.commandLine(), "--runs must be at least 1, got " + runs);
+        }
+        if (warmup < 0) {
+            throw new ParameterException(spec.commandLine(), "--warmup must be at least 0, got " + warmup);
+        }
+        if (steps < 0) {
+            throw new ParameterException(spec.commandLine(), "--steps must be at least 0, got " + steps);
+        }
+        if (einsumRepeat < 1) {
+            throw new ParameterException(spec.commandLine(), "--einsum-repeat must be at least 1, got "
+                    + einsumRepeat);
         }
     }
 

@@ -20,7 +20,10 @@ import org.tensorbuffer.llama.Generator;
 import org.tensorbuffer.llama.Tokenizer;
 import org.tensorbuffer.memory.PoolOutOfMemoryException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code tensorbuffer decode}: text generation with a llama2.c checkpoint, token for token as llama2.c's
@@ -32,11 +35,14 @@ import picocli.CommandLine.Option;
             "Example: ./tensorbuffer decode --model models/aidreams260K.bin --tokenizer models/aidreams-tok512.bin "
                 + "--prompt \"Once upon a time\" --temperature 0 --steps 128"})
 final class DecodeCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, paramLabel = "PATH",
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "PATH", converter = InputFile.class,
             description = "llama2.c checkpoint (legacy .bin: 7 int32 header fields, float32 weights).")
     Path model;
 
-    @Option(names = "--tokenizer", paramLabel = "PATH",
+    @Option(names = "--tokenizer", paramLabel = "PATH", converter = InputFile.class,
             description = "llama2.c tokenizer (tok*.bin) with the model's vocab_size tokens. Default: tok<V>.bin or "
                     + "<name>-tok<V>.bin next to the model; without one only ids are printed and --prompt must be "
                     + "empty.")
@@ -65,16 +71,11 @@ final class DecodeCommand implements Callable<Integer> {
                     + "(default: the current time in seconds, as run.c).")
     Long seed;
 
-    @Option(names = "--device", paramLabel = "ID", defaultValue = "cpu",
-            description = "Device id from `tensorbuffer devices` (default: ${DEFAULT-VALUE}).")
-    String device;
+    @Mixin
+    DeviceOption deviceOption;
 
-    @Option(names = "--strategy", paramLabel = "S", defaultValue = "proactive",
-            description = "Allocation strategy: none (a device allocation per tensor), reactive (BufferPool), "
-                    + "proactive (TensorBuffer, every buffer of a step reserved before the first token), "
-                    + "planned (the first step recorded and planned into one arena that later steps replay) "
-                    + "(default: ${DEFAULT-VALUE}).")
-    String strategy;
+    @Mixin
+    StrategyOption strategyOption; // proactive: every buffer of a step reserved before the first token
 
     @Option(names = "--prefill", paramLabel = "MODE", defaultValue = "batched",
             description = "How the prompt runs: batched (all prompt tokens through each layer at once as [T, dim] "
@@ -86,24 +87,26 @@ final class DecodeCommand implements Callable<Integer> {
                     + "would) on one line, space-separated, instead of text.")
     boolean printIds;
 
-    @Option(names = "--json",
-            description = "Print only one JSON object at the end: model dims, device, strategy, tokens, tokens_per_s, "
-                    + "raw_allocs_total, raw_allocs_per_token_steady, pool and TensorBuffer hit rates, peak live and "
-                    + "reserved bytes, prefill and decode tokens/s and device allocations per phase, and the ids (and "
-                    + "text with a tokenizer).")
-    boolean json;
+    /**
+     * {@code --json}: only one JSON object at the end: model dims, device, strategy, tokens, tokens_per_s,
+     * raw_allocs_total, raw_allocs_per_token_steady, pool and TensorBuffer hit rates, peak live and reserved bytes,
+     * prefill and decode tokens/s and device allocations per phase, and the ids (and text with a tokenizer).
+     */
+    @Mixin
+    JsonOption jsonOption;
 
-    @Option(names = "--memory-timeline", paramLabel = "FILE.html",
-            description = "Record every allocation of the run and write a self-contained HTML page with a timeline "
-                    + "of live and reserved bytes and the largest allocations (like PyTorch's memory_viz).")
-    Path memoryTimeline;
+    @Mixin
+    MemoryTimelineOption timelineOption;
 
     @Override
     public Integer call() {
         PrintStream out = System.out;
         PrintStream err = System.err;
+        boolean json = jsonOption.json;
+        Path memoryTimeline = timelineOption.memoryTimeline;
+        String device = deviceOption.device;
         try {
-            AllocationStrategy s = AllocationStrategy.parse(strategy);
+            AllocationStrategy s = strategyOption.or(AllocationStrategy.PROACTIVE);
             PrefillMode prefillMode = PrefillMode.parse(prefill);
             Config config;
             try (Checkpoint ck = Checkpoint.open(model)) {
@@ -154,9 +157,7 @@ final class DecodeCommand implements Callable<Integer> {
             return 0;
         } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException
                  | DeviceUnavailableException | PoolOutOfMemoryException | IOException e) {
-            out.flush();
-            err.println("tensorbuffer decode: error: " + message(e));
-            return 1;
+            return CliErrors.report(spec.commandLine(), e);
         }
     }
 

@@ -28,8 +28,12 @@ import org.tensorbuffer.memory.PoolStats;
 import org.tensorbuffer.memory.TensorBufferStats;
 import org.tensorbuffer.observe.MemoryHistory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code tensorbuffer einsum INSTANCE.json}: contracts an einsum-benchmark instance along one of its paths, with the
@@ -44,19 +48,24 @@ import picocli.CommandLine.Parameters;
 @Command(name = "einsum", mixinStandardHelpOptions = true,
         description = "Contract an einsum-benchmark instance (JSON) through the pools; time and allocation profile.")
 final class EinsumCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "INSTANCE.json", description = "Instance file (e.g. data/einsum/*.json).")
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "INSTANCE.json", converter = InputFile.class,
+            description = "Instance file (e.g. data/einsum/*.json).")
     Path instanceFile;
 
     @Option(names = "--path", defaultValue = "opt_flops", description = "Contraction path: opt_flops or opt_size "
             + "(default ${DEFAULT-VALUE}).")
     String path;
 
-    @Option(names = "--inputs", paramLabel = "DIR", description = "Read operand k from DIR/k.npy (float64, C order, "
+    @Option(names = "--inputs", paramLabel = "DIR", converter = InputFile.Directory.class, description = "Read operand k from DIR/k.npy (float64, C order, "
             + "the instance's shape); default: seeded values.")
     Path inputs;
 
-    @Option(names = "--output", paramLabel = "FILE.npy", description = "Write the result (of the last evaluation) "
-            + "as a .npy file.")
+    @Option(names = "--output", paramLabel = "FILE.npy", converter = OutputFile.class,
+            description = "Write the result (of the last evaluation) as a .npy file (checked to be writable before "
+                    + "the run).")
     Path output;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the generated operands (default "
@@ -71,32 +80,33 @@ final class EinsumCommand implements Callable<Integer> {
             + "${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--strategy", defaultValue = "reactive", description = "none, reactive, proactive or planned "
-            + "(each evaluation a planned run: the first recorded and planned into one arena, later ones replay it) "
-            + "(default ${DEFAULT-VALUE}).")
-    String strategy;
+    @Mixin
+    StrategyOption strategyOption; // planned: each evaluation a planned run, the first recorded, later ones replay it
 
-    @Option(names = "--device", defaultValue = "cpu", description = "Device id (default ${DEFAULT-VALUE}).")
-    String device;
+    @Mixin
+    DeviceOption deviceOption;
 
     @Option(names = "--profile", description = "Print the allocation size histogram.")
     boolean profile;
 
-    @Option(names = "--json", description = "Print one JSON object instead of text.")
-    boolean json;
+    @Mixin
+    JsonOption jsonOption;
 
-    @Option(names = "--memory-timeline", paramLabel = "FILE.html",
-            description = "Record every allocation (operands, warm-up and timed evaluations) and write a "
-                    + "self-contained HTML page with a timeline of live and reserved bytes and the largest "
-                    + "allocations (like PyTorch's memory_viz).")
-    Path memoryTimeline;
+    @Mixin
+    MemoryTimelineOption timelineOption; // operands, warm-up and timed evaluations
 
     @Override
     public Integer call() throws Exception {
-        if (repeat < 1 || warmup < 0) {
-            throw new IllegalArgumentException("--repeat must be >= 1 and --warmup >= 0");
+        if (repeat < 1) {
+            throw new ParameterException(spec.commandLine(), "--repeat must be at least 1, got " + repeat);
         }
-        AllocationStrategy strat = AllocationStrategy.parse(strategy);
+        if (warmup < 0) {
+            throw new ParameterException(spec.commandLine(), "--warmup must be at least 0, got " + warmup);
+        }
+        boolean json = jsonOption.json;
+        Path memoryTimeline = timelineOption.memoryTimeline;
+        String device = deviceOption.device;
+        AllocationStrategy strat = strategyOption.or(AllocationStrategy.REACTIVE);
         boolean planned = strat == AllocationStrategy.PLANNED;
         Instance inst = Instance.read(instanceFile);
         Contraction plan = Contraction.plan(inst, path);
@@ -131,22 +141,25 @@ final class EinsumCommand implements Callable<Integer> {
                 try (PlannedRun run = planned ? ctx.run() : null) {
                     res = ev.evaluate(ops, last);                // the result escapes the run; closed below
                 }
-                dev.synchronize();
-                times[r] = System.nanoTime() - t0;
-                peak = Math.max(peak, ev.peakLiveBytes());
-                if (last) {
-                    double[] v = res.toDoubleArray();
-                    double s = 0;
-                    for (double x : v) {
-                        s += x * x;
+                try {
+                    dev.synchronize();
+                    times[r] = System.nanoTime() - t0;
+                    peak = Math.max(peak, ev.peakLiveBytes());
+                    if (last) {
+                        double[] v = res.toDoubleArray();
+                        double s = 0;
+                        for (double x : v) {
+                            s += x * x;
+                        }
+                        norm = Math.sqrt(s);
+                        resultShape = res.shape().dims();
+                        if (output != null) {
+                            Npy.write(output, resultShape, v);
+                        }
                     }
-                    norm = Math.sqrt(s);
-                    resultShape = res.shape().dims();
-                    if (output != null) {
-                        Npy.write(output, resultShape, v);
-                    }
+                } finally {
+                    res.close(); // also when writing fails: no false "memory leaked" report at close
                 }
-                res.close();
             }
             PoolStats p1 = ctx.pool().stats();
             TensorBufferStats b1 = ctx.tensorBuffer().stats();

@@ -26,8 +26,12 @@ import org.tensorbuffer.plan.PlannedRun;
 import org.tensorbuffer.plan.PlanningAlgorithm;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code tensorbuffer plan INSTANCE.json | --model PATH [--svg FILE]}: the liveness-based memory plan of one einsum
@@ -44,11 +48,11 @@ final class PlanCommand implements Callable<Integer> {
     Source source;
 
     static final class Source {
-        @Parameters(index = "0", paramLabel = "INSTANCE.json", description = "einsum instance (format_string, shapes, "
+        @Parameters(index = "0", paramLabel = "INSTANCE.json", converter = InputFile.class, description = "einsum instance (format_string, shapes, "
                 + "dtype, paths)")
         Path instance;
 
-        @Option(names = "--model", paramLabel = "PATH", description = "llama2.c checkpoint: plan one decode step")
+        @Option(names = "--model", paramLabel = "PATH", converter = InputFile.class, description = "llama2.c checkpoint: plan one decode step")
         Path model;
     }
 
@@ -56,7 +60,7 @@ final class PlanCommand implements Callable<Integer> {
             + "(default ${DEFAULT-VALUE})")
     String path;
 
-    @Option(names = "--svg", paramLabel = "FILE", description = "write the plan as SVG (x: time, y: offset, one "
+    @Option(names = "--svg", paramLabel = "FILE", converter = OutputFile.class, description = "write the plan as SVG (x: time, y: offset, one "
             + "rectangle per tensor)")
     Path svg;
 
@@ -73,9 +77,11 @@ final class PlanCommand implements Callable<Integer> {
             + "schedule")
     boolean recorded;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "device a recorded run runs on "
-            + "(default ${DEFAULT-VALUE})")
-    String device;
+    @Mixin
+    DeviceOption deviceOption; // the device a recorded run runs on
+
+    @Spec
+    CommandSpec spec;
 
     /**
      * Records one decode step ({@code forward(BOS, 0)}) of the checkpoint under the PLANNED strategy and returns its
@@ -116,15 +122,17 @@ final class PlanCommand implements Callable<Integer> {
         try {
             return plan();
         } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException | IOException e) {
-            System.out.flush();
-            System.err.println("tensorbuffer plan: error: " + DecodeCommand.message(e));
-            return 1;
+            return CliErrors.report(spec.commandLine(), e);
         }
     }
 
     private int plan() throws IOException {
         if (alignment <= 0 || Long.bitCount(alignment) != 1) {
-            throw new IllegalArgumentException("--alignment " + alignment + " is not a power of two");
+            throw new ParameterException(spec.commandLine(), "--alignment " + alignment + " is not a power of two");
+        }
+        String device = deviceOption.device;
+        if (algorithm != null) {
+            PlanningAlgorithm.parse(algorithm); // an unknown name is refused before the work
         }
         String what;
         AllocationTrace trace;
@@ -132,6 +140,7 @@ final class PlanCommand implements Callable<Integer> {
             trace = einsumEvaluationTrace(source.instance, path, device);
             what = source.instance.getFileName() + " (recorded evaluation, path " + path + ", device " + device + ")";
         } else if (source.instance != null) {
+            Contraction.plan(Instance.read(source.instance), path); // validates as einsum does (label sizes, path)
             trace = EinsumSchedule.trace(source.instance, path, alignment);
             what = source.instance.getFileName() + " (contraction schedule, path " + path + ")";
         } else {

@@ -44,7 +44,7 @@ class CompareCommandTest {
     @Test
     void badStrategyIsAnError() {
         CliRun r = CliRun.of("compare", "--strategies", "none,fast");
-        assertThat(r.exitCode()).isEqualTo(1);
+        assertThat(r.exitCode()).isEqualTo(2);
         assertThat(r.err()).contains("unknown strategy 'fast'");
     }
 }

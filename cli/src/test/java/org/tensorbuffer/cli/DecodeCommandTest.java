@@ -84,32 +84,32 @@ class DecodeCommandTest {
     void clearErrors() throws IOException {
         CliRun steps = CliRun.of("decode", "--model", TestModels.stories().toString(), "--steps", "513",
                 "--print-ids");
-        assertThat(steps.exitCode()).isEqualTo(1);
+        assertThat(steps.exitCode()).isEqualTo(2);
         assertThat(steps.err()).contains("stories260K.bin").contains("seq_len 512").contains("steps 513");
 
         byte[] all = Files.readAllBytes(TestModels.stories());
         Path cut = tmp.resolve("truncated.bin");
         Files.write(cut, Arrays.copyOf(all, 1000));
         CliRun trunc = CliRun.of("decode", "--model", cut.toString());
-        assertThat(trunc.exitCode()).isEqualTo(1);
+        assertThat(trunc.exitCode()).isEqualTo(2);
         assertThat(trunc.err()).contains("truncated.bin").contains("'token_embedding_table'").contains("truncated");
 
         CliRun vocab = CliRun.of("decode", "--model", TestModels.aidreams().toString(), "--tokenizer",
                 TestModels.stories().toString());
-        assertThat(vocab.exitCode()).isEqualTo(1);
+        assertThat(vocab.exitCode()).isEqualTo(2);
         assertThat(vocab.err()).contains("stories260K.bin").contains("vocab_size");
 
         CliRun missing = CliRun.of("decode", "--model", tmp.resolve("nope.bin").toString());
-        assertThat(missing.exitCode()).isEqualTo(1);
+        assertThat(missing.exitCode()).isEqualTo(2);
         assertThat(missing.err()).contains("nope.bin");
 
         CliRun device = CliRun.of("decode", "--model", TestModels.stories().toString(), "--device", "nosuch:0",
                 "--steps", "4");
-        assertThat(device.exitCode()).isEqualTo(1);
+        assertThat(device.exitCode()).isEqualTo(1); // a device that cannot be opened is a run-time failure
         assertThat(device.err()).contains("nosuch:0").doesNotContain("\tat ");
 
         CliRun strategy = CliRun.of("decode", "--model", TestModels.stories().toString(), "--strategy", "bogus");
-        assertThat(strategy.exitCode()).isEqualTo(1);
+        assertThat(strategy.exitCode()).isEqualTo(2);
         assertThat(strategy.err()).contains("unknown strategy 'bogus'");
     }
 

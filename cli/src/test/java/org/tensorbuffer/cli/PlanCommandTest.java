@@ -66,10 +66,10 @@ class PlanCommandTest {
     @Test
     void badInputIsReported() {
         CliRun r = CliRun.of("plan", instance("bin_matmul_256.json").toString(), "--path", "opt_nothing");
-        assertThat(r.exitCode()).isEqualTo(1);
+        assertThat(r.exitCode()).isEqualTo(2);
         assertThat(r.err()).contains("no path 'opt_nothing'");
         CliRun missing = CliRun.of("plan", "no-such-instance.json");
-        assertThat(missing.exitCode()).isEqualTo(1);
+        assertThat(missing.exitCode()).isEqualTo(2);
         assertThat(missing.err()).contains("no-such-instance.json");
     }
 }

@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>{@link Level#DISABLED}: nothing is tracked (one volatile read per allocation).</li>
  *   <li>{@link Level#SAMPLED} (the default): one allocation in {@link #samplingInterval()} (default 128, Netty's
- *       figure) is tracked, with its stack. An untracked leaked tensor keeps its memory until its pool is closed.</li>
+ *       figure) is tracked, with its stack. An untracked leaked tensor keeps its memory until its pool is closed
+ *       and the tensor is garbage-collected.</li>
  *   <li>{@link Level#PARANOID}: every allocation is tracked with its stack (for tests and debugging; costs a stack
  *       walk and a Cleaner registration per tensor).</li>
  * </ul>
@@ -43,10 +44,43 @@ public final class LeakDetector {
     private static final AtomicLong TRACKED = new AtomicLong();
     private static final AtomicLong LEAKS = new AtomicLong();
     private static final AtomicLong LEAKED_BYTES = new AtomicLong();
-    private static volatile Level level = Level.parse(System.getProperty("tensorbuffer.leakDetection.level",
-            System.getenv().getOrDefault("TENSORBUFFER_LEAK_DETECTION", "sampled")));
+    private static volatile Level level = initialLevel();
     private static volatile int samplingInterval = Integer.getInteger("tensorbuffer.leakDetection.samplingInterval",
             128);
+
+    /**
+     * The level the system property or environment variable asks for; an unknown name is logged at WARN and the
+     * default ({@link Level#SAMPLED}) used, so that a typo cannot make this class (and every allocation) fail to load.
+     * Command-line tools check the setting first with {@link #configuredLevel()} to refuse it with a clear message.
+     */
+    private static Level initialLevel() {
+        try {
+            return configuredLevel();
+        } catch (IllegalArgumentException e) {
+            LOG.warn("{}; using sampled", e.getMessage());
+            return Level.SAMPLED;
+        }
+    }
+
+    /**
+     * The level set by the system property {@code tensorbuffer.leakDetection.level} or else the environment variable
+     * {@code TENSORBUFFER_LEAK_DETECTION}, or {@link Level#SAMPLED} if neither is set.
+     *
+     * @throws IllegalArgumentException naming the setting and its value if it is not a level name
+     */
+    public static Level configuredLevel() {
+        String prop = System.getProperty("tensorbuffer.leakDetection.level");
+        String name = prop != null ? "tensorbuffer.leakDetection.level" : "TENSORBUFFER_LEAK_DETECTION";
+        String value = prop != null ? prop : System.getenv("TENSORBUFFER_LEAK_DETECTION");
+        if (value == null) {
+            return Level.SAMPLED;
+        }
+        try {
+            return Level.parse(value);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(name + ": " + e.getMessage());
+        }
+    }
 
     /** How much is tracked. */
     public enum Level {

@@ -44,6 +44,11 @@ public final class Block implements AutoCloseable {
     Block prev, next, lruPrev, lruNext;
     /** Set by {@link org.tensorbuffer.memory.BufferPool}/{@link TensorBuffer} when the block must be freed, not kept. */
     boolean retired;
+    /**
+     * Frees the memory of a block still handed out when its pool was closed: run on its release, or by a
+     * {@link java.lang.ref.Cleaner} once the block is unreachable (guarded by the pool's lock).
+     */
+    java.lang.ref.Cleaner.Cleanable orphan;
 
     /**
      * @param buffer    the memory
@@ -94,6 +99,49 @@ public final class Block implements AutoCloseable {
      */
     void acquire() {
         REF_CNT.setRelease(this, 1);
+    }
+
+    /**
+     * Marks a free block as handed out with one reference, atomically: fails if the block is in use or has been
+     * freed ({@link #revoke()}), so two racing owners can never both hand it out. Called by owners only (others through
+     * {@link BlockOwner#tryAcquire}).
+     *
+     * @return whether the block was free and is now handed out
+     */
+    boolean tryAcquire() {
+        return REF_CNT.compareAndSet(this, 0, 1);
+    }
+
+    /**
+     * Marks a free block as dead (reference count -1) before its memory is freed, atomically: fails if the block is
+     * in use or already dead. A stale cache entry can then never be handed out again ({@link #tryAcquire()} fails).
+     */
+    boolean revoke() {
+        return REF_CNT.compareAndSet(this, 0, -1);
+    }
+
+    /**
+     * Drops the reference of a handle that was given the block at generation {@code expected}, unless the block has
+     * been recycled since (then nothing is released: the reference is not the handle's any more). Used by safety
+     * nets (the leak detector) that must never release a block now owned by someone else.
+     *
+     * @return whether this dropped the last reference (the block went back to its owner)
+     */
+    public boolean releaseIfGeneration(int expected) {
+        for (;;) {
+            int c = refCnt; // volatile read first: the recycling thread's writes before the new owner's acquire show
+            if (c <= 0 || generation != expected) {
+                return false;
+            }
+            if (REF_CNT.compareAndSet(this, c, c - 1)) {
+                if (c == 1) {
+                    generation++;
+                    owner.recycle(this);
+                    return true;
+                }
+                return false;
+            }
+        }
     }
 
     /**

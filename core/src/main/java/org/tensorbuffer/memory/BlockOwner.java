@@ -48,6 +48,19 @@ public abstract class BlockOwner {
     }
 
     /**
+     * Hands a free block of this owner out with reference count 1, atomically: false if it is in use or has been
+     * freed, so two racing owners can never both hand it out.
+     *
+     * @throws IllegalStateException if the block belongs to another owner
+     */
+    protected final boolean tryAcquire(Block block) {
+        if (block.owner != this) {
+            throw new IllegalStateException(block + " does not belong to " + describe());
+        }
+        return block.tryAcquire();
+    }
+
+    /**
      * Hands a free block of this owner out: sets its reference count to 1, unconditionally.
      *
      * @throws IllegalStateException if the block belongs to another owner

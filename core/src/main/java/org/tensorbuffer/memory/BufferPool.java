@@ -33,8 +33,12 @@ import org.tensorbuffer.leak.LeakDetector;
  * A thread that dies leaves its cache behind; the pool moves those blocks to the shared tier the next time it takes
  * the slow path or a snapshot.
  *
- * <p>Thread-safe. A block may be released on another thread than the one that took it (it then lands in that thread's
- * cache). {@link #close()} must not race with other calls.
+ * <p>Thread-safe. A block may be released on another thread than the one that took it: it lands in that thread's
+ * cache if the thread takes from this pool too, else in the shared tier (so a thread that only releases, such as the
+ * leak detector's cleanup thread, hoards nothing). {@link #close()} may race with takes and releases on other threads:
+ * a block is never lost or handed to two owners (a free block is {@link Block#revoke() revoked} before it is freed,
+ * and a thread cache's stale entries are then refused by {@link Block#tryAcquire()}); a take that loses the race
+ * throws {@link IllegalStateException}.
  */
 public final class BufferPool extends BlockOwner implements AutoCloseable {
     /** Default cached-bytes budget: 512 MiB, as the design notes' {@code TL_BUFFER_MAX_MB}. */
@@ -71,6 +75,8 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
     private long slowPaths;
     private final List<ThreadCache> caches = new ArrayList<>();
     private final Set<Block> allBlocks = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** Blocks handed out when the pool closed, held weakly so that the Cleaner can free them once unreachable. */
+    private final List<java.lang.ref.WeakReference<Block>> orphans = new ArrayList<>();
     private long retiredRequests;
     private long retiredHits;
     private long retiredNetBytes;
@@ -129,17 +135,20 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
         tc.requests++;
         tc.classRequests[index]++;
         Block b = tc.pop(index);
-        if (b == null) {
-            b = takeSlow(tc, index);
-        } else {
+        if (b != null && b.tryAcquire()) {
             tc.hits++;
             tc.classHits[index]++;
+        } else {
+            // empty cache, or a stale entry whose block a concurrent close() revoked and freed: drop it
+            b = takeSlow(tc, index);
+            if (!b.tryAcquire()) {
+                throw new IllegalStateException(describe() + " is closed");
+            }
         }
         long net = (tc.tookBytes += b.capacity) - tc.returnedBytes;
         if (net > tc.peakNetBytes) {
             tc.peakNetBytes = net;
         }
-        b.acquire();
         return b;
     }
 
@@ -198,7 +207,8 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
     protected void recycle(Block b) {
         ThreadCache tc = threadCache.get();
         tc.returnedBytes += b.capacity;
-        if (!tc.flushRequested && !closed && tc.push(b)) {
+        // tc.requests == 0: a thread that never takes (a cleanup thread, a consumer) would hoard what it caches
+        if (!tc.flushRequested && !closed && tc.requests != 0 && tc.push(b)) {
             return;
         }
         recycleSlow(tc, b);
@@ -214,10 +224,14 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
         lock.lock();
         try {
             if (closed || b.retired) {
-                freeRaw(b);
+                if (b.orphan != null) {
+                    b.orphan.clean(); // handed out when the pool closed: its memory goes now
+                } else {
+                    freeFree(b);
+                }
                 return;
             }
-            if (!tc.flushRequested && growAllowanceLocked(tc, b.capacity) && tc.push(b)) {
+            if (!tc.flushRequested && tc.requests != 0 && growAllowanceLocked(tc, b.capacity) && tc.push(b)) {
                 return;
             }
             pushShared(b);
@@ -322,15 +336,29 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
     private void evictLocked(Block b) {
         unlinkShared(b);
         evictions++;
-        freeRaw(b);
+        freeFree(b);
+    }
+
+    /**
+     * Frees a free block unless a racing {@link #close()} already revoked (and freed) it: a block is freed once. A
+     * revoked block can never be handed out again, even from a stale thread-cache entry.
+     */
+    private void freeFree(Block b) {
+        if (b.revoke()) {
+            freeRaw(b);
+        }
     }
 
     private void freeRaw(Block b) {
         allBlocks.remove(b);
         b.retired = true;
-        reservedBytes -= b.capacity;
+        freeBuffer(b.buffer, b.capacity);
+    }
+
+    private void freeBuffer(DeviceBuffer buffer, long capacity) {
+        reservedBytes -= capacity;
         rawFrees++;
-        allocator.free(b.buffer, b.capacity);
+        allocator.free(buffer, capacity);
     }
 
     /** Moves every block of {@code tc} (owned by the calling thread or a dead one) to the shared tier. */
@@ -352,7 +380,7 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
             while ((b = tc.pop(i)) != null) {
                 if (free) {
                     evictions++;
-                    freeRaw(b);
+                    freeFree(b);
                 } else {
                     pushShared(b);
                 }
@@ -434,8 +462,11 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
                 peak += c.peakNetBytes;
             }
             long live = liveBytesLocked();
+            // the sum of per-thread peaks over-counts when blocks are released on other threads than they were taken
+            // on; live bytes never exceeded the reserved bytes, so the peak reserved bytes bound it
+            long peakLive = Math.min(Math.max(peak, live), Math.max(peakReservedBytes, live));
             return new PoolStats(requests, hits, misses, rawAllocations, rawFrees, evictions, live,
-                    Math.max(peak, live), reservedBytes - live, reservedBytes, peakReservedBytes, allocRetries, ooms,
+                    peakLive, reservedBytes - live, reservedBytes, peakReservedBytes, allocRetries, ooms,
                     maxCachedBytes);
         } finally {
             lock.unlock();
@@ -499,6 +530,12 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
                     out.add(b);
                 }
             }
+            for (var ref : orphans) {
+                Block b = ref.get();
+                if (b != null && b.refCnt() > 0) {
+                    out.add(b);
+                }
+            }
             return out;
         } finally {
             lock.unlock();
@@ -508,7 +545,9 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
     /**
      * Frees every cached block, unregisters the pool's JMX bean and closes the pool; blocks still handed out are
      * reported through {@link LeakDetector#reportOutstanding} (a WARN log line naming their count and bytes, as
-     * Arrow's "memory leaked" report) and are freed to the device when released.
+     * Arrow's "memory leaked" report) and are freed to the device when released, or, if they are never released,
+     * once they are garbage-collected (so an unsampled leaked tensor's memory returns after its pool is closed without
+     * ever being freed under a live user). May race with takes and releases on other threads (see the class comment).
      */
     @Override
     public void close() {
@@ -518,19 +557,27 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
             if (closed) {
                 return;
             }
-            closed = true;
+            closed = true; // volatile write before reading any reference count below (pairs with recycle's CAS)
+            ThreadCache own = threadCache.get();
             for (ThreadCache c : caches) {
-                drainLocked(c, true);
+                if (c == own || !c.thread.isAlive()) { // other live threads' caches are theirs to touch
+                    drainLocked(c, true);
+                }
             }
             while (lruTail != null) {
                 Block b = lruTail;
                 unlinkShared(b);
-                freeRaw(b);
+                freeFree(b);
             }
             leaked = new ArrayList<>();
-            for (Block b : allBlocks) {
-                if (b.refCnt() > 0) {
+            for (Block b : new ArrayList<>(allBlocks)) {
+                if (b.revoke()) {
+                    freeRaw(b); // free: in a live thread's cache or on its way there
+                } else if (b.refCnt() > 0) {
                     leaked.add(b);
+                    allBlocks.remove(b); // the pool must not keep it reachable: the Cleaner frees it when unreachable
+                    orphans.add(new java.lang.ref.WeakReference<>(b));
+                    b.orphan = OrphanCleaner.CLEANER.register(b, new FreeOrphan(this, b.buffer, b.capacity));
                 }
             }
         } finally {
@@ -541,6 +588,24 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
             long bytes = leaked.stream().mapToLong(Block::capacity).sum();
             LeakDetector.reportOutstanding(describe(), leaked.size(), bytes);
         }
+    }
+
+    /** The memory of a block handed out when its pool closed; must not refer to the block. Runs once. */
+    private record FreeOrphan(BufferPool pool, DeviceBuffer buffer, long capacity) implements Runnable {
+        @Override
+        public void run() {
+            pool.lock.lock();
+            try {
+                pool.freeBuffer(buffer, capacity);
+            } finally {
+                pool.lock.unlock();
+            }
+        }
+    }
+
+    /** The Cleaner thread of orphaned blocks, started on first use. */
+    private static final class OrphanCleaner {
+        static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
     }
 
     /**
@@ -571,6 +636,31 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
         return describe();
     }
 
+    /**
+     * Parses a cached-bytes budget given in MiB, as {@code TENSORBUFFER_POOL_MAX_MB} holds it.
+     *
+     * @return the budget in bytes
+     * @throws IllegalArgumentException if {@code megabytes} is not a non-negative integer, or its bytes do not fit
+     *                                  in a {@code long}, naming the value
+     */
+    public static long parseMaxCachedMegabytes(String megabytes) {
+        long mb;
+        try {
+            mb = Long.parseLong(megabytes.trim());
+        } catch (NumberFormatException e) {
+            mb = -1;
+        }
+        if (mb < 0) {
+            throw new IllegalArgumentException("must be a non-negative integer number of MiB, got '" + megabytes
+                    + "'");
+        }
+        if (mb > Long.MAX_VALUE >> 20) {
+            throw new IllegalArgumentException("'" + megabytes + "' MiB is too large (at most " + (Long.MAX_VALUE >> 20)
+                    + " MiB)");
+        }
+        return mb << 20;
+    }
+
     /** Options of a {@link BufferPool}. Not thread-safe. */
     public static final class Builder {
         private final Device device;
@@ -590,14 +680,9 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
                 return DEFAULT_MAX_CACHED_BYTES;
             }
             try {
-                long mb = Long.parseLong(env.trim());
-                if (mb < 0) {
-                    throw new NumberFormatException();
-                }
-                return mb << 20;
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("TENSORBUFFER_POOL_MAX_MB must be a non-negative integer, got '"
-                        + env + "'");
+                return parseMaxCachedMegabytes(env);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("TENSORBUFFER_POOL_MAX_MB " + e.getMessage());
             }
         }
 

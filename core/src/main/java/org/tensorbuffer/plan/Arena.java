@@ -76,14 +76,24 @@ public final class Arena extends BlockOwner implements AutoCloseable {
         if (block.owner() != this) {
             throw new IllegalStateException(block + " does not belong to " + describe());
         }
+        // count first, then look at closing (close() sets closing, then reads the count): one of the two sees the
+        // other, so the memory is never freed under a block handed out
+        outstanding.incrementAndGet();
         if (closing) {
+            giveBack();
             throw new IllegalStateException(describe() + " is closed");
         }
-        if (block.refCnt() != 0) {
+        if (!tryAcquire(block)) { // atomic: two racing hands of one block cannot both succeed
+            giveBack();
             throw new IllegalStateException(block + " is still in use");
         }
-        outstanding.incrementAndGet();
-        return acquire(block);
+        return block;
+    }
+
+    private void giveBack() {
+        if (outstanding.decrementAndGet() == 0 && closing) {
+            freeOnce();
+        }
     }
 
     /** Blocks handed out and not yet released. */
@@ -94,9 +104,7 @@ public final class Arena extends BlockOwner implements AutoCloseable {
     /** Called on a block's last release. */
     @Override
     protected void recycle(Block block) {
-        if (outstanding.decrementAndGet() == 0 && closing) {
-            freeOnce();
-        }
+        giveBack();
     }
 
     /** Frees the device memory now, or when the last outstanding block is released. Idempotent. */

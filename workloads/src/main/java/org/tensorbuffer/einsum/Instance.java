@@ -65,7 +65,7 @@ public final class Instance {
             try {
                 root = JsonParser.parseReader(r);
             } catch (JsonParseException e) {
-                throw new IllegalArgumentException(file + ": not valid JSON: " + e.getMessage(), e);
+                throw new IllegalArgumentException(file + ": not valid JSON: " + jsonError(e), e);
             }
             if (!root.isJsonObject()) {
                 throw new IllegalArgumentException(file + ": expected a JSON object");
@@ -80,12 +80,19 @@ public final class Instance {
         try {
             root = JsonParser.parseString(json);
         } catch (JsonParseException e) {
-            throw new IllegalArgumentException(source + ": not valid JSON: " + e.getMessage(), e);
+            throw new IllegalArgumentException(source + ": not valid JSON: " + jsonError(e), e);
         }
         if (!root.isJsonObject()) {
             throw new IllegalArgumentException(source + ": expected a JSON object");
         }
         return parse(root.getAsJsonObject(), source);
+    }
+
+    /** Gson's message without the Java class name of its cause ("java.io.EOFException: End of input ..."). */
+    private static String jsonError(JsonParseException e) {
+        Throwable c = e.getCause();
+        String m = c != null && c.getMessage() != null ? c.getMessage() : e.getMessage();
+        return m == null ? "malformed" : m.strip();
     }
 
     private static Instance parse(JsonObject o, String src) {
@@ -159,6 +166,14 @@ public final class Instance {
                     }
                     labelDims[label] = dim;
                     shapes[t][d] = dim;
+                }
+                long bytes = Double.BYTES;
+                for (long dim : shapes[t]) {
+                    if (dim != 0 && bytes > Long.MAX_VALUE / dim) {
+                        throw new IllegalArgumentException(src + ": shape " + t + " " + s + " has more than "
+                                + Long.MAX_VALUE + " bytes of float64");
+                    }
+                    bytes *= dim;
                 }
             }
             String[] labelNames = new String[ids.size()];

@@ -100,7 +100,11 @@ public final class Npy {
             }
             long n = 1;
             for (long dim : shape) {
-                n = Math.multiplyExact(n, dim);
+                if (dim != 0 && n > Long.MAX_VALUE / dim) {
+                    throw new NpyFormatException(file + ": shape " + render(shape) + " has more elements than a long "
+                            + "counts");
+                }
+                n *= dim;
             }
             if (n > Integer.MAX_VALUE - 8) {
                 throw new NpyFormatException(file + ": " + n + " elements are too many for one array");

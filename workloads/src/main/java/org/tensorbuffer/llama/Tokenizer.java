@@ -66,8 +66,15 @@ public final class Tokenizer {
         if (maxLen <= 0) {
             throw new ModelFormatException(path, "max_token_length", "is " + maxLen + ", must be positive");
         }
-        byte[][] vocab = new byte[vocabSize][];
-        float[] scores = new float[vocabSize];
+        if (vocabSize <= 0) {
+            throw new ModelFormatException(path, "vocab_size", "the model's vocab_size " + vocabSize
+                    + " must be positive");
+        }
+        // each token takes at least 8 bytes (score, length): the loop below fails before an index past what the
+        // file can hold, so the arrays need not be larger (a huge vocab_size must not allocate for it)
+        int fits = (int) Math.min(vocabSize, buf.remaining() / 8);
+        byte[][] vocab = new byte[fits][];
+        float[] scores = new float[fits];
         for (int i = 0; i < vocabSize; i++) {
             if (buf.remaining() < 8) {
                 throw new ModelFormatException(path, (buf.remaining() < 4 ? "score" : "length") + " of token " + i,
