@@ -302,7 +302,8 @@ public final class PlannedAllocator implements AutoCloseable {
     }
 
     /**
-     * Frees the arena (once its outstanding blocks, if any, are released; such blocks are reported through the {@link LeakDetector}, as the pools report theirs).
+     * Frees the arena (once its outstanding blocks, if any, are released; such blocks are reported through the
+     * {@link LeakDetector}, as the pools report theirs).
      * Idempotent.
      */
     @Override
