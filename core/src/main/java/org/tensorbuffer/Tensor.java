@@ -37,7 +37,8 @@ import org.tensorbuffer.types.Shape;
  * {@link IllegalReferenceCountException} naming the tensor; any use of a closed tensor throws
  * {@link IllegalStateException}; any use of a tensor whose block has been recycled (by a bug elsewhere) throws
  * {@link org.tensorbuffer.memory.UseAfterRecycleException} thanks to the block's generation counter. Closing a tensor
- * that another thread's open scope owns throws {@link IllegalStateException}.
+ * that another thread's open synchronous scope owns throws {@link IllegalStateException}; a tensor of an
+ * asynchronous scope ({@link MemoryScope#callAsync}) may be closed on any thread.
  *
  * <p>{@link #retain()} and {@link #release()} are atomic. Reading and running ops on one tensor from several threads
  * is safe as long as nobody releases its last reference meanwhile.
@@ -63,7 +64,10 @@ public final class Tensor implements AutoCloseable {
     private volatile int refCnt;
     /** Leak tracker when this tensor was sampled, else null. */
     private final LeakTracker leak;
-    /** The scope that owns this tensor and the index in its table (written by the scope's thread only). */
+    /**
+     * The scope that owns this tensor and the index in its table (written by the scope's thread, or under an
+     * asynchronous scope's monitor).
+     */
     MemoryScope scope;
     int scopeIndex;
 
@@ -154,7 +158,10 @@ public final class Tensor implements AutoCloseable {
         return refCnt;
     }
 
-    /** The scope that will release this tensor when it closes, or {@code null} if none owns it. */
+    /**
+     * The scope that will release this tensor when it closes, or {@code null} if none owns it (after an asynchronous
+     * scope has released the tensor: that closed scope, for the message of a later use).
+     */
     public MemoryScope scope() {
         return scope;
     }
@@ -167,7 +174,7 @@ public final class Tensor implements AutoCloseable {
      */
     public void checkLive() {
         if (refCnt <= 0) {
-            throw new IllegalStateException(this + " is closed");
+            throw new IllegalStateException(this + " is closed" + MemoryScope.releasedBy(scope));
         }
         block.checkGeneration(generation, this);
     }
@@ -184,7 +191,7 @@ public final class Tensor implements AutoCloseable {
     @Override
     public void close() {
         if (refCnt <= 0) {
-            throw new IllegalReferenceCountException("double close of " + this);
+            throw new IllegalReferenceCountException("double close of " + this + MemoryScope.releasedBy(scope));
         }
         checkCloser();
         block.checkGeneration(generation, this);
@@ -221,7 +228,7 @@ public final class Tensor implements AutoCloseable {
      * @return whether this was the last reference
      * @throws IllegalReferenceCountException if the count is already 0 (released more often than retained)
      * @throws IllegalStateException          if this would drop the last reference while another thread's open
-     *                                        {@link MemoryScope} owns the tensor
+     *                                        synchronous {@link MemoryScope} owns the tensor
      */
     public boolean release() {
         for (;;) {
@@ -245,10 +252,8 @@ public final class Tensor implements AutoCloseable {
 
     private void checkCloser() {
         MemoryScope s = scope;
-        if (s != null && s.isOpen() && s.thread() != Thread.currentThread()) {
-            throw new IllegalStateException("cannot close " + this + " on thread '" + Thread.currentThread().getName()
-                    + "': it belongs to an open MemoryScope of thread '" + s.thread().getName()
-                    + "' (use it there, or escape it from that scope first)");
+        if (s != null) {
+            s.checkRelease(this);
         }
     }
 
