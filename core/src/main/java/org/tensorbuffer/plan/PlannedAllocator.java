@@ -6,6 +6,7 @@ import org.slf4j.LoggerFactory;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.device.Device;
+import org.tensorbuffer.leak.LeakDetector;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BufferPool;
 
@@ -301,7 +302,8 @@ public final class PlannedAllocator implements AutoCloseable {
     }
 
     /**
-     * Frees the arena (once its outstanding blocks, if any, are released; such blocks are logged as leaks).
+     * Frees the arena (once its outstanding blocks, if any, are released; such blocks are reported through the
+     * {@link LeakDetector}, as the pools report theirs).
      * Idempotent.
      */
     @Override
@@ -311,8 +313,10 @@ public final class PlannedAllocator implements AutoCloseable {
         }
         closed = true;
         if (arena != null) {
-            if (arena.outstandingBlocks() > 0) {
-                LOG.warn("{} closed with {} arena blocks still in use", this, arena.outstandingBlocks());
+            int out = arena.outstandingBlocks();
+            if (out > 0) {
+                // reported like the pools' leaks; the whole arena stays allocated until the last block comes back
+                LeakDetector.reportOutstanding(toString(), out, arena.byteSize());
             }
             arena.close();
         }
