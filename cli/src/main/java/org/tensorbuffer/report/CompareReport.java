@@ -193,7 +193,7 @@ public final class CompareReport {
 
     /**
      * Times one evaluation of an einsum instance per strategy (as {@code tensorbuffer einsum} does: seeded inputs,
-     * proactive reservations of every planned shape, 1 warm-up, median of {@code repeat}) and, where python3 with
+     * proactive reservations from one evaluation recorded on the meta device, 1 warm-up, median of {@code repeat}) and, where python3 with
      * NumPy and {@code scripts/einsum_reference.py} are found, NumPy's time on the same path and inputs.
      *
      * @throws IOException if the instance cannot be read
@@ -210,8 +210,7 @@ public final class CompareReport {
             try (TensorContext ctx = TensorContext.create(Devices.get(device), s)) {
                 List<org.tensorbuffer.Tensor> ops = org.tensorbuffer.einsum.Operands.seeded(inst, 42, ctx);
                 if (s == AllocationStrategy.PROACTIVE) {
-                    org.tensorbuffer.einsum.AllocationProfile.of(plan, -1).maxLivePerShape().forEach((shape, n) ->
-                            ctx.tensorBuffer().reserve(shape, org.tensorbuffer.types.DType.F64, n));
+                    ctx.tensorBuffer().reserve(org.tensorbuffer.einsum.Evaluator.recordEvaluation(plan));
                 }
                 org.tensorbuffer.einsum.Evaluator ev = new org.tensorbuffer.einsum.Evaluator(plan);
                 ev.evaluate(ops, false).close();

@@ -82,7 +82,7 @@ class TensorBufferRaceTest {
         try {
             TestDevice device = new TestDevice("race-close");
             BufferPool pool = BufferPool.of(device);
-            int rounds = 3000;
+            int rounds = 500;
             CyclicBarrier barrier = new CyclicBarrier(2);
             for (int i = 0; i < rounds; i++) {
                 TensorBuffer tb = new TensorBuffer(pool, "close" + i);

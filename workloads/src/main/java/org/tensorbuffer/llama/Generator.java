@@ -34,8 +34,8 @@ public final class Generator {
     }
 
     /**
-     * Decodes. Under {@link AllocationStrategy#PROACTIVE} first {@link Transformer#reserve() reserves} every buffer
-     * of a step; then allocates the KV cache and runs. Under {@link AllocationStrategy#PLANNED} each step is one
+     * Decodes. Under {@link AllocationStrategy#PROACTIVE} first {@link Transformer#reserve() reserves} what one step
+     * recorded on the {@code meta} device takes (KV cache and activations); then allocates the KV cache and runs. Under {@link AllocationStrategy#PLANNED} each step is one
      * planned run ({@link TensorContext#run()}): the first is recorded and planned into one arena, the others replay
      * it.
      *
@@ -56,9 +56,11 @@ public final class Generator {
             throw new IllegalArgumentException("the prompt must have at least one token (BOS)");
         }
         TensorContext ctx = model.context();
+        long p0 = System.nanoTime();
         if (ctx.strategy() == AllocationStrategy.PROACTIVE) {
             model.reserve();
         }
+        long reserveNanos = System.nanoTime() - p0;
         model.allocateCache();
         float[] logitsHost = new float[c.vocabSize()];
         int[] ids = new int[steps];
@@ -70,6 +72,7 @@ public final class Generator {
         long c0 = cpuTime ? threads.getCurrentThreadCpuTime() : 0;
         long t0 = System.nanoTime();
         long tFirst = t0;
+        long cFirst = c0;
         int token = prompt[0];
         int pos = 0;
         boolean planned = ctx.strategy() == AllocationStrategy.PLANNED;
@@ -88,7 +91,9 @@ public final class Generator {
             boolean sampled = pos >= prompt.length - 1;
             pos++;
             if (pos == 1) {
+                ctx.device().synchronize();
                 tFirst = System.nanoTime();
+                cFirst = cpuTime ? threads.getCurrentThreadCpuTime() : 0;
                 afterFirst = Snapshot.of(ctx);
             }
             if (next == Tokenizer.BOS) {
@@ -107,14 +112,16 @@ public final class Generator {
         long cpu = cpuTime ? threads.getCurrentThreadCpuTime() - c0 : -1;
         Snapshot end = Snapshot.of(ctx);
         return new DecodeStats(ctx.strategy(), ctx.device().id(), c, prompt.length, pos, Arrays.copyOf(ids, nIds),
-                t1 - t0, cpu, tFirst - t0, end.rawAllocs, end.rawAllocs - afterFirst.rawAllocs,
+                t1 - t0, cpu, tFirst - t0, cpuTime ? cFirst - c0 : -1, reserveNanos, end.rawAllocs,
+                afterFirst.rawAllocs - start.rawAllocs, end.rawAllocs - afterFirst.rawAllocs,
                 end.pool.requests() - start.pool.requests(), end.pool.hits() - start.pool.hits(),
                 end.pool.requests() - afterFirst.pool.requests(), end.pool.hits() - afterFirst.pool.hits(),
                 end.tb.requests() - start.tb.requests(), end.tb.hits() - start.tb.hits(),
                 ctx.raw().peakLiveBytes() + end.pool.peakLiveBytes() + end.tb.peakLiveBytes()
                         + end.tb.learnableBytes(),
                 ctx.raw().peakLiveBytes() + end.pool.peakReservedBytes() + end.tb.peakReservedBytes()
-                        + ctx.planner().stats().arenaBytes());
+                        + ctx.planner().stats().arenaBytes(),
+                model.livenessLowerBound());
     }
 
     private record Snapshot(long rawAllocs, PoolStats pool, TensorBufferStats tb) {

@@ -2,14 +2,17 @@ package org.tensorbuffer.llama;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import org.tensorbuffer.types.DType;
-import org.tensorbuffer.types.Shape;
+import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
+import org.tensorbuffer.device.Devices;
 import org.tensorbuffer.memory.Block;
+import org.tensorbuffer.memory.ReservationPlan;
+import org.tensorbuffer.plan.AllocationTrace;
+import org.tensorbuffer.plan.PlannedRun;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 
 /**
  * The Llama 2 transformer of karpathy/llama2.c's {@code run.c} on a {@link TensorContext}: RMSNorm, grouped-query
@@ -19,8 +22,9 @@ import org.tensorbuffer.memory.Block;
  * ({@code reserveLearnable}, one per weight and layer, named {@code <prefix>/<weight>.<layer>}); the KV cache is one
  * tensor per layer for keys and one for values, {@code [seqLen, kvDim]}, rows written in place; every activation is
  * a tensor from the context's ops, so the context's {@link org.tensorbuffer.AllocationStrategy} applies to each, and
- * each is closed as soon as it is dead. {@link #stepBuffers} lists the activation shapes of one step with the number
- * of each live at the same time, for {@code TensorBuffer.reserve} before decoding.
+ * each is closed as soon as it is dead. {@link #recordStep(Checkpoint)} runs one step on the {@code meta} device and
+ * returns what it takes from a TensorBuffer (KV cache and activations, per shape the number live at once), for
+ * {@code TensorBuffer.reserve(plan)} before decoding: no reservation list is written by hand.
  *
  * <p>Not thread-safe: one decode at a time.
  */
@@ -46,9 +50,8 @@ public final class Transformer implements AutoCloseable {
     private final Tensor[] keyCache;
     private final Tensor[] valueCache;
     private final String name;
+    private final Checkpoint checkpoint;
     private final Shape dimShape;
-    private final Shape scratchShape;
-    private LiveShapes tracker;
     private boolean reserved;
     private boolean closed;
 
@@ -56,8 +59,8 @@ public final class Transformer implements AutoCloseable {
         this.c = ck.config();
         this.ctx = ctx;
         this.name = ck.path().toString();
+        this.checkpoint = ck;
         this.dimShape = Shape.of(c.dim());
-        this.scratchShape = Shape.of(c.nHeads(), c.seqLen());
         int l = c.nLayers();
         try {
             embedding = upload(ck, ctx, prefix, "token_embedding_table", 0);
@@ -125,23 +128,86 @@ public final class Transformer implements AutoCloseable {
     }
 
     /**
-     * Reserves, once, every buffer of a decode step in the context's TensorBuffer: the KV cache and
-     * {@link #stepBuffers()} (counts added where shapes coincide), so that under
-     * {@link org.tensorbuffer.AllocationStrategy#PROACTIVE} no step after this makes a device allocation. A second
-     * call does nothing.
+     * Reserves, once, every buffer of a decode step in the context's TensorBuffer: the plan
+     * {@link #recordStep(Checkpoint)} records on the {@code meta} device (the KV cache and the step's activations), so
+     * that under {@link org.tensorbuffer.AllocationStrategy#PROACTIVE} not even the first step makes a device
+     * allocation. A second call does nothing.
      *
-     * @return the reservations made (shape to count), empty on a second call
+     * @return the plan reserved, empty on a second call
      */
-    public Map<Shape, Integer> reserve() {
+    public ReservationPlan reserve() {
         checkOpen();
         if (reserved) {
-            return Map.of();
+            return ReservationPlan.empty();
         }
-        Map<Shape, Integer> all = new LinkedHashMap<>(cacheBuffers());
-        stepBuffers().forEach((s, n) -> all.merge(s, n, Integer::sum));
-        all.forEach((s, n) -> ctx.tensorBuffer().reserve(s, DType.F32, n));
+        ReservationPlan plan = recordStep(checkpoint);
+        ctx.tensorBuffer().reserve(plan);
         reserved = true;
-        return all;
+        return plan;
+    }
+
+    /**
+     * Records one decode step of the checkpoint's model without doing its work: on a context of the {@code meta}
+     * device (no memory, kernels that compute nothing) under the PROACTIVE strategy, it loads the model (the weights
+     * are learnable buffers and not part of the plan), then {@link #allocateCache()} and
+     * {@link #forward forward(BOS, 0)} run under {@link org.tensorbuffer.memory.TensorBuffer#record(Runnable)}. The
+     * plan holds, per shape, the largest number of buffers live at once: the KV cache and every activation. Every
+     * position of a decode allocates the same shapes in the same order, so the plan covers every step.
+     *
+     * @throws IllegalStateException if the checkpoint is closed
+     */
+    public static ReservationPlan recordStep(Checkpoint checkpoint) {
+        return recordStep(checkpoint, "meta");
+    }
+
+    /**
+     * As {@link #recordStep(Checkpoint)} on the device with the given id (a real device computes the step; the plan
+     * is the same).
+     */
+    public static ReservationPlan recordStep(Checkpoint checkpoint, String deviceId) {
+        try (TensorContext meta = TensorContext.create(Devices.get(deviceId), AllocationStrategy.PROACTIVE);
+             Transformer t = new Transformer(checkpoint, meta, "record")) {
+            return meta.tensorBuffer().record(() -> {
+                t.allocateCache();
+                t.forward(Tokenizer.BOS, 0).close();
+                t.freeCache();
+            });
+        }
+    }
+
+    /**
+     * The liveness trace of one decode step recorded on the {@code meta} device by the planner (KV cache allocated
+     * inside the run, so it counts; weights outside): its {@link AllocationTrace#lowerBound()} plus the weights'
+     * bytes is the least memory any allocator can hold for a decode.
+     */
+    public static AllocationTrace traceStep(Checkpoint checkpoint) {
+        try (TensorContext meta = TensorContext.create(Devices.get("meta"), AllocationStrategy.PLANNED);
+             Transformer t = new Transformer(checkpoint, meta, "trace")) {
+            try (PlannedRun run = meta.run()) {
+                t.allocateCache();
+                t.forward(Tokenizer.BOS, 0).close();
+            }
+            AllocationTrace trace = meta.planner().lastTrace();
+            t.freeCache();
+            return trace;
+        }
+    }
+
+    /**
+     * The least device memory a decode of this model can hold: {@link #weightBytes()} plus the liveness lower bound
+     * of one step's KV cache and activations ({@link #traceStep(Checkpoint)}, 64-byte aligned).
+     */
+    public long livenessLowerBound() {
+        return weightBytes() + traceStep(checkpoint).lowerBound();
+    }
+
+    /** Bytes of the model's weights (learnable buffers), the shared classifier counted once. */
+    public long weightBytes() {
+        long n = 0;
+        for (Tensor t : owned) {
+            n += t.byteSize();
+        }
+        return n;
     }
 
     /** Shape of one layer's key (or value) cache: {@code [seqLen, kvDim]}. */
@@ -173,69 +239,6 @@ public final class Transformer implements AutoCloseable {
                 valueCache[i] = null;
             }
         }
-    }
-
-    /**
-     * The activation buffers of one {@link #forward} step (the KV cache excluded): each shape (F32) with the largest
-     * number of buffers of that shape live at the same time. Derived by replaying the step's allocations and frees in
-     * the order {@link #forward} makes them (a test checks the two agree).
-     */
-    public static Map<Shape, Integer> stepBuffers(Config c) {
-        LiveShapes s = new LiveShapes();
-        Shape d = Shape.of(c.dim());
-        Shape kv = Shape.of(c.kvDim());
-        Shape h = Shape.of(c.hiddenDim());
-        s.alloc(d); // x
-        for (int l = 0; l < c.nLayers(); l++) {
-            s.alloc(d); // xb = rmsnorm(x)
-            s.alloc(d); // q
-            s.alloc(kv); // k
-            s.alloc(kv); // v
-            s.free(d); // xb
-            s.alloc(d); // q rotated
-            s.free(d); // q
-            s.alloc(kv); // k rotated
-            s.free(kv); // k
-            s.free(kv); // k rotated, after the copy into the cache
-            s.free(kv); // v, after the copy into the cache
-            s.alloc(d); // attention output
-            s.alloc(Shape.of(c.nHeads(), c.seqLen())); // attention scratch, inside Tensor.attention
-            s.free(Shape.of(c.nHeads(), c.seqLen()));
-            s.free(d); // q rotated
-            s.alloc(d); // wo @ attention
-            s.free(d); // attention output
-            s.free(d); // wo @ attention, after x += it
-            s.alloc(d); // xb = rmsnorm(x)
-            s.alloc(h); // w1 @ xb
-            s.alloc(h); // w3 @ xb
-            s.free(d); // xb
-            s.alloc(h); // silu(w1 @ xb)
-            s.free(h); // w1 @ xb
-            s.alloc(h); // silu * (w3 @ xb)
-            s.free(h); // silu
-            s.free(h); // w3 @ xb
-            s.alloc(d); // w2 @ ...
-            s.free(h); // silu * (w3 @ xb)
-            s.free(d); // w2 @ ..., after x += it
-        }
-        s.alloc(d); // final rmsnorm
-        s.free(d); // x
-        s.alloc(Shape.of(c.vocabSize())); // logits
-        s.free(d); // final rmsnorm
-        s.free(Shape.of(c.vocabSize())); // logits, closed by the caller
-        return s.peaks();
-    }
-
-    /** {@link #stepBuffers(Config)} for this model. */
-    public Map<Shape, Integer> stepBuffers() {
-        return stepBuffers(c);
-    }
-
-    /** The KV cache buffers: {@link #cacheShape()} times {@code 2 * nLayers}. */
-    public Map<Shape, Integer> cacheBuffers() {
-        Map<Shape, Integer> m = new LinkedHashMap<>();
-        m.put(cacheShape(), 2 * c.nLayers());
-        return m;
     }
 
     /**
@@ -279,11 +282,6 @@ public final class Transformer implements AutoCloseable {
             }
             free(kr);
             free(v);
-            if (tracker != null) {
-                tracker.alloc(dimShape); // the output, allocated first inside attention
-                tracker.alloc(scratchShape); // then its scratch, closed inside
-                tracker.free(scratchShape);
-            }
             Tensor att = Tensor.attention(qr, keyCache[l], valueCache[l], c.nHeads(), c.nKvHeads(), hs, pos);
             free(qr);
             Tensor o = own(wo[l].matmul(att));
@@ -309,30 +307,15 @@ public final class Transformer implements AutoCloseable {
         free(x);
         Tensor logits = own(wcls.matmul(xf));
         free(xf);
-        if (tracker != null) {
-            tracker.free(logits.shape()); // the caller closes it
-        }
         return logits;
     }
 
-    private Tensor own(Tensor t) {
-        if (tracker != null) {
-            tracker.alloc(t.shape());
-        }
+    private static Tensor own(Tensor t) {
         return t;
     }
 
-    private void free(Tensor t) {
-        if (tracker != null) {
-            tracker.free(t.shape());
-        }
+    private static void free(Tensor t) {
         t.close();
-    }
-
-    /** Starts recording live buffers per shape in {@link #forward} (for tests of {@link #stepBuffers}). */
-    LiveShapes track() {
-        tracker = new LiveShapes();
-        return tracker;
     }
 
     private void checkOpen() {
