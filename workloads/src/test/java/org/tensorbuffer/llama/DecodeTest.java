@@ -156,7 +156,7 @@ class DecodeTest {
         int[] expected = Arrays.copyOf(TestModels.ids("aidreams260K-greedy-128-once.ids"), 12);
         int checked = 0;
         for (DeviceStatus d : Devices.available()) {
-            if (!d.available() || d.id().equals("cpu")) {
+            if (!d.available() || d.id().equals("cpu") || d.id().equals("meta")) { // meta computes nothing
                 continue;
             }
             DecodeRequest r = new DecodeRequest(TestModels.aidreams(), TestModels.aidreamsTokenizer(),
