@@ -405,25 +405,43 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
         return tr != null ? tr.wrap(this, b, shape, dtype) : b;
     }
 
-    /** Moves up to half of the key's depot (at least one block) into the empty magazine and pops one. */
-    private static Block refill(Magazine m) {
+    /**
+     * Moves up to half of the key's depot (at least one block) into the empty magazine and pops one. A block that
+     * last lived in another thread's magazine (or was never taken) gets a fresh {@link Block} object over the same
+     * memory, allocated by this thread: blocks allocated one after another by {@code reserve} or by another thread sit
+     * next to each other on the heap, and their reference counts, written on every take and release, would share
+     * cache lines between threads (false sharing). The old object is free and unreachable from the TensorBuffer.
+     */
+    private Block refill(Magazine m) {
         Slot s = m.slot;
+        int move;
+        Block[] got;
         synchronized (s) {
             int n = s.depotCount;
             if (n == 0) {
                 return null;
             }
-            int move = Math.min(MAGAZINE, (n + 1) / 2);
-            Block b = s.depot[--n];
-            s.depot[n] = null;
-            for (int i = 1; i < move; i++) {
-                Block x = s.depot[--n];
+            move = Math.min(MAGAZINE, (n + 1) / 2);
+            got = new Block[move];
+            for (int i = 0; i < move; i++) {
+                got[i] = s.depot[--n];
                 s.depot[n] = null;
-                m.blocks[m.count++] = x;
             }
             s.depotCount = n;
-            return b;
         }
+        for (int i = 0; i < move; i++) {
+            Block x = got[i];
+            if (!(x.ownerData instanceof Magazine home) || home.owner != m.owner) {
+                x = new Block(x.buffer, x.capacity, -1, this);
+            }
+            if (i == 0) {
+                got[0] = x;
+            } else {
+                x.cached = true;
+                m.blocks[m.count++] = x;
+            }
+        }
+        return got[0];
     }
 
     @Override
