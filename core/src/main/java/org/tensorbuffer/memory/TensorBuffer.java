@@ -12,7 +12,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import javax.management.ObjectName;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
-import org.tensorbuffer.device.DeviceOutOfMemoryException;
 import org.tensorbuffer.leak.LeakDetector;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
@@ -59,7 +58,7 @@ import org.tensorbuffer.types.Shape;
  * {@link #clear()} frees free blocks in the depots and in the magazines of the calling thread and of threads that have
  * ended at once; free blocks in the magazines of other live threads are freed by their owner at its next take.
  */
-public final class TensorBuffer implements BlockOwner, AutoCloseable {
+public final class TensorBuffer extends BlockOwner implements AutoCloseable {
     /** Blocks a thread's magazine holds per key. */
     public static final int MAGAZINE = 32;
     /** Steps the learning policy observes before it reserves, unless {@link #enableLearning(int)} says otherwise. */
@@ -79,7 +78,7 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
     private final Device device;
     private final BufferPool fallback;
     private final String name;
-    private final long alignment;
+    private final DeviceAllocator allocator;
     @SuppressWarnings("unchecked")
     private final Map<Shape, Slot>[] slots = new Map[DType.values().length];
     private final Map<String, Block> learnables = new ConcurrentHashMap<>();
@@ -99,7 +98,6 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
     private volatile TensorBufferTracker tracker;
     private volatile TensorBufferTracker learning;
     private volatile boolean closed;
-    private volatile ReservationListener reservationListener;
     private final ObjectName objectName;
 
     /** One (shape, dtype) key: the depot of free reserved blocks behind the threads' magazines. */
@@ -127,7 +125,6 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
                 depot = Arrays.copyOf(depot, depot.length * 2);
             }
             depot[depotCount++] = b;
-            b.cached = true;
         }
     }
 
@@ -185,7 +182,7 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
         this.fallback = fallback;
         this.device = fallback.device();
         this.name = name;
-        this.alignment = Math.max(64, device.minAlignment());
+        this.allocator = deviceAllocator(device, DeviceAllocator.MIN_ALIGNMENT);
         for (int i = 0; i < slots.length; i++) {
             slots[i] = new ConcurrentHashMap<>();
         }
@@ -389,7 +386,6 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
             }
             if (b != null) {
                 m.hits++;
-                b.cached = false;
                 b.ownerData = m;
                 long net = (ts.tookBytes += b.capacity) - ts.returnedBytes;
                 if (net > ts.peakNetBytes) {
@@ -437,7 +433,6 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
             if (i == 0) {
                 got[0] = x;
             } else {
-                x.cached = true;
                 m.blocks[m.count++] = x;
             }
         }
@@ -445,7 +440,7 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
     }
 
     @Override
-    public void recycle(Block b) {
+    protected void recycle(Block b) {
         Object od = b.ownerData;
         if (od == LEARNABLE) {
             freeRaw(b);
@@ -464,8 +459,7 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
             if (c < MAGAZINE && !slot.cleared) {
                 m.blocks[c] = b;
                 m.count = c + 1;
-                b.cached = true;
-                return;
+                    return;
             }
             recycleToDepot(slot, b, m);
         } else {
@@ -686,26 +680,10 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
     }
 
     private DeviceBuffer allocate(long bytes) {
-        DeviceBuffer buf;
-        try {
-            buf = device.allocate(bytes, alignment);
-        } catch (DeviceOutOfMemoryException e) {
-            fallback.emptyCache();
-            try {
-                buf = device.allocate(bytes, alignment);
-            } catch (DeviceOutOfMemoryException e2) {
-                TensorBufferStats st = stats();
-                throw new PoolOutOfMemoryException(describe(), bytes, st.liveBytes(),
-                        st.reservedBytes() - st.liveBytes(), device.memoryInfo().totalBytes(), e2);
-            }
-        }
+        DeviceBuffer buf = allocator.allocate(bytes, fallback::emptyCache, () -> stats().liveBytes(), reserved::get);
         rawAllocations.incrementAndGet();
         long r = reserved.addAndGet(bytes);
         peakReserved.accumulateAndGet(r, Math::max);
-        ReservationListener l = reservationListener;
-        if (l != null) {
-            l.reservationChanged(this, bytes);
-        }
         return buf;
     }
 
@@ -713,11 +691,7 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
         b.retired = true;
         reserved.addAndGet(-b.capacity);
         rawFrees.incrementAndGet();
-        device.free(b.buffer);
-        ReservationListener l = reservationListener;
-        if (l != null) {
-            l.reservationChanged(this, -b.capacity);
-        }
+        allocator.free(b.buffer, b.capacity);
     }
 
     /**
@@ -725,7 +699,7 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
      * TensorBuffer (reservations, learnable buffers). Used by memory-history recorders.
      */
     public void reservationListener(ReservationListener listener) {
-        this.reservationListener = listener;
+        allocator.reservationListener(listener);
     }
 
     /** The name this TensorBuffer's {@link TensorBufferMXBean} is registered under, or {@code null} when JMX is off. */
