@@ -3,9 +3,20 @@
 # launcher, the checkpoints and einsum instances, and a jlinked Java 25 runtime, into .gpu/ (git-ignored) for
 # scripts/gpu-check.sh on the GPU machine, which has no Java and no Maven.
 #
-# Usage (repo root, on a developer machine): bash scripts/gpu-bundle.sh
-# Then, in the session that holds a GPU: run `bash scripts/gpu-check.sh` with carry [".gpu"].
+# Usage (repo root, on a developer machine): bash scripts/gpu-bundle.sh [--no-build]
+#   --no-build  use the jars already in */target (CI: after `./mvnw verify`) instead of running `./mvnw package`
+# Then, in the session that holds a GPU: run `bash scripts/gpu-check.sh` with carry [".gpu"]; CI runs
+# `bash scripts/gpu-check.sh --dry-run` on the bundle.
+# Without shared/ (TB_SHARED, ../shared or ../../shared) the bundle takes the einsum instances from the repository's
+# data/ and has no checkpoints (the GPU run's decode steps then fail; the dry run says so).
 set -euo pipefail
+build=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-build) build=0 ;;
+    *) echo "gpu-bundle.sh: unknown argument '$arg' (usage: gpu-bundle.sh [--no-build])" >&2; exit 64 ;;
+  esac
+done
 top=$(git rev-parse --show-toplevel)
 cd "$top"
 dest=.gpu
@@ -16,12 +27,21 @@ shared=${TB_SHARED:-}
 if [ -z "$shared" ]; then
   for c in ../shared ../../shared; do [ -d "$c/data" ] && { shared=$c; break; }; done
 fi
-[ -n "$shared" ] || { echo "cannot find shared/ (set TB_SHARED)" >&2; exit 1; }
-data=$shared/data
+if [ -n "$shared" ]; then
+  data=$shared/data
+else
+  echo "!! no shared/ found (set TB_SHARED): einsum instances from data/, no checkpoints" >&2
+  data=data
+fi
 
 rm -rf "$dest/lib" "$dest/test" "$dest/data"
 mkdir -p "$dest/lib" "$dest/test" "$dest/data/models" "$dest/data/einsum"
 
+if [ "$build" = 0 ]; then
+  echo "== using the jars in */target (--no-build)"
+  ls device-cuda/target/device-cuda-*-tests.jar benchmarks/target/tensorbuffer-benchmarks-*.jar >/dev/null \
+    || { echo "no built jars: run ./mvnw -DskipTests package first" >&2; exit 1; }
+else
 echo "== building jars (./mvnw -q -DskipTests package)"
 if ! ./mvnw -q -DskipTests package; then
   # Usually a test of another module that does not compile: package every module's main code without compiling
@@ -29,6 +49,7 @@ if ! ./mvnw -q -DskipTests package; then
   echo "!! the full build failed; packaging main code only, then device-cuda with its tests" >&2
   ./mvnw -q -Dmaven.test.skip=true package
   ./mvnw -q -DskipTests -pl device-cuda -am package
+fi
 fi
 
 echo "== runtime dependencies (maven-dependency-plugin copy-dependencies)"
@@ -79,11 +100,12 @@ echo "${main:-}" > "$dest/cli-main.txt"
 echo "CLI main class: ${main:-<none found: decode/einsum checks will be skipped>}"
 
 echo "== data"
-cp "$data"/models/*.bin "$dest/data/models/"
+cp "$data"/models/*.bin "$dest/data/models/" 2>/dev/null || echo "!! no checkpoints in $data/models" >&2
 cp "$data"/einsum/*.json "$dest/data/einsum/"
 
 echo "== Java runtime ($shared/tools/gpu-bundle)"
-if ! "$shared/tools/gpu-bundle" "$dest" && [ ! -s "$dest/jre.tgz" ]; then
+if ! { [ -n "$shared" ] && [ -x "$shared/tools/gpu-bundle" ] && "$shared/tools/gpu-bundle" "$dest"; } \
+    && [ ! -s "$dest/jre.tgz" ]; then
   # The tool appends to .git/info/exclude, which fails in a git worktree (.git is a file there); .gpu/ is in
   # .gitignore anyway, so make the same runtime here with the tool's own jlink options.
   echo "!! ../shared/tools/gpu-bundle failed; jlinking the runtime with its options" >&2

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Turns the work files of scripts/gpu-check.sh into results.json and a short verdict table (issue 9).
 
-Usage: python3 scripts/gpu_check_report.py WORKDIR RESULTS.json
+Usage: python3 scripts/gpu_check_report.py WORKDIR RESULTS.json   (also writes RESULTS.md next to it)
 
-Reads WORKDIR/{gpu.csv, info.txt, tests.log, alloc.json, torch.json, tn415/*.out, decode/*.out, einsum/*.npy}.
+Reads WORKDIR/{mode.txt, stopped.txt, timings.txt, gpu.csv, info.txt, tests.log, alloc.json, torch.json, tn415/*.out, decode/*.out, einsum/*.npy}.
 Checks: token ids of decode on CUDA equal the CPU's for every checkpoint and strategy; every einsum result on CUDA is
 within 1e-9 relative (Frobenius norm) of the CPU's. Figures: allocation ns/op and ratios, decode tokens/s per strategy
 (proactive / none), tn415 time per strategy vs PyTorch's and peak reserved bytes vs PyTorch's. The CLI's JSON is kept
@@ -75,6 +75,10 @@ def exit_status(text):
 def main():
     work, out = sys.argv[1], sys.argv[2]
     res = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "checks": {}, "figures": {}}
+    res["mode"] = ((read(os.path.join(work, "mode.txt")) or "mode: real").split(":", 1)[1]).strip()
+    stopped = read(os.path.join(work, "stopped.txt"))
+    res["stopped"] = stopped.strip() if stopped else None
+    res["timings"] = (read(os.path.join(work, "timings.txt")) or "").strip().splitlines()
     gpu = (read(os.path.join(work, "gpu.csv")) or "").strip()
     res["gpu"] = gpu
     info = read(os.path.join(work, "info.txt")) or ""
@@ -85,7 +89,7 @@ def main():
     tests = read(os.path.join(work, "tests.log")) or ""
     counts = {k: int(v) for v, k in re.findall(r"\[\s*(\d+) tests (\w+)\s*\]", tests)}
     res["checks"]["tests"] = {"counts": counts, "exit_status": exit_status(tests),
-                              "ok": bool(counts) and counts.get("failed", 1) == 0 and counts.get("successful", 0) > 0
+                              "ok": None if not tests else bool(counts) and counts.get("failed", 1) == 0 and counts.get("successful", 0) > 0
                               and counts.get("aborted", 0) == 0}
 
     # allocation benchmark
@@ -180,6 +184,12 @@ def main():
 
     with open(out, "w") as f:
         json.dump(res, f, indent=2, default=str)
+    md = os.path.splitext(out)[0] + ".md"
+    with open(md, "w") as f:
+        f.write(markdown(res))
+
+    if res["stopped"]:
+        print(f"stopped at the first CUDA call: no GPU: {res['stopped']} ({res['mode']})")
 
     print(f"GPU: {gpu}  GEMM: {res['gemm']}")
     print(f"tests: {counts}")
@@ -199,6 +209,36 @@ def main():
               f"peak reserved {v['peak_reserved_bytes']} B, peak live {v['peak_live_bytes']} B")
     print("checks: " + json.dumps({k: (v.get("ok") if isinstance(v, dict) and "ok" in v else v)
                                    for k, v in res["checks"].items()}))
+
+
+def verdict(v):
+    ok = v.get("ok") if isinstance(v, dict) and "ok" in v else v
+    if isinstance(ok, dict):
+        ok = all(ok.values()) if ok else None
+    return "not run" if ok is None else ("pass" if ok else "FAIL")
+
+
+def markdown(res):
+    """The verdicts and headline figures as a Markdown page (for docs/gpu-results.md)."""
+    lines = [f"# GPU check {res['date']} ({res['mode']})", ""]
+    if res.get("stopped"):
+        lines += [f"**Stopped at the first CUDA call: no GPU: {res['stopped']}**", ""]
+    lines += [f"- GPU: {res.get('gpu') or 'none'}", f"- GEMM: {res.get('gemm') or 'n/a'}"]
+    lines += [f"- {t}" for t in res.get("timings") or []]
+    lines += ["", "| check | verdict |", "| --- | --- |"]
+    for k, v in res["checks"].items():
+        lines.append(f"| {k} | {verdict(v)} |")
+    alloc = res["figures"].get("alloc")
+    if alloc:
+        lines += ["", "| bytes | pool ns | cuMemAlloc ns | cuMemAllocAsync ns |", "| --- | --- | --- | --- |"]
+        for r in alloc.get("rows", []):
+            lines.append(f"| {r['bytes']} | {r['pool_ns']} | {r['cuMemAlloc_ns']} | {r['cuMemAllocAsync_ns']} |")
+    for model, per in (res["figures"].get("decode") or {}).items():
+        for s, v in per.items():
+            if isinstance(v, dict):
+                lines.append(f"- decode {model} {s}: ids equal {v['ids_equal']}, "
+                             f"{v['cuda_tokens_per_s']} tok/s on CUDA")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -81,6 +81,19 @@ final class CublasGemm implements GemmEngine {
         return l == null ? null : new CublasGemm(l, stream);
     }
 
+    /**
+     * A cuBLAS engine bound to the library file {@code path} (tests: a stub built with gcc that records calls).
+     *
+     * @throws IllegalArgumentException naming the file if it cannot be loaded or lacks a bound function
+     */
+    static CublasGemm open(Path path, long stream) {
+        Library l = tryLoad(path.toString());
+        if (l == null) {
+            throw new IllegalArgumentException(path + ": not a cuBLAS library with the functions CublasGemm binds");
+        }
+        return new CublasGemm(l, stream);
+    }
+
     /** The file name of the cuBLAS library that {@link #open} would use, or {@code null} if none is found. */
     static String libraryName() {
         Library l = locate();

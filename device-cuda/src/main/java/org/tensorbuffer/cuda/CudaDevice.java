@@ -95,22 +95,15 @@ public final class CudaDevice implements Device {
         try {
             bind();
             CudaException.check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
-            if (allocMode == AllocMode.ASYNC) {
-                DriverLibrary driver = DriverLibrary.get();
-                memPool = driver.defaultMemPool((int) JCudaHandles.address(device));
-                releaseThreshold = Long.getLong(RELEASE_THRESHOLD_PROPERTY, -1L); // -1 = UINT64_MAX: keep everything
-                driver.setPoolAttribute(memPool, DriverLibrary.ATTR_RELEASE_THRESHOLD, releaseThreshold);
-            } else {
-                memPool = 0;
-                releaseThreshold = 0;
-            }
+            PoolSetup setup = PoolSetup.of(allocMode);
+            memPool = setup.apply(allocMode == AllocMode.ASYNC ? DriverLibrary.get() : null,
+                    (int) JCudaHandles.address(device));
+            releaseThreshold = setup.releaseThreshold();
             staging = new HostStaging(STAGING_CHUNK);
-            kernels = new CudaKernels(this);
+            kernels = CudaKernels.open(new Target());
             name = CudaRuntime.deviceName(device);
             Map<String, String> p = new LinkedHashMap<>(CudaRuntime.deviceProperties(device));
-            p.put("allocation", allocMode == AllocMode.SYNC ? "cuMemAlloc/cuMemFree"
-                    : "cuMemAllocAsync/cuMemFreeAsync on the default memory pool, release threshold "
-                    + (releaseThreshold == -1 ? "unlimited" : releaseThreshold + " B"));
+            p.put("allocation", setup.description());
             p.put("gemm", kernels.gemmDescription());
             p.put("kernels", "PTX " + PtxModule.ARCH + " (cuModuleLoadData)");
             p.put("staging", "2 x " + (STAGING_CHUNK >> 20) + " MiB pinned (cuMemAllocHost)");
@@ -374,8 +367,39 @@ public final class CudaDevice implements Device {
         return stream;
     }
 
-    HostStaging staging() {
-        return staging;
+    /** This device as its kernels see it. */
+    private final class Target implements KernelTarget {
+        @Override
+        public long address(DeviceBuffer buffer, long offset, long bytes, String what) {
+            return CudaDevice.this.address(buffer, offset, bytes, what);
+        }
+
+        @Override
+        public void bind() {
+            CudaDevice.this.bind();
+        }
+
+        @Override
+        public long stream() {
+            return JCudaHandles.address(stream);
+        }
+
+        @Override
+        public long allocateScratch(long bytes) {
+            CUdeviceptr p = new CUdeviceptr();
+            CudaException.check(cuMemAlloc(p, bytes), "cuMemAlloc(" + bytes + ", kernel scratch)");
+            return JCudaHandles.address(p);
+        }
+
+        @Override
+        public void freeScratch(long address) {
+            cuMemFree(JCudaHandles.devicePointer(address));
+        }
+
+        @Override
+        public void toHost(long address, MemorySegment dst, long bytes) {
+            staging.toHost(address, dst, 0, bytes, stream);
+        }
     }
 
     /**

@@ -1,13 +1,9 @@
 package org.tensorbuffer.cuda;
 
-import static jcuda.driver.JCudaDriver.cuMemAlloc;
-import static jcuda.driver.JCudaDriver.cuMemFree;
-
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
-import jcuda.driver.CUdeviceptr;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.device.BinaryOp;
 import org.tensorbuffer.device.DeviceBuffer;
@@ -33,24 +29,38 @@ final class CudaKernels implements Kernels, AutoCloseable {
     /** Longest row reduced by one thread in {@link #reduceSum}; longer rows get a block each. */
     private static final long SHORT_ROW = 64;
 
-    private final CudaDevice device;
+    private final KernelTarget device;
     private final PtxModule module;
     private final GemmEngine gemm;
-    /** Argmax scratch: ARGMAX_PARTS values (8 bytes each), ARGMAX_PARTS indices, one result; guarded by itself. */
-    private final CUdeviceptr argmaxScratch = new CUdeviceptr();
+    /** Argmax scratch: ARGMAX_PARTS values (8 bytes each), ARGMAX_PARTS indices, one result; guarded by this. */
+    private final long argmaxScratch;
     private final long argmaxValues;
     private final long argmaxIndices;
     private final long argmaxResult;
     private final MemorySegment argmaxHost = MemorySegment.ofArray(new long[1]);
 
-    /** Loads the module and picks the GEMM engine; the device's context must be current. */
-    CudaKernels(CudaDevice device) {
+    /**
+     * On a GPU: loads the module through JCuda and picks the GEMM engine (cuBLAS if a library is found, else the
+     * tiled kernel); the device's context must be current.
+     */
+    static CudaKernels open(KernelTarget device) {
+        PtxModule module = new PtxModule(JCudaModuleDriver.INSTANCE);
+        try {
+            GemmEngine g = CublasGemm.open(device.stream());
+            return new CudaKernels(device, module, g != null ? g : new TiledGemm(module, device.stream()));
+        } catch (RuntimeException | Error e) {
+            module.close();
+            throw e;
+        }
+    }
+
+    /** Kernels on {@code device} with a loaded module and a GEMM engine (both then owned by this object). */
+    CudaKernels(KernelTarget device, PtxModule module, GemmEngine gemm) {
         this.device = device;
-        this.module = new PtxModule();
-        GemmEngine g = CublasGemm.open(JCudaHandles.address(device.stream()));
-        this.gemm = g != null ? g : new TiledGemm(module, device.stream());
-        CudaException.check(cuMemAlloc(argmaxScratch, 16L * ARGMAX_PARTS + 8), "cuMemAlloc(argmax scratch)");
-        argmaxValues = JCudaHandles.address(argmaxScratch);
+        this.module = module;
+        this.gemm = gemm;
+        argmaxScratch = device.allocateScratch(16L * ARGMAX_PARTS + 8);
+        argmaxValues = argmaxScratch;
         argmaxIndices = argmaxValues + 8L * ARGMAX_PARTS;
         argmaxResult = argmaxIndices + 8L * ARGMAX_PARTS;
     }
@@ -233,7 +243,7 @@ final class CudaKernels implements Kernels, AutoCloseable {
                 new KernelArgs().ptr(px).i64(n).ptr(argmaxValues).ptr(argmaxIndices));
         module.launch(name("argmax_final", dtype), 1, THREADS, device.stream(),
                 new KernelArgs().ptr(argmaxValues).ptr(argmaxIndices).i32(parts).ptr(argmaxResult));
-        device.staging().toHost(argmaxResult, argmaxHost, 0, 8, device.stream());
+        device.toHost(argmaxResult, argmaxHost, 8);
         return argmaxHost.get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
     }
 
@@ -319,7 +329,8 @@ final class CudaKernels implements Kernels, AutoCloseable {
             return;
         }
         if (inner == 0) {
-            device.fill(dst, dstOffset, outer, dtype, 0.0);
+            device.bind();
+            fillBits(pd, outer, dtype.byteSize(), 0); // empty sums are +0.0 (all bits zero in F32 and F64)
             return;
         }
         device.bind();
@@ -341,7 +352,7 @@ final class CudaKernels implements Kernels, AutoCloseable {
     @Override
     public void close() {
         gemm.close();
-        cuMemFree(argmaxScratch);
+        device.freeScratch(argmaxScratch);
         module.close();
     }
 

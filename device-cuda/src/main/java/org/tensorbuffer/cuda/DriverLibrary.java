@@ -20,7 +20,7 @@ import java.lang.invoke.MethodHandle;
  * {@code cuMemPoolSetAttribute}, {@code cuMemPoolGetAttribute} and {@code cuMemPoolTrimTo} (signatures from
  * {@code cuda.h}). Thread-safe; the library stays loaded for the life of the JVM.
  */
-final class DriverLibrary {
+final class DriverLibrary implements MemPoolDriver {
     /** The driver's soname on Linux. */
     static final String SONAME = "libcuda.so.1";
 
@@ -83,6 +83,16 @@ final class DriverLibrary {
         return d;
     }
 
+    /**
+     * Binds the same functions in the library file {@code path} (for tests: a stub built with gcc that records calls).
+     *
+     * @throws IllegalArgumentException if the file cannot be loaded
+     * @throws UnsatisfiedLinkError     if a function is missing
+     */
+    static DriverLibrary bind(java.nio.file.Path path, Arena arena) {
+        return new DriverLibrary(SymbolLookup.libraryLookup(path, arena));
+    }
+
     private static DriverLibrary load() {
         DriverLibrary d = instance;
         if (d != null || missing != null) {
@@ -103,7 +113,8 @@ final class DriverLibrary {
     }
 
     /** {@code cuDeviceGetDefaultMemPool}: the device's default memory pool (the one {@code cuMemAllocAsync} uses). */
-    long defaultMemPool(int device) {
+    @Override
+    public long defaultMemPool(int device) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ADDRESS);
             check((int) getDefaultMemPool.invokeExact(out, device), "cuDeviceGetDefaultMemPool(" + device + ")");
@@ -116,7 +127,8 @@ final class DriverLibrary {
     }
 
     /** {@code cuMemPoolSetAttribute} for a {@code cuuint64_t} attribute such as {@link #ATTR_RELEASE_THRESHOLD}. */
-    void setPoolAttribute(long pool, int attribute, long value) {
+    @Override
+    public void setPoolAttribute(long pool, int attribute, long value) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment v = arena.allocate(JAVA_LONG);
             v.set(JAVA_LONG, 0, value);
@@ -130,7 +142,8 @@ final class DriverLibrary {
     }
 
     /** {@code cuMemPoolGetAttribute} for a {@code cuuint64_t} attribute (reserved/used bytes, threshold). */
-    long poolAttribute(long pool, int attribute) {
+    @Override
+    public long poolAttribute(long pool, int attribute) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment v = arena.allocate(JAVA_LONG);
             check((int) poolGetAttribute.invokeExact(MemorySegment.ofAddress(pool), attribute, v),
@@ -144,7 +157,8 @@ final class DriverLibrary {
     }
 
     /** {@code cuMemPoolTrimTo}: releases cached pool memory down to {@code keepBytes}. */
-    void trimPool(long pool, long keepBytes) {
+    @Override
+    public void trimPool(long pool, long keepBytes) {
         try {
             check((int) poolTrimTo.invokeExact(MemorySegment.ofAddress(pool), keepBytes),
                     "cuMemPoolTrimTo(" + keepBytes + ")");

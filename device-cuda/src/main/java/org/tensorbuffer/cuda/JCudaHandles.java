@@ -42,6 +42,12 @@ final class JCudaHandles {
         return a;
     }
 
+    /** Sets the native value of a fresh JCuda handle ({@code CUmodule}, {@code CUfunction}, ...) and returns it. */
+    static <T extends NativePointerObject> T wrap(T handle, long value) {
+        NATIVE_POINTER.set(handle, value);
+        return handle;
+    }
+
     /** A JCuda device pointer to the raw device address {@code address}. */
     static CUdeviceptr devicePointer(long address) {
         CUdeviceptr p = new CUdeviceptr();

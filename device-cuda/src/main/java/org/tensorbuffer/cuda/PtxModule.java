@@ -1,26 +1,19 @@
 package org.tensorbuffer.cuda;
 
-import static jcuda.driver.JCudaDriver.cuLaunchKernel;
-import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
-import static jcuda.driver.JCudaDriver.cuModuleLoadData;
-import static jcuda.driver.JCudaDriver.cuModuleUnload;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.Arrays;
 import java.util.concurrent.ConcurrentHashMap;
-import jcuda.driver.CUfunction;
-import jcuda.driver.CUmodule;
-import jcuda.driver.CUstream;
 
 /**
  * The project's kernels ({@code src/main/cuda/kernels.cu}, compiled to PTX for {@code compute_75} by
  * {@code device-cuda/scripts/build-ptx.sh} and shipped as the resource {@value #RESOURCE}), loaded into one context
  * with {@code cuModuleLoadData}; the driver JIT-compiles the PTX for the GPU at hand.
  *
- * <p>Functions are looked up by name on first use and cached. Thread-safe; the owning device's context must be
- * current on the calling thread.
+ * <p>Functions are looked up by name on first use and cached. The driver calls go through a {@link ModuleDriver}
+ * ({@link JCudaModuleDriver} on a GPU; fakes and the CUDA-on-CPU shim in tests). Thread-safe; the owning device's
+ * context must be current on the calling thread.
  */
 final class PtxModule implements AutoCloseable {
     /** Class-path resource of the PTX, relative to this class. */
@@ -28,12 +21,21 @@ final class PtxModule implements AutoCloseable {
     /** The virtual architecture the PTX was generated for. */
     static final String ARCH = "compute_75";
 
-    private final CUmodule module = new CUmodule();
-    private final ConcurrentHashMap<String, CUfunction> functions = new ConcurrentHashMap<>();
+    private final ModuleDriver driver;
+    private final long module;
+    private final ConcurrentHashMap<String, Long> functions = new ConcurrentHashMap<>();
+    private volatile boolean closed;
 
-    /** Loads the PTX into the current context. */
-    PtxModule() {
-        CudaException.check(cuModuleLoadData(module, ptx()), "cuModuleLoadData(" + RESOURCE + ")");
+    /**
+     * Loads the PTX into the current context through {@code driver}.
+     *
+     * @throws CudaException naming {@code cuModuleLoadData} if the driver refuses the module
+     */
+    PtxModule(ModuleDriver driver) {
+        this.driver = driver;
+        long[] m = new long[1];
+        CudaException.check(driver.moduleLoadData(m, ptx()), "cuModuleLoadData(" + RESOURCE + ")");
+        this.module = m[0];
     }
 
     /** The PTX text, NUL-terminated as {@code cuModuleLoadData} requires. */
@@ -49,29 +51,40 @@ final class PtxModule implements AutoCloseable {
         }
     }
 
-    private CUfunction function(String name) {
+    private long function(String name) {
         return functions.computeIfAbsent(name, n -> {
-            CUfunction f = new CUfunction();
-            CudaException.check(cuModuleGetFunction(f, module, n), "cuModuleGetFunction(" + n + ")");
-            return f;
+            long[] f = new long[1];
+            CudaException.check(driver.moduleGetFunction(f, module, n), "cuModuleGetFunction(" + n + ")");
+            return f[0];
         });
     }
 
     /** Launches kernel {@code name} on a 1-D grid of {@code blocks} blocks of {@code threads} threads. */
-    void launch(String name, int blocks, int threads, CUstream stream, KernelArgs args) {
+    void launch(String name, int blocks, int threads, long stream, KernelArgs args) {
         launch(name, blocks, 1, 1, threads, 1, stream, args);
     }
 
-    /** Launches kernel {@code name} on a 3-D grid of 2-D blocks. */
-    void launch(String name, int gridX, int gridY, int gridZ, int blockX, int blockY, CUstream stream,
+    /**
+     * Launches kernel {@code name} on a 3-D grid of 2-D blocks on {@code stream} (a raw {@code CUstream}).
+     *
+     * @throws CudaException naming the call and kernel if the lookup or launch fails
+     * @throws IllegalStateException if the module was unloaded
+     */
+    void launch(String name, int gridX, int gridY, int gridZ, int blockX, int blockY, long stream,
                 KernelArgs args) {
-        CudaException.check(cuLaunchKernel(function(name), gridX, gridY, gridZ, blockX, blockY, 1, 0, stream,
-                args.toPointer(), null), "cuLaunchKernel(" + name + ")");
+        if (closed) {
+            throw new IllegalStateException("kernel module unloaded: cannot launch " + name);
+        }
+        CudaException.check(driver.launchKernel(function(name), gridX, gridY, gridZ, blockX, blockY, 1, 0, stream,
+                args), "cuLaunchKernel(" + name + ")");
     }
 
-    /** Unloads the module. */
+    /** Unloads the module. Idempotent. */
     @Override
-    public void close() {
-        cuModuleUnload(module);
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            driver.moduleUnload(module);
+        }
     }
 }

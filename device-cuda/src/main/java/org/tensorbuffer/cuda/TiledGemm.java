@@ -1,6 +1,5 @@
 package org.tensorbuffer.cuda;
 
-import jcuda.driver.CUstream;
 import org.tensorbuffer.types.DType;
 
 /**
@@ -15,9 +14,9 @@ final class TiledGemm implements GemmEngine {
     /** Rows per launch: the grid's y dimension is limited to 65535 tiles. */
     private static final int MAX_ROWS = 65535 * TILE;
     private final PtxModule module;
-    private final CUstream stream;
+    private final long stream;
 
-    TiledGemm(PtxModule module, CUstream stream) {
+    TiledGemm(PtxModule module, long stream) {
         this.module = module;
         this.stream = stream;
     }

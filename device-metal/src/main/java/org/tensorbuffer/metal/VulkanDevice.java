@@ -518,7 +518,7 @@ public final class VulkanDevice implements Device {
         return p;
     }
 
-    // ---- used by VulkanKernels and VulkanAllocBench (under the device lock) ----
+    // ---- used by VulkanKernels and VulkanAllocProbe (under the device lock) ----
 
     /** The {@code VmaAllocator}. */
     long vmaAllocator() {

@@ -1,4 +1,4 @@
-package org.tensorbuffer.cuda;
+package org.tensorbuffer.bench.gpu;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -8,6 +8,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import org.tensorbuffer.cuda.AllocMode;
+import org.tensorbuffer.cuda.CudaDevice;
+import org.tensorbuffer.cuda.CudaDeviceProvider;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BufferPool;
@@ -25,7 +28,7 @@ import org.tensorbuffer.memory.BufferPool;
  * reports the median batch's nanoseconds per pair; the device is synchronised between measurements, not inside
  * them (stream-ordered frees are cheap on the host by design, which is what a caller sees).
  *
- * <p>Usage: {@code java --enable-native-access=ALL-UNNAMED -cp ... org.tensorbuffer.cuda.CudaAllocBench
+ * <p>Usage: {@code java --enable-native-access=ALL-UNNAMED -cp ... org.tensorbuffer.bench.gpu.CudaAllocBench
  * [--millis N] [--json FILE]}. Targets (issue 9): pool ≤ 200 ns, ≥ 100x faster than cuMemAlloc+cuMemFree, ≥ 5x faster
  * than the async pool. Prints "CUDA unavailable: reason" and exits with status 2 without a GPU.
  */

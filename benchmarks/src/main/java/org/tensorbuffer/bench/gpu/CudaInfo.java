@@ -1,6 +1,9 @@
-package org.tensorbuffer.cuda;
+package org.tensorbuffer.bench.gpu;
 
 import java.util.Map;
+import org.tensorbuffer.cuda.AllocMode;
+import org.tensorbuffer.cuda.CudaDevice;
+import org.tensorbuffer.cuda.CudaDeviceProvider;
 import org.tensorbuffer.device.DeviceStatus;
 
 /**
@@ -8,7 +11,7 @@ import org.tensorbuffer.device.DeviceStatus;
  * of an opened device in both {@link AllocMode}s (which GEMM is in use, driver pool settings). Exits with status 2 and
  * the reason when CUDA is unavailable. Used by {@code scripts/gpu-check.sh}.
  *
- * <p>Usage: {@code java --enable-native-access=ALL-UNNAMED -cp ... org.tensorbuffer.cuda.CudaInfo}
+ * <p>Usage: {@code java --enable-native-access=ALL-UNNAMED -cp ... org.tensorbuffer.bench.gpu.CudaInfo}
  */
 public final class CudaInfo {
     private CudaInfo() {
