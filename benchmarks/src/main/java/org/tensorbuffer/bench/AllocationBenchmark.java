@@ -24,11 +24,15 @@ import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BufferPool;
 import org.tensorbuffer.memory.TensorBuffer;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
 
 /**
  * One allocate + free of {@code size} bytes, per allocator: the raw device, the reactive {@link BufferPool} (take +
  * close, the thread-cache hit path once warm), the proactive {@link TensorBuffer} (take + close of a reserved
- * {@code [size/4]} float32 buffer), and as outside references {@code malloc}/{@code free} through the FFM API
+ * {@code [size/4]} float32 buffer), and as outside references Netty 4.2's {@link PooledByteBufAllocator} (direct
+ * buffers, thread caches on for every thread: {@code directBuffer} + {@code release}), {@code malloc}/{@code free}
+ * through the FFM API
  * (ordinary and critical downcalls),
  * {@link Arena#ofConfined()} and {@link Arena#ofShared()} allocate + close (arena memory is zeroed), and {@link ByteBuffer#allocateDirect}
  * (freed by the garbage collector, so its cost includes zeroing and the Cleaner).
@@ -53,6 +57,7 @@ public class AllocationBenchmark {
     private BufferPool pool;
     private TensorBuffer tensorBuffer;
     private Shape shape;
+    private PooledByteBufAllocator netty;
 
     /** Opens the device, a pool and a TensorBuffer with 8 reserved blocks of the size (enough for 8 threads). */
     @Setup(Level.Trial)
@@ -62,6 +67,10 @@ public class AllocationBenchmark {
         tensorBuffer = new TensorBuffer(pool, "jmh-allocation");
         shape = Shape.of(size / DType.F32.byteSize());
         tensorBuffer.reserve(shape, DType.F32, 8);
+        netty = new PooledByteBufAllocator(true, 0, PooledByteBufAllocator.defaultNumDirectArena(),
+                PooledByteBufAllocator.defaultPageSize(), PooledByteBufAllocator.defaultMaxOrder(),
+                PooledByteBufAllocator.defaultSmallCacheSize(), PooledByteBufAllocator.defaultNormalCacheSize(),
+                true);
     }
 
     /** Closes the TensorBuffer and the pool (the device stays open, shared by the JVM). */
@@ -95,6 +104,18 @@ public class AllocationBenchmark {
         Block b = tensorBuffer.take(shape, DType.F32);
         long a = b.capacity();
         b.close();
+        return a;
+    }
+
+    /**
+     * Netty's {@link PooledByteBufAllocator#directBuffer(int, int)} + {@link ByteBuf#release()}, thread caches on for
+     * all threads (outside anchor: the pooled allocator of the JVM ecosystem).
+     */
+    @Benchmark
+    public long nettyPooled() {
+        ByteBuf b = netty.directBuffer((int) size, (int) size);
+        long a = b.capacity();
+        b.release();
         return a;
     }
 

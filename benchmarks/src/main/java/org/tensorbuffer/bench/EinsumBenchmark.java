@@ -19,11 +19,9 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.tensorbuffer.AllocationStrategy;
-import org.tensorbuffer.types.DType;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.plan.PlannedRun;
-import org.tensorbuffer.einsum.AllocationProfile;
 import org.tensorbuffer.einsum.Contraction;
 import org.tensorbuffer.einsum.Evaluator;
 import org.tensorbuffer.einsum.Instance;
@@ -67,8 +65,7 @@ public class EinsumBenchmark {
         planned = ctx.strategy() == AllocationStrategy.PLANNED;
         inputs = Operands.seeded(inst, 42, ctx);
         if (ctx.strategy() == AllocationStrategy.PROACTIVE) {
-            AllocationProfile.of(plan, -1).maxLivePerShape()
-                    .forEach((shape, count) -> ctx.tensorBuffer().reserve(shape, DType.F64, count));
+            ctx.tensorBuffer().reserve(Evaluator.recordEvaluation(plan)); // one evaluation recorded on meta
         }
         evaluator = new Evaluator(plan);
     }

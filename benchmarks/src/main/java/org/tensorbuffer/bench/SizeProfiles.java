@@ -53,7 +53,7 @@ public final class SizeProfiles {
                 }
             }
             case "decode260K" -> {
-                // The allocations of Transformer.forward, in its order (see Transformer.stepBuffers).
+                // The allocations of Transformer.forward, in its order (SizeProfilesTest checks them against a recording).
                 int dim = 64, hidden = 172, layers = 5, heads = 8, kvDim = 64 * 4 / 8, seqLen = 512, vocab = 512;
                 out.add(Shape.of(dim)); // x
                 for (int l = 0; l < layers; l++) {

@@ -239,11 +239,16 @@ final class CompareCommand implements Callable<Integer> {
             o.put("tokens_per_s_median", r.tokensPerSecond());
             o.put("tokens_per_cpu_s_median", nan(r.tokensPerCpuSecond()));
             o.put("first_token_ms_median", r.firstTokenMillis());
+            o.put("first_token_cpu_ms_median", nan(r.firstTokenCpuMillis()));
+            o.put("raw_allocs_first_step_median", r.rawAllocsFirst());
+            o.put("reserve_ms_median", r.reserveMillis());
             o.put("raw_allocs_per_token_steady_median", r.rawAllocsPerTokenSteady());
             o.put("pool_hit_rate_steady_median", nan(r.poolHitRateSteady()));
             o.put("tensorbuffer_hit_rate_median", nan(r.tensorBufferHitRate()));
             o.put("peak_live_bytes_median", r.peakLiveBytes());
             o.put("peak_reserved_bytes_median", r.peakReservedBytes());
+            o.put("liveness_lower_bound_bytes", r.lowerBoundBytes());
+            o.put("peak_reserved_over_lower_bound_median", nan(r.reservedOverLowerBound()));
             List<Object> runs = new ArrayList<>();
             for (DecodeStats s : r.runs()) {
                 runs.add(DecodeCommand.json(s, c.request().model(), c.request().seed(), null));

@@ -20,8 +20,8 @@ final class CompareTable {
         String b = base.name();
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"strategy", "tok/s", "vs " + b, "tok/CPU-s", "vs " + b, "first token ms",
-            "allocs/token", "vs " + b,
-            "pool hit", "TensorBuffer hit", "peak live KiB", "peak reserved KiB", "vs " + b});
+            "1st CPU ms", "1st allocs", "allocs/token", "vs " + b,
+            "pool hit", "TensorBuffer hit", "peak live KiB", "peak reserved KiB", "vs " + b, "vs bound"});
         for (CompareResult r : c.results()) {
             rows.add(new String[] {
                 r.name(),
@@ -30,13 +30,16 @@ final class CompareTable {
                 fmt("%.0f", r.tokensPerCpuSecond()),
                 ratio(r.tokensPerCpuSecond(), base.tokensPerCpuSecond()),
                 fmt("%.2f", r.firstTokenMillis()),
+                fmt("%.2f", r.firstTokenCpuMillis()),
+                fmt("%.0f", r.rawAllocsFirst()),
                 fmt("%.2f", r.rawAllocsPerTokenSteady()),
                 ratio(r.rawAllocsPerTokenSteady(), base.rawAllocsPerTokenSteady()),
                 pct(r.poolHitRateSteady()),
                 pct(r.tensorBufferHitRate()),
                 fmt("%.1f", r.peakLiveBytes() / 1024),
                 fmt("%.1f", r.peakReservedBytes() / 1024),
-                ratio(r.peakReservedBytes(), base.peakReservedBytes())});
+                ratio(r.peakReservedBytes(), base.peakReservedBytes()),
+                fmt("%.3fx", r.reservedOverLowerBound())});
         }
         int[] w = new int[rows.getFirst().length];
         for (String[] row : rows) {
@@ -65,15 +68,19 @@ final class CompareTable {
                         + "strategy after %d warm-up round(s), strategies interleaved; %s.%n"
                         + "tok/s: positions per second of wall time over the whole decode; tok/CPU-s: per second of "
                         + "the decoding thread's CPU time (steadier than wall time when other processes share the "
-                        + "cores); allocs/token: device allocations per "
+                        + "cores); first token ms / 1st CPU ms: wall time and decoding-thread CPU time of the "
+                        + "first step; 1st allocs: device allocations during the first step (proactive reserves "
+                        + "before it, from a step recorded on the meta device); allocs/token: device allocations per "
                         + "step after the first; pool hit: BufferPool hit rate after the first step; TensorBuffer "
                         + "hit: over the whole decode; peak bytes include the weights (sum of each allocator's "
-                        + "high-water mark); '-': not used.%n"
+                        + "high-water mark); vs bound: peak reserved over the liveness lower bound (weights + the "
+                        + "least arena for one step's KV cache and activations, %s); '-': not used.%n"
                         + "Token ids identical across all runs and strategies: %s.%n",
                 q.model().getFileName(), c.config(), c.results().getFirst().runs().getFirst().tokens(),
                 q.temperature() == 0 ? "greedy" : "temperature " + q.temperature() + ", top-p " + q.topp()
                         + ", seed " + q.seed(),
                 q.device(), c.results().getFirst().runs().size(), c.warmup(), c.machine(),
+                org.tensorbuffer.bench.Format.bytes((long) c.results().getFirst().lowerBoundBytes()),
                 c.idsIdentical() ? "yes" : "NO");
     }
 

@@ -208,7 +208,10 @@ final class DecodeCommand implements Callable<Integer> {
         m.put("tokens_per_cpu_s", round(st.tokensPerCpuSecond(), 1));
         m.put("decode_ms", round(st.decodeNanos() / 1e6, 3));
         m.put("first_token_ms", round(st.firstTokenNanos() / 1e6, 3));
+        m.put("first_token_cpu_ms", st.firstTokenCpuNanos() < 0 ? null : round(st.firstTokenCpuNanos() / 1e6, 3));
+        m.put("reserve_ms", round(st.reserveNanos() / 1e6, 3));
         m.put("raw_allocs_total", st.rawAllocsTotal());
+        m.put("raw_allocs_first_step", st.rawAllocsFirst());
         m.put("raw_allocs_per_token_steady", round(st.rawAllocsPerTokenSteady(), 4));
         m.put("pool_hit_rate", round(st.poolHitRate(), 6));
         m.put("pool_hit_rate_steady", round(st.poolHitRateSteady(), 6));
@@ -224,6 +227,7 @@ final class DecodeCommand implements Callable<Integer> {
         m.put("decode_tokens_per_s", round(st.decodeTokensPerSecond(), 1));
         m.put("prefill_raw_allocs", st.prefillRawAllocs());
         m.put("decode_raw_allocs", st.decodeRawAllocs());
+        m.put("liveness_lower_bound_bytes", st.lowerBoundBytes());
         m.put("ids", st.ids());
         return m;
     }

@@ -10,7 +10,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.tensorbuffer.AllocationStrategy;
-import org.tensorbuffer.types.DType;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.device.Device;
@@ -110,15 +109,13 @@ final class EinsumCommand implements Callable<Integer> {
         boolean planned = strat == AllocationStrategy.PLANNED;
         Instance inst = Instance.read(instanceFile);
         Contraction plan = Contraction.plan(inst, path);
-        AllocationProfile staticProfile = AllocationProfile.of(plan, -1);
         Device dev = Devices.get(device);
         Map<String, Object> out = new LinkedHashMap<>();
         try (TensorContext ctx = TensorContext.create(dev, strat);
              MemoryHistory history = memoryTimeline == null ? null : MemoryHistory.record(ctx)) {
             List<Tensor> ops = inputs != null ? Operands.fromNpy(inst, inputs, ctx) : Operands.seeded(inst, seed, ctx);
             if (strat == AllocationStrategy.PROACTIVE) {
-                staticProfile.maxLivePerShape().forEach((shape, count) ->
-                        ctx.tensorBuffer().reserve(shape, DType.F64, count));
+                ctx.tensorBuffer().reserve(Evaluator.recordEvaluation(plan)); // one evaluation recorded on meta
             }
             Evaluator ev = new Evaluator(plan);
             for (int w = 0; w < warmup; w++) {

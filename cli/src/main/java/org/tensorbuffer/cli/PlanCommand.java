@@ -5,7 +5,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.tensorbuffer.AllocationStrategy;
@@ -24,6 +26,9 @@ import org.tensorbuffer.plan.MemoryPlan;
 import org.tensorbuffer.plan.PlanSvg;
 import org.tensorbuffer.plan.PlannedRun;
 import org.tensorbuffer.plan.PlanningAlgorithm;
+import org.tensorbuffer.plan.Recorder;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -117,6 +122,68 @@ final class PlanCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * The allocation schedule an einsum instance's contraction path implies, derived without running it: the operands
+     * are allocated first, then each pairwise step allocates its result and releases its inputs (opt_einsum's path
+     * convention: the step's positions in the current operand list are removed and the result appended). A label is
+     * kept in an intermediate when another remaining operand or the output has it. The final result escapes. This is
+     * the minimum an evaluation allocates; a real one adds the permuted copies its GEMMs need ({@code --recorded}).
+     */
+    static AllocationTrace scheduleTrace(Instance inst, String pathName, long alignment) {
+        int[][] steps = inst.path(pathName);
+        DType dtype = DType.F64;
+        List<int[]> labels = new ArrayList<>();
+        List<Integer> ids = new ArrayList<>();
+        Recorder rec = new Recorder();
+        for (int t = 0; t < inst.operandCount(); t++) {
+            labels.add(inst.term(t));
+            Shape shape = Shape.of(inst.shape(t));
+            ids.add(rec.allocated(shape.byteSize(dtype), alignment, shape, dtype));
+        }
+        for (int[] step : steps) {
+            int[] pos = step.clone();
+            java.util.Arrays.sort(pos);
+            List<int[]> in = new ArrayList<>();
+            List<Integer> inIds = new ArrayList<>();
+            for (int k = pos.length - 1; k >= 0; k--) {
+                in.add(0, labels.remove(pos[k]));
+                inIds.add(0, ids.remove(pos[k]));
+            }
+            Set<Integer> keep = new LinkedHashSet<>();
+            for (int[] other : labels) {
+                for (int c : other) {
+                    keep.add(c);
+                }
+            }
+            for (int c : inst.output()) {
+                keep.add(c);
+            }
+            List<Integer> res = new ArrayList<>();
+            for (int k : step.length == 2 ? new int[] {0, 1} : new int[] {0}) {
+                // opt_einsum order: the step's first named operand, then its second
+                int[] src = in.get(step.length == 2 && step[0] > step[1] ? 1 - k : k);
+                for (int c : src) {
+                    if (keep.contains(c) && !res.contains(c)) {
+                        res.add(c);
+                    }
+                }
+            }
+            long[] d = new long[res.size()];
+            for (int k = 0; k < d.length; k++) {
+                d[k] = inst.labelDim(res.get(k));
+            }
+            Shape shape = Shape.of(d);
+            int id = rec.allocated(shape.byteSize(dtype), alignment, shape, dtype);
+            boolean swapped = step.length == 2 && step[0] > step[1];
+            for (int k = 0; k < inIds.size(); k++) {
+                rec.released(inIds.get(swapped ? inIds.size() - 1 - k : k)); // in the step's order
+            }
+            labels.add(res.stream().mapToInt(Integer::intValue).toArray());
+            ids.add(id);
+        }
+        return rec.finish();
+    }
+
     @Override
     public Integer call() {
         try {
@@ -140,8 +207,9 @@ final class PlanCommand implements Callable<Integer> {
             trace = einsumEvaluationTrace(source.instance, path, device);
             what = source.instance.getFileName() + " (recorded evaluation, path " + path + ", device " + device + ")";
         } else if (source.instance != null) {
-            Contraction.plan(Instance.read(source.instance), path); // validates as einsum does (label sizes, path)
-            trace = EinsumSchedule.trace(source.instance, path, alignment);
+            Instance instance = Instance.read(source.instance);
+            Contraction.plan(instance, path); // validates as einsum does (label sizes, path)
+            trace = scheduleTrace(instance, path, alignment);
             what = source.instance.getFileName() + " (contraction schedule, path " + path + ")";
         } else {
             trace = decodeStepTrace(source.model, device);
@@ -184,5 +252,11 @@ final class PlanCommand implements Callable<Integer> {
         }
         MemoryPlan b = best(plans);
         System.out.printf(Locale.ROOT, "best        %s (ratio %.4f)%n", b.algorithm().displayName(), b.ratio());
+        org.tensorbuffer.memory.ReservationPlan r = trace.reservationPlan();
+        if (r.size() > 0) {
+            System.out.printf(Locale.ROOT, "proactive   %,d B reserved by exact shape (%.4f x the lower bound):%n",
+                    r.totalBytes(), trace.lowerBound() == 0 ? 0.0 : (double) r.totalBytes() / trace.lowerBound());
+            System.out.print(r);
+        }
     }
 }

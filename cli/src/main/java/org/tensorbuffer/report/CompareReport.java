@@ -74,6 +74,14 @@ public final class CompareReport {
                 .axis("allocations/token").format(v -> String.format(Locale.ROOT, "%.2f", v)),
                 "Allocations the device (malloc for the CPU) saw per decode step once every buffer had been seen "
                         + "once.");
+        b.chart(BarChart.titled("First step: device allocations and decoding-thread CPU ms (lower is better)")
+                .categories(names)
+                .series("device allocations in the first step", values(c, CompareResult::rawAllocsFirst))
+                .series("first-step CPU ms", values(c, CompareResult::firstTokenCpuMillis))
+                .series("first-step wall ms", values(c, CompareResult::firstTokenMillis))
+                .axis("count / ms").format(v -> String.format(Locale.ROOT, "%.2f", v)),
+                "What proactive buys: its reservations, recorded from one step on the meta device and made before "
+                        + "the loop, serve the first step already, so it makes no device allocation there.");
         b.chart(BarChart.titled("Hit rates after the first token (%)").categories(names)
                 .series("BufferPool hit rate", percent(values(c, CompareResult::poolHitRateSteady)))
                 .series("TensorBuffer hit rate", percent(values(c, CompareResult::tensorBufferHitRate)))
@@ -92,10 +100,16 @@ public final class CompareReport {
                     String.format(Locale.ROOT, "%.2fx", r.tokensPerSecond() / base.tokensPerSecond()),
                     fmt(r.tokensPerCpuSecond(), "%.1f"), fmt(r.rawAllocsPerTokenSteady(), "%.2f"),
                     fmt(r.poolHitRateSteady() * 100, "%.1f %%"), fmt(r.tensorBufferHitRate() * 100, "%.1f %%"),
-                    Format.bytes(r.peakLiveBytes()), Format.bytes(r.peakReservedBytes())));
+                    Format.bytes(r.peakLiveBytes()), Format.bytes(r.peakReservedBytes()),
+                    fmt(r.rawAllocsFirst(), "%.0f"), fmt(r.firstTokenMillis(), "%.2f"),
+                    fmt(r.firstTokenCpuMillis(), "%.2f"), fmt(r.reservedOverLowerBound(), "%.3fx")));
         }
         b.table(List.of("strategy", "tokens/s", "vs " + base.name(), "tokens/CPU-s", "allocs/token",
-                "pool hit rate", "TensorBuffer hit rate", "peak live", "peak reserved"), rows);
+                "pool hit rate", "TensorBuffer hit rate", "peak live", "peak reserved", "first-step allocs",
+                "first-step wall ms", "first-step CPU ms", "reserved / lower bound"), rows);
+        b.paragraph("Lower bound: the model's weights plus the least arena that holds one step's KV cache and "
+                + "activations (the liveness planner's bound over a step recorded on the meta device), "
+                + Format.bytes((long) base.lowerBoundBytes()) + ".");
         if (!einsum.isEmpty()) {
             b.section("Einsum: one evaluation per strategy");
             List<String> strategies = einsum.getFirst().millis().keySet().stream().toList();
@@ -193,7 +207,7 @@ public final class CompareReport {
 
     /**
      * Times one evaluation of an einsum instance per strategy (as {@code tensorbuffer einsum} does: seeded inputs,
-     * proactive reservations of every planned shape, 1 warm-up, median of {@code repeat}) and, where python3 with
+     * proactive reservations from one evaluation recorded on the meta device, 1 warm-up, median of {@code repeat}) and, where python3 with
      * NumPy and {@code scripts/einsum_reference.py} are found, NumPy's time on the same path and inputs.
      *
      * @throws IOException if the instance cannot be read
@@ -210,8 +224,7 @@ public final class CompareReport {
             try (TensorContext ctx = TensorContext.create(Devices.get(device), s)) {
                 List<org.tensorbuffer.Tensor> ops = org.tensorbuffer.einsum.Operands.seeded(inst, 42, ctx);
                 if (s == AllocationStrategy.PROACTIVE) {
-                    org.tensorbuffer.einsum.AllocationProfile.of(plan, -1).maxLivePerShape().forEach((shape, n) ->
-                            ctx.tensorBuffer().reserve(shape, org.tensorbuffer.types.DType.F64, n));
+                    ctx.tensorBuffer().reserve(org.tensorbuffer.einsum.Evaluator.recordEvaluation(plan));
                 }
                 org.tensorbuffer.einsum.Evaluator ev = new org.tensorbuffer.einsum.Evaluator(plan);
                 ev.evaluate(ops, false).close();

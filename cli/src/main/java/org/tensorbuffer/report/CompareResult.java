@@ -41,6 +41,31 @@ public record CompareResult(AllocationStrategy strategy, List<DecodeStats> runs)
         return median(s -> s.firstTokenNanos() / 1e6);
     }
 
+    /** Median device allocations during the first step (reservations made before it not counted). */
+    public double rawAllocsFirst() {
+        return median(s -> s.rawAllocsFirst());
+    }
+
+    /** Median CPU time of the decoding thread during the first step in milliseconds (NaN where not measurable). */
+    public double firstTokenCpuMillis() {
+        return median(s -> s.firstTokenCpuNanos() < 0 ? Double.NaN : s.firstTokenCpuNanos() / 1e6);
+    }
+
+    /** Median wall time of the reservations made before the first step in milliseconds (0 without any). */
+    public double reserveMillis() {
+        return median(s -> s.reserveNanos() / 1e6);
+    }
+
+    /** The liveness lower bound of the decode in bytes (weights + one step's KV cache and activations). */
+    public double lowerBoundBytes() {
+        return median(s -> s.lowerBoundBytes());
+    }
+
+    /** Median peak reserved bytes over the liveness lower bound. */
+    public double reservedOverLowerBound() {
+        return median(DecodeStats::reservedOverLowerBound);
+    }
+
     /** Median device allocations per step after the first. */
     public double rawAllocsPerTokenSteady() {
         return median(DecodeStats::rawAllocsPerTokenSteady);

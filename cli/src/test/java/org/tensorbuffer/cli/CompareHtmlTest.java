@@ -30,6 +30,7 @@ class CompareHtmlTest {
         String page = Files.readString(html);
         assertThat(page).contains("Tokens per second", "Device allocations per token after the first",
                 "Hit rates after the first token", "Peak live vs reserved bytes",
+                "First step: device allocations and decoding-thread CPU ms", "reserved / lower bound",
                 "BufferPool requests by size class", "tensornetwork_permutation_light_415",
                 "JMH allocation benchmarks", "AllocationBenchmark.bufferPool")
                 .contains("<code>./tensorbuffer compare --steps 16 --runs 1 --warmup 0 --quiet --html ");
@@ -37,7 +38,9 @@ class CompareHtmlTest {
         assertThat(SizeProfiles.shapes("decode260K")).hasSize(78);
         assertThat(page).contains("<title>device allocations / token, none: 78.00</title>")
                 .contains("<title>device allocations / token, proactive: 0.00</title>")
-                .contains("<title>BufferPool hit rate, reactive: 100.0</title>");
+                .contains("<title>BufferPool hit rate, reactive: 100.0</title>")
+                // proactive reserved from a step recorded on meta: no device allocation in the first step
+                .contains("<title>device allocations in the first step, proactive: 0.00</title>");
         Matcher m = Pattern.compile("<svg.*?</svg>", Pattern.DOTALL).matcher(page);
         int charts = 0;
         while (m.find()) {
@@ -45,6 +48,6 @@ class CompareHtmlTest {
                     .parse(new InputSource(new java.io.StringReader(m.group())));
             charts++;
         }
-        assertThat(charts).isEqualTo(7); // 4 strategy charts, 2 histograms, 1 JMH chart
+        assertThat(charts).isEqualTo(8); // 5 strategy charts, 2 histograms, 1 JMH chart
     }
 }

@@ -9,5 +9,10 @@ public enum DeviceKind {
     /** A Vulkan compute device (Mesa lavapipe, NVIDIA, ...). */
     VULKAN,
     /** An Apple GPU, reached through Vulkan on MoltenVK. */
-    METAL
+    METAL,
+    /**
+     * No memory and no computation: shapes, dtypes and lifetimes only (as PyTorch's {@code meta} device), for
+     * recording what a step allocates.
+     */
+    META
 }

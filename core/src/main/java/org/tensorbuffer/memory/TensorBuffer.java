@@ -1,33 +1,79 @@
 package org.tensorbuffer.memory;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 import javax.management.ObjectName;
-import org.tensorbuffer.types.DType;
-import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.leak.LeakDetector;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 
 /**
  * The proactive pool: buffers reserved by exact (shape, dtype) before they are needed, taken in O(1), returned on
  * release, and never given back to the device until a {@code clear*} call.
  *
- * <p>Usage follows the TensorBuffer design note: {@link #reserve(Shape, DType, int)} every activation shape of a
- * step before the loop, {@link #reserveLearnable(String, Shape, DType)} each parameter (weights are never recycled or
- * evicted), then {@link #take(Shape, DType)} during the loop. A take with no free reserved block of its key falls back
- * to the {@link BufferPool} and counts a miss, so a wrong reservation costs speed, never correctness.
+ * <h2>Where reservations come from</h2>
+ * <ol>
+ *   <li>A recorded step: {@link #record(Runnable)} runs one step (a decode position, one einsum evaluation, any
+ *       lambda) and returns a {@link ReservationPlan}: per (shape, dtype), the largest number of buffers live at the
+ *       same moment. Record on a context of the {@code meta} device (shapes, dtypes and lifetimes only, no memory,
+ *       kernels that compute nothing) so the step costs microseconds, then {@link #reserve(ReservationPlan)} on the
+ *       real device: the real loop's first step already hits. Plans can be {@link ReservationPlan#save saved} and
+ *       {@link ReservationPlan#load loaded}.</li>
+ *   <li>The learning policy (off by default, {@link #enableLearning(int)}): misses are counted per key between step
+ *       boundaries the caller marks with {@link #endStep()}; after N steps (default
+ *       {@value #DEFAULT_LEARNING_STEPS}) the peak number of concurrent misses of each key is reserved, as ND4J's
+ *       workspace learning does. Off by default because learning wraps every miss (an object per miss) and reserves
+ *       memory the caller did not ask for.</li>
+ *   <li>By hand: {@link #reserve(Shape, DType, int)}; {@link #reserveLearnable(String, Shape, DType)} for parameters
+ *       (weights are never recycled or evicted).</li>
+ * </ol>
+ * A take with no free reserved block of its key falls back to the {@link BufferPool} and counts a miss, so a wrong
+ * reservation costs speed, never correctness.
  *
- * <p>Thread-safe: each (shape, dtype) key has its own lock, held for a push or pop only; there is no global lock on
- * the hit path. Blocks handed out carry the generation counter of {@link Block}, so a tensor used after its buffer
- * went back is detected.
+ * <h2>Hit path</h2>
+ * Each thread has a magazine per key (a small stack of free blocks, {@value #MAGAZINE} at most), as the BufferPool's
+ * thread caches and Bonwick's magazines: a hit pops from it and a release on the taking thread pushes to it without
+ * a lock or an atomic. Behind the magazines each key has a depot (a locked stack): a thread whose magazine is empty
+ * takes up to half of the depot's blocks; a full magazine spills half of itself to the depot. A block released on a
+ * thread other than the one that took it goes to the depot of its key (under its lock), where the taker's next
+ * magazine refill finds it; so it is reusable by the taker (and by any other thread). Statistics are kept per thread
+ * and summed by {@link #stats()}; no shared counter is written on the hit path. The {@link Shape} caches its hash, so
+ * finding a key costs one hash-map probe.
+ *
+ * <p>Peaks: {@code peakLiveBytes} is exact when one thread takes and releases; with several threads it is the sum of
+ * each thread's own peak (an upper bound, never below the truth; with blocks released on other threads than their
+ * takers it can exceed the truth by the bytes that crossed threads).
+ *
+ * <p>Thread-safe. Blocks handed out carry the generation counter of {@link Block}, so a tensor used after its buffer
+ * went back is detected. {@link #reserve} is all-or-nothing: after an out-of-memory error it frees what it got.
+ * {@link #clear()} frees free blocks in the depots and in the magazines of the calling thread and of threads that have
+ * ended at once; free blocks in the magazines of other live threads are freed by their owner at its next take.
  */
 public final class TensorBuffer extends BlockOwner implements AutoCloseable {
+    /** Blocks a thread's magazine holds per key. */
+    public static final int MAGAZINE = 32;
+    /** Steps the learning policy observes before it reserves, unless {@link #enableLearning(int)} says otherwise. */
+    public static final int DEFAULT_LEARNING_STEPS = 2;
+
     private static final Object LEARNABLE = new Object();
+    private static final VarHandle CLOSED;
+
+    static {
+        try {
+            CLOSED = MethodHandles.lookup().findVarHandle(TensorBuffer.class, "closed", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private final Device device;
     private final BufferPool fallback;
@@ -36,33 +82,93 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
     @SuppressWarnings("unchecked")
     private final Map<Shape, Slot>[] slots = new Map[DType.values().length];
     private final Map<String, Block> learnables = new ConcurrentHashMap<>();
-    private final LongAdder unkeyedMisses = new LongAdder();
-    private final AtomicLong live = new AtomicLong();
-    private final AtomicLong peakLive = new AtomicLong();
+    private final AtomicInteger nextSlotId = new AtomicInteger();
+    private final ThreadLocal<ThreadState> threadState = ThreadLocal.withInitial(this::register);
+    private final List<ThreadState> threads = new ArrayList<>(); // guarded by itself
     private final AtomicLong reserved = new AtomicLong();
     private final AtomicLong peakReserved = new AtomicLong();
     private final AtomicLong learnableBytes = new AtomicLong();
     private final AtomicLong rawAllocations = new AtomicLong();
     private final AtomicLong rawFrees = new AtomicLong();
+    /** Bytes of blocks released on a thread other than their taker's (subtracted from the takers' net bytes). */
+    private final AtomicLong remoteReturnedBytes = new AtomicLong();
+    /** Advanced by every clear: a thread that sees a new value frees its magazines of cleared keys. */
+    private volatile int clearEpoch;
+    /** A recording or the learning policy, or {@code null}; read once per take. */
+    private volatile TensorBufferTracker tracker;
+    private volatile TensorBufferTracker learning;
     private volatile boolean closed;
     private final ObjectName objectName;
 
-    /** One (shape, dtype) key: a stack of free reserved blocks. Guarded by its own monitor. */
+    /** One (shape, dtype) key: the depot of free reserved blocks behind the threads' magazines. */
     private static final class Slot {
+        final int id;
         final Shape shape;
         final DType dtype;
         final long bytes;
-        Block[] free = new Block[4];
-        int freeCount;
+        volatile boolean cleared;
+        // guarded by this
+        Block[] depot = new Block[4];
+        int depotCount;
+        /** Reserved blocks of the key: in use, in the depot or in a magazine. */
         int total;
-        long requests;
-        long hits;
-        boolean cleared;
 
-        Slot(Shape shape, DType dtype, long bytes) {
+        Slot(int id, Shape shape, DType dtype, long bytes) {
+            this.id = id;
             this.shape = shape;
             this.dtype = dtype;
             this.bytes = bytes;
+        }
+
+        void push(Block b) {
+            if (depotCount == depot.length) {
+                depot = Arrays.copyOf(depot, depot.length * 2);
+            }
+            depot[depotCount++] = b;
+        }
+    }
+
+    /** One thread's free blocks of one key. Written by the owning thread only. */
+    private static final class Magazine {
+        final Slot slot;
+        final ThreadState owner;
+        final Block[] blocks = new Block[MAGAZINE];
+        int count;
+        long requests;
+        long hits;
+
+        Magazine(Slot slot, ThreadState owner) {
+            this.slot = slot;
+            this.owner = owner;
+        }
+    }
+
+    /** One thread's magazines (indexed by slot id) and counters. Written by the owning thread only. */
+    private static final class ThreadState {
+        final Thread thread;
+        Magazine[] magazines = new Magazine[8];
+        int seenEpoch;
+        long tookBytes;
+        long returnedBytes;
+        long peakNetBytes;
+        long unkeyedMisses;
+
+        ThreadState(Thread thread) {
+            this.thread = thread;
+        }
+
+        Magazine magazine(Slot slot) {
+            int id = slot.id;
+            Magazine[] m = magazines;
+            if (id < m.length) {
+                Magazine g = m[id];
+                if (g != null) {
+                    return g;
+                }
+            } else {
+                m = magazines = Arrays.copyOf(m, Math.max(id + 1, m.length * 2));
+            }
+            return m[id] = new Magazine(slot, this);
         }
     }
 
@@ -103,11 +209,22 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         return name;
     }
 
+    private ThreadState register() {
+        ThreadState ts = new ThreadState(Thread.currentThread());
+        ts.seenEpoch = clearEpoch;
+        synchronized (threads) {
+            threads.add(ts);
+        }
+        return ts;
+    }
+
     /**
      * Reserves {@code count} more buffers of exactly {@code shape.byteSize(dtype)} bytes for the key
-     * ({@code shape}, {@code dtype}); they are allocated on the device now.
+     * ({@code shape}, {@code dtype}); they are allocated on the device now. All or nothing: if the device runs out of
+     * memory part way, the buffers this call got are freed before the exception is thrown.
      *
      * @throws IllegalArgumentException if {@code count} is negative
+     * @throws IllegalStateException    if the TensorBuffer is (or gets) closed
      * @throws PoolOutOfMemoryException if the device cannot provide them (after emptying the fallback pool's cache)
      */
     public void reserve(Shape shape, DType dtype, int count) {
@@ -117,15 +234,103 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
                     + " is negative");
         }
         long bytes = shape.byteSize(dtype);
-        Slot slot = slots[dtype.ordinal()].computeIfAbsent(shape, s -> new Slot(s, dtype, bytes));
-        for (int i = 0; i < count; i++) {
-            Block b = new Block(allocate(bytes), bytes, -1, this);
-            b.ownerData = slot;
-            synchronized (slot) {
-                push(slot, b);
-                slot.total++;
+        Block[] got = allocateBlocks(bytes, count);
+        push(shape, dtype, bytes, got);
+    }
+
+    /**
+     * Reserves what {@code plan} says: each key of the plan is topped up to the plan's count (blocks the key already
+     * has, in use or free, count towards it), so reserving the same plan twice reserves once. All or nothing: if the
+     * device runs out of memory, every buffer this call got is freed before the exception is thrown.
+     *
+     * @return the number of buffers allocated by this call
+     * @throws IllegalStateException    if the TensorBuffer is closed
+     * @throws PoolOutOfMemoryException if the device cannot provide them
+     */
+    public int reserve(ReservationPlan plan) {
+        checkOpen();
+        List<ReservationPlan.Entry> entries = plan.entries();
+        Block[][] got = new Block[entries.size()][];
+        int made = 0;
+        try {
+            for (int i = 0; i < got.length; i++) {
+                ReservationPlan.Entry e = entries.get(i);
+                Slot s = slots[e.dtype().ordinal()].get(e.shape());
+                int have;
+                if (s == null) {
+                    have = 0;
+                } else {
+                    synchronized (s) {
+                        have = s.total;
+                    }
+                }
+                got[i] = allocateBlocks(e.bytes(), Math.max(0, e.count() - have));
+                made += got[i].length;
             }
+        } catch (RuntimeException ex) {
+            for (Block[] g : got) {
+                if (g != null) {
+                    for (Block b : g) {
+                        freeRaw(b);
+                    }
+                }
+            }
+            throw ex;
         }
+        for (int i = 0; i < got.length; i++) {
+            ReservationPlan.Entry e = entries.get(i);
+            push(e.shape(), e.dtype(), e.bytes(), got[i]);
+        }
+        return made;
+    }
+
+    /** Allocates {@code count} blocks of {@code bytes}; frees them all and rethrows if one allocation fails. */
+    private Block[] allocateBlocks(long bytes, int count) {
+        Block[] got = new Block[count];
+        int n = 0;
+        try {
+            for (; n < count; n++) {
+                got[n] = new Block(allocate(bytes), bytes, -1, this);
+            }
+        } catch (RuntimeException e) {
+            for (int i = 0; i < n; i++) {
+                freeRaw(got[i]);
+            }
+            throw e;
+        }
+        return got;
+    }
+
+    /**
+     * Adds freshly allocated blocks to the key's depot. Done under the slot's lock after checking that the slot is
+     * still the live one: a slot cleared since it was looked up is replaced, and blocks are never pushed into a
+     * cleared slot (where nobody would find or free them). After close they are freed.
+     */
+    private void push(Shape shape, DType dtype, long bytes, Block[] got) {
+        if (got.length == 0) {
+            return;
+        }
+        Map<Shape, Slot> m = slots[dtype.ordinal()];
+        for (;;) {
+            Slot slot = m.computeIfAbsent(shape, s -> new Slot(nextSlotId.getAndIncrement(), s, dtype, bytes));
+            synchronized (slot) {
+                if (!slot.cleared) {
+                    if (!closed) {
+                        for (Block b : got) {
+                            slot.push(b);
+                        }
+                        slot.total += got.length;
+                        return;
+                    }
+                    break;
+                }
+            }
+            // cleared between lookup and lock: clearSlot removed it from the map first, so look again
+        }
+        for (Block b : got) {
+            freeRaw(b);
+        }
+        throw new IllegalStateException(describe() + " is closed");
     }
 
     /**
@@ -170,49 +375,132 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
 
     /**
      * A block for ({@code shape}, {@code dtype}) with reference count 1: a reserved one if one is free (a hit),
-     * otherwise one from the fallback pool (a miss). Uninitialised.
+     * otherwise one from the fallback pool (a miss). Uninitialised. The block may be wrapped in a view of any shape
+     * of at most {@link Block#capacity()} bytes (e.g. a prefix {@code [T, dim]} of a block reserved for
+     * {@code [T', dim]}).
      */
     public Block take(Shape shape, DType dtype) {
+        ThreadState ts = threadState.get();
+        if (ts.seenEpoch != clearEpoch) {
+            dropCleared(ts);
+        }
+        TensorBufferTracker tr = tracker;
         Slot slot = slots[dtype.ordinal()].get(shape);
         if (slot != null) {
-            Block b = null;
-            synchronized (slot) {
-                slot.requests++;
-                if (slot.freeCount > 0) {
-                    b = slot.free[--slot.freeCount];
-                    slot.free[slot.freeCount] = null;
-                    slot.hits++;
-                }
+            Magazine m = ts.magazine(slot);
+            m.requests++;
+            Block b;
+            int c = m.count;
+            if (c > 0) {
+                b = m.blocks[--c];
+                m.blocks[c] = null;
+                m.count = c;
+            } else {
+                b = refill(m);
             }
             if (b != null) {
-                long l = live.addAndGet(b.capacity);
-                if (l > peakLive.get()) {
-                    peakLive.accumulateAndGet(l, Math::max);
+                m.hits++;
+                b.ownerData = m;
+                long net = (ts.tookBytes += b.capacity) - ts.returnedBytes;
+                if (net > ts.peakNetBytes) {
+                    ts.peakNetBytes = net;
                 }
                 b.acquire();
-                return b;
+                return tr != null && tr.all ? tr.wrap(this, b, shape, dtype) : b;
             }
         } else {
-            unkeyedMisses.increment();
+            ts.unkeyedMisses++;
         }
-        return fallback.take(shape.byteSize(dtype));
+        Block b = fallback.take(shape.byteSize(dtype));
+        return tr != null ? tr.wrap(this, b, shape, dtype) : b;
+    }
+
+    /**
+     * Moves up to half of the key's depot (at least one block) into the empty magazine and pops one. A block that
+     * last lived in another thread's magazine (or was never taken) gets a fresh {@link Block} object over the same
+     * memory, allocated by this thread: blocks allocated one after another by {@code reserve} or by another thread sit
+     * next to each other on the heap, and their reference counts, written on every take and release, would share
+     * cache lines between threads (false sharing). The old object is free and unreachable from the TensorBuffer.
+     */
+    private Block refill(Magazine m) {
+        Slot s = m.slot;
+        int move;
+        Block[] got;
+        synchronized (s) {
+            int n = s.depotCount;
+            if (n == 0) {
+                return null;
+            }
+            move = Math.min(MAGAZINE, (n + 1) / 2);
+            got = new Block[move];
+            for (int i = 0; i < move; i++) {
+                got[i] = s.depot[--n];
+                s.depot[n] = null;
+            }
+            s.depotCount = n;
+        }
+        for (int i = 0; i < move; i++) {
+            Block x = got[i];
+            if (!(x.ownerData instanceof Magazine home) || home.owner != m.owner) {
+                x = new Block(x.buffer, x.capacity, -1, this);
+            }
+            if (i == 0) {
+                got[0] = x;
+            } else {
+                m.blocks[m.count++] = x;
+            }
+        }
+        return got[0];
     }
 
     @Override
     protected void recycle(Block b) {
-        if (b.ownerData == LEARNABLE) {
+        Object od = b.ownerData;
+        if (od == LEARNABLE) {
             freeRaw(b);
             return;
         }
-        Slot slot = (Slot) b.ownerData;
-        live.addAndGet(-b.capacity);
+        if (od instanceof TensorBufferTracker.Tracked t) {
+            TensorBufferTracker.released(t);
+            return;
+        }
+        Magazine m = (Magazine) od;
+        ThreadState ts = m.owner;
+        Slot slot = m.slot;
+        if (ts.thread == Thread.currentThread()) {
+            ts.returnedBytes += b.capacity;
+            int c = m.count;
+            if (c < MAGAZINE && !slot.cleared) {
+                m.blocks[c] = b;
+                m.count = c + 1;
+                    return;
+            }
+            recycleToDepot(slot, b, m);
+        } else {
+            remoteReturnedBytes.addAndGet(b.capacity);
+            recycleToDepot(slot, b, null);
+        }
+    }
+
+    /**
+     * Returns a block to its key's depot, or frees it if the key was cleared; with the owner's full magazine
+     * {@code spill}, also moves half of that magazine to the depot.
+     */
+    private void recycleToDepot(Slot slot, Block b, Magazine spill) {
         boolean free;
         synchronized (slot) {
-            free = slot.cleared || closed;
+            free = slot.cleared;
             if (free) {
                 slot.total--;
             } else {
-                push(slot, b);
+                slot.push(b);
+                if (spill != null && spill.count == MAGAZINE) {
+                    for (int i = 0; i < MAGAZINE / 2; i++) {
+                        Block x = spill.blocks[--spill.count];
+                        spill.blocks[spill.count] = null;
+                        slot.push(x);
+                    }
+                }
             }
         }
         if (free) {
@@ -220,16 +508,28 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         }
     }
 
-    private static void push(Slot slot, Block b) {
-        if (slot.freeCount == slot.free.length) {
-            slot.free = java.util.Arrays.copyOf(slot.free, slot.free.length * 2);
+    /** Frees the calling thread's magazine blocks of cleared keys. Called by the magazine's owner (or for a dead one). */
+    private void dropCleared(ThreadState ts) {
+        ts.seenEpoch = clearEpoch;
+        for (Magazine m : ts.magazines) {
+            if (m != null && m.count > 0 && m.slot.cleared) {
+                Block[] toFree = Arrays.copyOf(m.blocks, m.count);
+                Arrays.fill(m.blocks, null);
+                synchronized (m.slot) {
+                    m.slot.total -= m.count;
+                }
+                m.count = 0;
+                for (Block x : toFree) {
+                    freeRaw(x);
+                }
+            }
         }
-        slot.free[slot.freeCount++] = b;
     }
 
     /**
      * Gives every free reserved block back to the device and forgets every reservation; blocks in use are freed when
-     * released. Learnable buffers are kept ({@link #clearLearnable()}).
+     * released. Learnable buffers are kept ({@link #clearLearnable()}). Free blocks in the magazines of other live
+     * threads are freed at those threads' next take (or at {@link #close()} once the threads have ended).
      */
     public void clear() {
         for (Map<Shape, Slot> m : slots) {
@@ -237,6 +537,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
                 clearSlot(m, s);
             }
         }
+        afterClear();
     }
 
     /** As {@link #clear()} for one key; a key without reservations is ignored. */
@@ -245,22 +546,40 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         Slot s = m.get(shape);
         if (s != null) {
             clearSlot(m, s);
+            afterClear();
         }
     }
 
     private void clearSlot(Map<Shape, Slot> m, Slot s) {
         m.remove(s.shape, s);
-        List<Block> toFree = new ArrayList<>();
+        Block[] toFree;
         synchronized (s) {
             s.cleared = true;
-            for (int i = 0; i < s.freeCount; i++) {
-                toFree.add(s.free[i]);
-                s.free[i] = null;
-            }
-            s.total -= s.freeCount;
-            s.freeCount = 0;
+            toFree = Arrays.copyOf(s.depot, s.depotCount);
+            Arrays.fill(s.depot, null);
+            s.total -= s.depotCount;
+            s.depotCount = 0;
         }
-        toFree.forEach(this::freeRaw);
+        for (Block b : toFree) {
+            freeRaw(b);
+        }
+    }
+
+    private void afterClear() {
+        clearEpoch++;
+        ThreadState own = threadState.get();
+        dropCleared(own);
+        for (ThreadState ts : threadSnapshot()) {
+            if (ts != own && !ts.thread.isAlive()) {
+                dropCleared(ts);
+            }
+        }
+    }
+
+    private List<ThreadState> threadSnapshot() {
+        synchronized (threads) {
+            return List.copyOf(threads);
+        }
     }
 
     /**
@@ -277,8 +596,105 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs {@code step} and returns what it took from this TensorBuffer as a plan: per (shape, dtype), the largest
+     * number of buffers live at the same moment. Every take during the step is counted (hits and misses, from every
+     * thread); the step runs normally otherwise. Tensors still open when the step returns count as live to the end.
+     * Run the step on a context of the {@code meta} device to get the plan without doing the work, then
+     * {@link #reserve(ReservationPlan)} it on the real device.
+     *
+     * @throws IllegalStateException if a recording is already running or the TensorBuffer is closed
+     */
+    public ReservationPlan record(Runnable step) {
+        checkOpen();
+        TensorBufferTracker t = new TensorBufferTracker(true, 0);
+        synchronized (this) {
+            if (tracker != null && tracker.all) {
+                throw new IllegalStateException(describe() + " is already recording");
+            }
+            tracker = t;
+        }
+        try {
+            step.run();
+        } finally {
+            synchronized (this) {
+                tracker = learning;
+            }
+        }
+        return t.plan();
+    }
+
+    /**
+     * Turns on the learning policy: misses are counted per (shape, dtype) between the step boundaries marked with
+     * {@link #endStep()}, and every {@code steps} steps each key's peak number of concurrent misses is
+     * {@linkplain #reserve(Shape, DType, int) reserved} on top of what it has. While learning, each miss hands out a
+     * small wrapper object (hits are unaffected).
+     *
+     * @throws IllegalArgumentException if {@code steps < 1}
+     */
+    public synchronized void enableLearning(int steps) {
+        if (steps < 1) {
+            throw new IllegalArgumentException("learning steps " + steps + " must be at least 1");
+        }
+        learning = new TensorBufferTracker(false, steps);
+        if (tracker == null || !tracker.all) {
+            tracker = learning;
+        }
+    }
+
+    /** {@link #enableLearning(int)} with {@value #DEFAULT_LEARNING_STEPS} steps. */
+    public void enableLearning() {
+        enableLearning(DEFAULT_LEARNING_STEPS);
+    }
+
+    /** Turns the learning policy off (the default). */
+    public synchronized void disableLearning() {
+        learning = null;
+        if (tracker != null && !tracker.all) {
+            tracker = null;
+        }
+    }
+
+    /** Whether the learning policy is on. */
+    public boolean learningEnabled() {
+        return learning != null;
+    }
+
+    /**
+     * Marks a step boundary for the learning policy; after the configured number of steps, reserves each key's peak
+     * number of concurrent misses. Does nothing while learning is off.
+     *
+     * @return the plan reserved at this boundary, or an empty plan
+     * @throws PoolOutOfMemoryException if the learned reservation does not fit (nothing of it is kept)
+     */
+    public ReservationPlan endStep() {
+        TensorBufferTracker l = learning;
+        if (l == null || closed) {
+            return ReservationPlan.empty();
+        }
+        ReservationPlan learned = l.endStep();
+        if (learned == null || learned.size() == 0) {
+            return ReservationPlan.empty();
+        }
+        List<ReservationPlan.Entry> topUp = new ArrayList<>();
+        for (ReservationPlan.Entry e : learned.entries()) {
+            Slot s = slots[e.dtype().ordinal()].get(e.shape());
+            int have;
+            if (s == null) {
+                have = 0;
+            } else {
+                synchronized (s) {
+                    have = s.total;
+                }
+            }
+            topUp.add(new ReservationPlan.Entry(e.shape(), e.dtype(), have + e.count()));
+        }
+        reserve(new ReservationPlan(topUp));
+        return learned;
+    }
+
     private DeviceBuffer allocate(long bytes) {
-        DeviceBuffer buf = allocator.allocate(bytes, fallback::emptyCache, live::get, reserved::get);
+        DeviceBuffer buf = allocator.allocate(bytes, fallback::emptyCache, () -> stats().liveBytes(), reserved::get);
         rawAllocations.incrementAndGet();
         long r = reserved.addAndGet(bytes);
         peakReserved.accumulateAndGet(r, Math::max);
@@ -305,52 +721,87 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         return objectName;
     }
 
-    /** A snapshot of the statistics. */
+    /**
+     * A snapshot of the statistics, summed over the threads' counters (read without stopping them: while other
+     * threads take, the figures are a moment's approximation). See the class comment for the meaning of the peak.
+     */
     public TensorBufferStats stats() {
-        long requests = unkeyedMisses.sum();
+        long requests = 0;
         long hits = 0;
-        long blocks = 0;
+        long took = 0;
+        long returned = remoteReturnedBytes.get();
+        long peak = 0;
         long cached = 0;
+        for (ThreadState ts : threadSnapshot()) {
+            requests += ts.unkeyedMisses;
+            took += ts.tookBytes;
+            returned += ts.returnedBytes;
+            peak += ts.peakNetBytes;
+            for (Magazine m : ts.magazines) {
+                if (m != null) {
+                    requests += m.requests;
+                    hits += m.hits;
+                    if (!m.slot.cleared) {
+                        cached += (long) m.count * m.slot.bytes;
+                    }
+                }
+            }
+        }
+        long blocks = 0;
         int shapes = 0;
         for (Map<Shape, Slot> m : slots) {
             for (Slot s : m.values()) {
                 synchronized (s) {
-                    requests += s.requests;
-                    hits += s.hits;
                     blocks += s.total;
-                    cached += s.freeCount * s.bytes;
+                    cached += s.depotCount * s.bytes;
                 }
                 shapes++;
             }
         }
+        long live = took - returned;
         return new TensorBufferStats(requests, hits, requests - hits, rawAllocations.get(), rawFrees.get(),
-                live.get(), peakLive.get(), cached, reserved.get(), peakReserved.get(), learnableBytes.get(), blocks,
+                live, Math.max(peak, live), cached, reserved.get(), peakReserved.get(), learnableBytes.get(), blocks,
                 shapes);
     }
 
-    /** Resets the peak figures to the current ones. */
+    /**
+     * Resets the peak figures to the current ones. Best effort for threads taking at the same moment (their next
+     * take re-raises the peak).
+     */
     public void resetPeak() {
-        peakLive.set(live.get());
+        for (ThreadState ts : threadSnapshot()) {
+            ts.peakNetBytes = Math.max(0, ts.tookBytes - ts.returnedBytes);
+        }
         peakReserved.set(reserved.get());
     }
 
     /**
      * Frees all reservations and learnable buffers and unregisters the JMX bean. Reserved blocks still handed out and
      * learnable buffers still retained by tensors are reported through {@link LeakDetector#reportOutstanding} (a WARN
-     * log line with their count and bytes) and freed when released.
+     * log line with their count and bytes) and freed when released. Idempotent and atomic: of concurrent calls, one
+     * closes.
      */
     @Override
     public void close() {
-        if (closed) {
+        if (!CLOSED.compareAndSet(this, false, true)) {
             return;
         }
-        closed = true;
-        long l = live.get();
         int blocks = 0;
+        long l = 0;
+        List<ThreadState> ts = threadSnapshot();
         for (Map<Shape, Slot> m : slots) {
             for (Slot s : m.values()) {
+                int inMagazines = 0;
+                for (ThreadState t : ts) {
+                    Magazine[] mags = t.magazines;
+                    if (s.id < mags.length && mags[s.id] != null && mags[s.id].slot == s) {
+                        inMagazines += mags[s.id].count;
+                    }
+                }
                 synchronized (s) {
-                    blocks += s.total - s.freeCount;
+                    int out = s.total - s.depotCount - inMagazines;
+                    blocks += out;
+                    l += out * s.bytes;
                 }
             }
         }

@@ -10,7 +10,8 @@ package org.tensorbuffer.memory;
  * @param rawAllocations  device allocations made for reservations and learnable buffers
  * @param rawFrees        device frees made by {@code clear*} and {@code close}
  * @param liveBytes       bytes of reserved blocks handed out and not yet released
- * @param peakLiveBytes   high-water mark of {@code liveBytes}
+ * @param peakLiveBytes   high-water mark of {@code liveBytes}: exact when one thread takes and releases, otherwise an
+ *                        upper bound (the sum of per-thread peaks; see {@link TensorBuffer})
  * @param cachedBytes     bytes of reserved blocks free to take
  * @param reservedBytes   bytes held from the device: reserved blocks (live or free) plus learnable buffers
  * @param peakReservedBytes high-water mark of {@code reservedBytes}

@@ -1,7 +1,12 @@
 package org.tensorbuffer.plan;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import org.tensorbuffer.memory.ReservationPlan;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 
 /**
  * The allocations of one recorded run, in allocation order, with their lifetimes (see {@link AllocationRecord} for the
@@ -160,6 +165,49 @@ public final class AllocationTrace {
             }
         }
         return c;
+    }
+
+    /**
+     * The reservations a {@link org.tensorbuffer.memory.TensorBuffer} needs so that a run like this one makes no
+     * miss: per (shape, dtype), the largest number of its tensors live at the same time (escaped tensors live to the
+     * end). Records without a shape or dtype (synthetic traces) are left out.
+     */
+    public ReservationPlan reservationPlan() {
+        record Key(Shape shape, DType dtype) {
+        }
+        int n = records.size();
+        long[] times = new long[2 * n];
+        int[] who = new int[2 * n];
+        Integer[] order = new Integer[2 * n];
+        for (int i = 0; i < n; i++) {
+            AllocationRecord r = records.get(i);
+            times[2 * i] = r.firstUse();
+            times[2 * i + 1] = r.lastUse();
+            who[2 * i] = i;
+            who[2 * i + 1] = i;
+            order[2 * i] = 2 * i;
+            order[2 * i + 1] = 2 * i + 1;
+        }
+        // at equal times, allocations before releases (a tensor is live at both ends of its interval)
+        java.util.Arrays.sort(order, (a, b) -> times[a] != times[b] ? Long.compare(times[a], times[b])
+                : Integer.compare(a & 1, b & 1));
+        Map<Key, int[]> live = new LinkedHashMap<>(); // {live, peak}
+        for (Integer e : order) {
+            AllocationRecord r = records.get(who[e]);
+            if (r.shape() == null || r.dtype() == null) {
+                continue;
+            }
+            int[] c = live.computeIfAbsent(new Key(r.shape(), r.dtype()), k -> new int[2]);
+            if ((e & 1) == 0) {
+                c[0]++;
+                c[1] = Math.max(c[1], c[0]);
+            } else {
+                c[0]--;
+            }
+        }
+        List<ReservationPlan.Entry> out = new ArrayList<>();
+        live.forEach((k, c) -> out.add(new ReservationPlan.Entry(k.shape(), k.dtype(), c[1])));
+        return new ReservationPlan(out);
     }
 
     @Override

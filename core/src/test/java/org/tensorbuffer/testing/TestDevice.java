@@ -27,6 +27,7 @@ public final class TestDevice implements Device {
     private final Map<Long, MemorySegment> live = new ConcurrentHashMap<>();
     private final Arena arena = Arena.ofShared();
     private final AtomicLong nextFake = new AtomicLong(1L << 40);
+    private volatile Runnable beforeAllocate;
 
     /** A device named {@code id} with {@code limitBytes} of memory ({@code Long.MAX_VALUE} for no limit). */
     public TestDevice(String id, long limitBytes) {
@@ -47,6 +48,14 @@ public final class TestDevice implements Device {
     /** A device named {@code test} without a limit. */
     public TestDevice() {
         this(Long.MAX_VALUE);
+    }
+
+    /**
+     * Runs {@code hook} at the start of every {@link #allocate} (on the allocating thread), or with {@code null} stops;
+     * for tests that force an interleaving with latches.
+     */
+    public void beforeAllocate(Runnable hook) {
+        this.beforeAllocate = hook;
     }
 
     /** Raw allocations made. */
@@ -91,6 +100,10 @@ public final class TestDevice implements Device {
 
     @Override
     public DeviceBuffer allocate(long byteSize, long alignment) {
+        Runnable hook = beforeAllocate;
+        if (hook != null) {
+            hook.run();
+        }
         if (byteSize < 0) {
             throw new IllegalArgumentException("negative size " + byteSize);
         }

@@ -1,7 +1,13 @@
 package org.tensorbuffer.einsum;
 
 import java.util.List;
+import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.Tensor;
+import org.tensorbuffer.TensorContext;
+import org.tensorbuffer.device.Devices;
+import org.tensorbuffer.memory.ReservationPlan;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.einsum.Contraction.Kind;
 import org.tensorbuffer.einsum.Contraction.Prep;
 import org.tensorbuffer.einsum.Contraction.Step;
@@ -201,6 +207,32 @@ public final class Evaluator {
     /** Nanoseconds each step took in the last evaluation (a copy), or {@code null} when step timing is off. */
     public long[] stepNanos() {
         return stepNanos == null ? null : stepNanos.clone();
+    }
+
+    /**
+     * Records one evaluation of {@code plan} without doing its work, on a context of the {@code meta} device under the
+     * PROACTIVE strategy: the operands are allocated before the recording, the evaluation (intermediates, GEMM
+     * temporaries and the result, closed at the end) runs under
+     * {@link org.tensorbuffer.memory.TensorBuffer#record(Runnable)}. The plan holds, per shape, the largest number of
+     * buffers live at once, for {@code TensorBuffer.reserve(plan)} before real evaluations.
+     */
+    public static ReservationPlan recordEvaluation(Contraction plan) {
+        return recordEvaluation(plan, "meta");
+    }
+
+    /** As {@link #recordEvaluation(Contraction)} on the device with the given id (the plan is the same). */
+    public static ReservationPlan recordEvaluation(Contraction plan, String deviceId) {
+        Instance inst = plan.instance();
+        try (TensorContext ctx = TensorContext.create(Devices.get(deviceId), AllocationStrategy.PROACTIVE)) {
+            List<Tensor> ops = new java.util.ArrayList<>();
+            for (int k = 0; k < inst.operandCount(); k++) {
+                ops.add(ctx.zeros(Shape.of(inst.shape(k)), DType.F64));
+            }
+            Evaluator ev = new Evaluator(plan);
+            ReservationPlan r = ctx.tensorBuffer().record(() -> ev.evaluate(ops, false).close());
+            ops.forEach(Tensor::close);
+            return r;
+        }
     }
 
     /** Allocations (op results) made by the last evaluation. */

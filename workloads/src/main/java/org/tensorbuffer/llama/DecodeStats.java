@@ -18,9 +18,13 @@ import org.tensorbuffer.AllocationStrategy;
  * @param decodeCpuNanos         CPU time of the decoding thread over the same steps (-1 where the JVM cannot measure
  *                               it): unlike wall time, hardly affected by other processes sharing the cores; work
  *                               the device does on other threads is not in it
- * @param firstTokenNanos        wall time of the first step
+ * @param firstTokenNanos        wall time of the first step (device work of the step finished)
+ * @param firstTokenCpuNanos     CPU time of the decoding thread during the first step (-1 where not measurable)
+ * @param reserveNanos           wall time of the reservations made before the first step (PROACTIVE: recording a step
+ *                               on the meta device and reserving its plan; 0 otherwise)
  * @param rawAllocsTotal         device allocations since the context was created: weights, KV cache, reservations and
  *                               activations
+ * @param rawAllocsFirst         device allocations during the first step (reservations made before it excluded)
  * @param rawAllocsSteady        device allocations during steps 2..tokens
  * @param poolRequests           BufferPool requests during the whole decode
  * @param poolHits               of which served from its cache
@@ -30,6 +34,8 @@ import org.tensorbuffer.AllocationStrategy;
  * @param tensorBufferHits       of which served from a reserved block
  * @param peakLiveBytes          sum of each allocator's high-water mark of bytes in use, weights included
  * @param peakReservedBytes      sum of each allocator's high-water mark of bytes held from the device
+ * @param lowerBoundBytes        the liveness lower bound of a decode: weights plus the least arena holding one step's
+ *                               KV cache and activations ({@link Transformer#livenessLowerBound()})
  * @param batchedPrefill         whether the prompt went through {@link Transformer#prefill} at once (else one
  *                               {@link Transformer#forward} per prompt token, as run.c)
  * @param prefillTokens          prompt positions run in the prefill phase (the prompt, or {@code tokens} if fewer)
@@ -38,23 +44,12 @@ import org.tensorbuffer.AllocationStrategy;
  * @param decodeRawAllocs        device allocations after the prefill phase
  */
 public record DecodeStats(AllocationStrategy strategy, String device, Config config, int promptTokens, int tokens,
-                          int[] ids, long decodeNanos, long decodeCpuNanos, long firstTokenNanos, long rawAllocsTotal,
+                          int[] ids, long decodeNanos, long decodeCpuNanos, long firstTokenNanos,
+                          long firstTokenCpuNanos, long reserveNanos, long rawAllocsTotal, long rawAllocsFirst,
                           long rawAllocsSteady, long poolRequests, long poolHits, long poolRequestsSteady,
                           long poolHitsSteady, long tensorBufferRequests, long tensorBufferHits,
-                          long peakLiveBytes, long peakReservedBytes, boolean batchedPrefill, int prefillTokens,
+                          long peakLiveBytes, long peakReservedBytes, long lowerBoundBytes, boolean batchedPrefill, int prefillTokens,
                           long prefillNanos, long prefillRawAllocs, long decodeRawAllocs) {
-
-    /** The statistics of a decode without phase figures (prefill phase empty; for callers predating them). */
-    public DecodeStats(AllocationStrategy strategy, String device, Config config, int promptTokens, int tokens,
-                       int[] ids, long decodeNanos, long decodeCpuNanos, long firstTokenNanos, long rawAllocsTotal,
-                       long rawAllocsSteady, long poolRequests, long poolHits, long poolRequestsSteady,
-                       long poolHitsSteady, long tensorBufferRequests, long tensorBufferHits,
-                       long peakLiveBytes, long peakReservedBytes) {
-        this(strategy, device, config, promptTokens, tokens, ids, decodeNanos, decodeCpuNanos, firstTokenNanos,
-                rawAllocsTotal, rawAllocsSteady, poolRequests, poolHits, poolRequestsSteady, poolHitsSteady,
-                tensorBufferRequests, tensorBufferHits, peakLiveBytes, peakReservedBytes, false, 0, 0, 0,
-                rawAllocsSteady);
-    }
 
     /** Prompt positions per second in the prefill phase (0 if it was empty). */
     public double prefillTokensPerSecond() {
@@ -80,6 +75,11 @@ public record DecodeStats(AllocationStrategy strategy, String device, Config con
     /** Device allocations per step after the first step (0 with a single step). */
     public double rawAllocsPerTokenSteady() {
         return tokens <= 1 ? 0 : (double) rawAllocsSteady / (tokens - 1);
+    }
+
+    /** {@code peakReservedBytes / lowerBoundBytes} (NaN without a bound). */
+    public double reservedOverLowerBound() {
+        return lowerBoundBytes <= 0 ? Double.NaN : (double) peakReservedBytes / lowerBoundBytes;
     }
 
     /** BufferPool hit rate over the whole decode (NaN with no requests). */

@@ -35,8 +35,8 @@ public final class Generator {
     }
 
     /**
-     * Decodes. Under {@link AllocationStrategy#PROACTIVE} first {@link Transformer#reserve() reserves} every buffer
-     * of a step; then allocates the KV cache and runs. Under {@link AllocationStrategy#PLANNED} each step is one
+     * Decodes. Under {@link AllocationStrategy#PROACTIVE} first {@link Transformer#reserve() reserves} what one step
+     * recorded on the {@code meta} device takes (KV cache and activations); then allocates the KV cache and runs. Under {@link AllocationStrategy#PLANNED} each step is one
      * planned run ({@link TensorContext#run()}): the first is recorded and planned into one arena, the others replay
      * it.
      *
@@ -72,12 +72,14 @@ public final class Generator {
         TensorContext ctx = model.context();
         int nPrefill = Math.min(prompt.length, steps);
         boolean batched = mode == PrefillMode.BATCHED && nPrefill > 1;
+        long p0 = System.nanoTime();
         if (ctx.strategy() == AllocationStrategy.PROACTIVE) {
             model.reserve();
             if (batched && ctx.shapeBuckets() == null) {
                 model.reservePrefill(ShapeBuckets.of(nPrefill), nPrefill);
             }
         }
+        long reserveNanos = System.nanoTime() - p0;
         model.allocateCache();
         float[] logitsHost = new float[c.vocabSize()];
         int[] ids = new int[steps];
@@ -91,6 +93,7 @@ public final class Generator {
         long t0 = System.nanoTime();
         long tFirst = t0;
         long tPrefill = t0;
+        long cFirst = c0;
         int token = prompt[0];
         int pos = 0;
         boolean planned = ctx.strategy() == AllocationStrategy.PLANNED;
@@ -103,6 +106,7 @@ public final class Generator {
             }
             ctx.device().synchronize();
             tFirst = tPrefill = System.nanoTime();
+            cFirst = cpuTime ? threads.getCurrentThreadCpuTime() : 0;
             afterFirst = afterPrefill = Snapshot.of(ctx);
             pos = nPrefill;
             boolean stop = false;
@@ -137,7 +141,9 @@ public final class Generator {
             boolean sampled = pos >= prompt.length - 1;
             pos++;
             if (pos == 1) {
+                ctx.device().synchronize();
                 tFirst = System.nanoTime();
+                cFirst = cpuTime ? threads.getCurrentThreadCpuTime() : 0;
                 afterFirst = Snapshot.of(ctx);
             }
             if (afterPrefill == null && pos >= nPrefill) {
@@ -165,7 +171,8 @@ public final class Generator {
             tPrefill = t1;
         }
         return new DecodeStats(ctx.strategy(), ctx.device().id(), c, prompt.length, pos, Arrays.copyOf(ids, nIds),
-                t1 - t0, cpu, tFirst - t0, end.rawAllocs, end.rawAllocs - afterFirst.rawAllocs,
+                t1 - t0, cpu, tFirst - t0, cpuTime ? cFirst - c0 : -1, reserveNanos, end.rawAllocs,
+                afterFirst.rawAllocs - start.rawAllocs, end.rawAllocs - afterFirst.rawAllocs,
                 end.pool.requests() - start.pool.requests(), end.pool.hits() - start.pool.hits(),
                 end.pool.requests() - afterFirst.pool.requests(), end.pool.hits() - afterFirst.pool.hits(),
                 end.tb.requests() - start.tb.requests(), end.tb.hits() - start.tb.hits(),
@@ -173,6 +180,7 @@ public final class Generator {
                         + end.tb.learnableBytes(),
                 ctx.raw().peakLiveBytes() + end.pool.peakReservedBytes() + end.tb.peakReservedBytes()
                         + ctx.planner().stats().arenaBytes(),
+                model.livenessLowerBound(),
                 batched, Math.min(nPrefill, pos), tPrefill - t0, afterPrefill.rawAllocs - start.rawAllocs,
                 end.rawAllocs - afterPrefill.rawAllocs);
     }

@@ -112,9 +112,10 @@ public final class RequestWorkload {
      * @param peakReservedBytes    sum of each allocator's high-water mark of bytes held from the device (weights,
      *                             KV cache, reservations, pool, arena)
      * @param peakLiveBytes        sum of each allocator's high-water mark of bytes handed out
-     * @param lowerBoundBytes      the liveness lower bound: weights + KV cache + the largest activation bytes live at
-     *                             once in any forward of the workload (exact shapes, {@link
-     *                             Transformer#prefillPeakBytes}, {@link Transformer#stepPeakBytes})
+     * @param lowerBoundBytes      the liveness lower bound: weights + the largest KV cache and activation bytes live at
+     *                             once in any forward of the workload (the planner's lower bound of a step or prefill
+     *                             recorded on the {@code meta} device: {@link Transformer#traceStep},
+     *                             {@link Transformer#tracePrefill})
      * @param ids                  each request's sampled ids
      */
     public record Stats(AllocationStrategy strategy, String device, Config config, int requests, long prefillTokens,
@@ -196,7 +197,9 @@ public final class RequestWorkload {
             long prefillNanos = 0;
             long decodeTokens = 0;
             long decodeNanos = 0;
-            long activationPeak = 0;
+            long activationPeak = 0; // KV cache and activations, weights excluded
+            long stepBound = Transformer.traceStep(ck).lowerBound();
+            java.util.Map<Integer, Long> prefillBounds = new java.util.HashMap<>();
             List<int[]> ids = new ArrayList<>();
             int done = 0;
             for (Request r : requests) {
@@ -206,9 +209,10 @@ public final class RequestWorkload {
                 prefillNanos += s.prefillNanos();
                 decodeTokens += s.tokens() - s.prefillTokens();
                 decodeNanos += s.decodeNanos() - s.prefillNanos();
-                activationPeak = Math.max(activationPeak, Transformer.stepPeakBytes(c));
+                activationPeak = Math.max(activationPeak, stepBound);
                 if (s.batchedPrefill()) {
-                    activationPeak = Math.max(activationPeak, Transformer.prefillPeakBytes(c, s.prefillTokens()));
+                    activationPeak = Math.max(activationPeak, prefillBounds.computeIfAbsent(s.prefillTokens(),
+                            t -> Transformer.tracePrefill(ck, t).lowerBound()));
                 }
                 done++;
                 if (done == Math.min(WARMUP_REQUESTS, requests.size())) {
@@ -221,8 +225,7 @@ public final class RequestWorkload {
             PoolStats pool = ctx.pool().stats();
             TensorBufferStats tb = ctx.tensorBuffer().stats();
             PlanStats plan = ctx.planner().stats();
-            long cacheBytes = 2L * c.nLayers() * c.seqLen() * c.kvDim() * 4L;
-            long lower = tb.learnableBytes() + cacheBytes + activationPeak;
+            long lower = m.weightBytes() + activationPeak;
             long reserved = ctx.raw().peakLiveBytes() + pool.peakReservedBytes() + tb.peakReservedBytes()
                     + plan.arenaBytes();
             long live = ctx.raw().peakLiveBytes() + pool.peakLiveBytes() + tb.peakLiveBytes() + tb.learnableBytes();

@@ -2,14 +2,19 @@ package org.tensorbuffer.llama;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import org.tensorbuffer.types.DType;
-import org.tensorbuffer.types.Shape;
+import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
+import org.tensorbuffer.device.Devices;
 import org.tensorbuffer.memory.Block;
+import org.tensorbuffer.memory.ReservationPlan;
+import org.tensorbuffer.plan.AllocationTrace;
+import org.tensorbuffer.plan.PlannedRun;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
+import java.util.Map;
+import java.util.LinkedHashMap;
 
 /**
  * The Llama 2 transformer of karpathy/llama2.c's {@code run.c} on a {@link TensorContext}: RMSNorm, grouped-query
@@ -19,8 +24,9 @@ import org.tensorbuffer.memory.Block;
  * ({@code reserveLearnable}, one per weight and layer, named {@code <prefix>/<weight>.<layer>}); the KV cache is one
  * tensor per layer for keys and one for values, {@code [seqLen, kvDim]}, rows written in place; every activation is
  * a tensor from the context's ops, so the context's {@link org.tensorbuffer.AllocationStrategy} applies to each, and
- * each is closed as soon as it is dead. {@link #stepBuffers} lists the activation shapes of one step with the number
- * of each live at the same time, for {@code TensorBuffer.reserve} before decoding.
+ * each is closed as soon as it is dead. {@link #recordStep(Checkpoint)} runs one step on the {@code meta} device and
+ * returns what it takes from a TensorBuffer (KV cache and activations, per shape the number live at once), for
+ * {@code TensorBuffer.reserve(plan)} before decoding: no reservation list is written by hand.
  *
  * <p>Not thread-safe: one decode at a time.
  */
@@ -46,9 +52,8 @@ public final class Transformer implements AutoCloseable {
     private final Tensor[] keyCache;
     private final Tensor[] valueCache;
     private final String name;
+    private final Checkpoint checkpoint;
     private final Shape dimShape;
-    private final Shape scratchShape;
-    private LiveShapes tracker;
     private boolean reserved;
     private org.tensorbuffer.plan.PlanCache planCache;
     private boolean closed;
@@ -57,8 +62,8 @@ public final class Transformer implements AutoCloseable {
         this.c = ck.config();
         this.ctx = ctx;
         this.name = ck.path().toString();
+        this.checkpoint = ck;
         this.dimShape = Shape.of(c.dim());
-        this.scratchShape = Shape.of(c.nHeads(), c.seqLen());
         int l = c.nLayers();
         try {
             embedding = upload(ck, ctx, prefix, "token_embedding_table", 0);
@@ -126,23 +131,86 @@ public final class Transformer implements AutoCloseable {
     }
 
     /**
-     * Reserves, once, every buffer of a decode step in the context's TensorBuffer: the KV cache and
-     * {@link #stepBuffers()} (counts added where shapes coincide), so that under
-     * {@link org.tensorbuffer.AllocationStrategy#PROACTIVE} no step after this makes a device allocation. A second
-     * call does nothing.
+     * Reserves, once, every buffer of a decode step in the context's TensorBuffer: the plan
+     * {@link #recordStep(Checkpoint)} records on the {@code meta} device (the KV cache and the step's activations), so
+     * that under {@link org.tensorbuffer.AllocationStrategy#PROACTIVE} not even the first step makes a device
+     * allocation. A second call does nothing.
      *
-     * @return the reservations made (shape to count), empty on a second call
+     * @return the plan reserved, empty on a second call
      */
-    public Map<Shape, Integer> reserve() {
+    public ReservationPlan reserve() {
         checkOpen();
         if (reserved) {
-            return Map.of();
+            return ReservationPlan.empty();
         }
-        Map<Shape, Integer> all = new LinkedHashMap<>(cacheBuffers());
-        stepBuffers().forEach((s, n) -> all.merge(s, n, Integer::sum));
-        all.forEach((s, n) -> ctx.tensorBuffer().reserve(s, DType.F32, n));
+        ReservationPlan plan = recordStep(checkpoint);
+        ctx.tensorBuffer().reserve(plan);
         reserved = true;
-        return all;
+        return plan;
+    }
+
+    /**
+     * Records one decode step of the checkpoint's model without doing its work: on a context of the {@code meta}
+     * device (no memory, kernels that compute nothing) under the PROACTIVE strategy, it loads the model (the weights
+     * are learnable buffers and not part of the plan), then {@link #allocateCache()} and
+     * {@link #forward forward(BOS, 0)} run under {@link org.tensorbuffer.memory.TensorBuffer#record(Runnable)}. The
+     * plan holds, per shape, the largest number of buffers live at once: the KV cache and every activation. Every
+     * position of a decode allocates the same shapes in the same order, so the plan covers every step.
+     *
+     * @throws IllegalStateException if the checkpoint is closed
+     */
+    public static ReservationPlan recordStep(Checkpoint checkpoint) {
+        return recordStep(checkpoint, "meta");
+    }
+
+    /**
+     * As {@link #recordStep(Checkpoint)} on the device with the given id (a real device computes the step; the plan
+     * is the same).
+     */
+    public static ReservationPlan recordStep(Checkpoint checkpoint, String deviceId) {
+        try (TensorContext meta = TensorContext.create(Devices.get(deviceId), AllocationStrategy.PROACTIVE);
+             Transformer t = new Transformer(checkpoint, meta, "record")) {
+            return meta.tensorBuffer().record(() -> {
+                t.allocateCache();
+                t.forward(Tokenizer.BOS, 0).close();
+                t.freeCache();
+            });
+        }
+    }
+
+    /**
+     * The liveness trace of one decode step recorded on the {@code meta} device by the planner (KV cache allocated
+     * inside the run, so it counts; weights outside): its {@link AllocationTrace#lowerBound()} plus the weights'
+     * bytes is the least memory any allocator can hold for a decode.
+     */
+    public static AllocationTrace traceStep(Checkpoint checkpoint) {
+        try (TensorContext meta = TensorContext.create(Devices.get("meta"), AllocationStrategy.PLANNED);
+             Transformer t = new Transformer(checkpoint, meta, "trace")) {
+            try (PlannedRun run = meta.run()) {
+                t.allocateCache();
+                t.forward(Tokenizer.BOS, 0).close();
+            }
+            AllocationTrace trace = meta.planner().lastTrace();
+            t.freeCache();
+            return trace;
+        }
+    }
+
+    /**
+     * The least device memory a decode of this model can hold: {@link #weightBytes()} plus the liveness lower bound
+     * of one step's KV cache and activations ({@link #traceStep(Checkpoint)}, 64-byte aligned).
+     */
+    public long livenessLowerBound() {
+        return weightBytes() + traceStep(checkpoint).lowerBound();
+    }
+
+    /** Bytes of the model's weights (learnable buffers), the shared classifier counted once. */
+    public long weightBytes() {
+        long n = 0;
+        for (Tensor t : owned) {
+            n += t.byteSize();
+        }
+        return n;
     }
 
     /** Shape of one layer's key (or value) cache: {@code [seqLen, kvDim]}. */
@@ -174,69 +242,6 @@ public final class Transformer implements AutoCloseable {
                 valueCache[i] = null;
             }
         }
-    }
-
-    /**
-     * The activation buffers of one {@link #forward} step (the KV cache excluded): each shape (F32) with the largest
-     * number of buffers of that shape live at the same time. Derived by replaying the step's allocations and frees in
-     * the order {@link #forward} makes them (a test checks the two agree).
-     */
-    public static Map<Shape, Integer> stepBuffers(Config c) {
-        LiveShapes s = new LiveShapes();
-        Shape d = Shape.of(c.dim());
-        Shape kv = Shape.of(c.kvDim());
-        Shape h = Shape.of(c.hiddenDim());
-        s.alloc(d); // x
-        for (int l = 0; l < c.nLayers(); l++) {
-            s.alloc(d); // xb = rmsnorm(x)
-            s.alloc(d); // q
-            s.alloc(kv); // k
-            s.alloc(kv); // v
-            s.free(d); // xb
-            s.alloc(d); // q rotated
-            s.free(d); // q
-            s.alloc(kv); // k rotated
-            s.free(kv); // k
-            s.free(kv); // k rotated, after the copy into the cache
-            s.free(kv); // v, after the copy into the cache
-            s.alloc(d); // attention output
-            s.alloc(Shape.of(c.nHeads(), c.seqLen())); // attention scratch, inside Tensor.attention
-            s.free(Shape.of(c.nHeads(), c.seqLen()));
-            s.free(d); // q rotated
-            s.alloc(d); // wo @ attention
-            s.free(d); // attention output
-            s.free(d); // wo @ attention, after x += it
-            s.alloc(d); // xb = rmsnorm(x)
-            s.alloc(h); // w1 @ xb
-            s.alloc(h); // w3 @ xb
-            s.free(d); // xb
-            s.alloc(h); // silu(w1 @ xb)
-            s.free(h); // w1 @ xb
-            s.alloc(h); // silu * (w3 @ xb)
-            s.free(h); // silu
-            s.free(h); // w3 @ xb
-            s.alloc(d); // w2 @ ...
-            s.free(h); // silu * (w3 @ xb)
-            s.free(d); // w2 @ ..., after x += it
-        }
-        s.alloc(d); // final rmsnorm
-        s.free(d); // x
-        s.alloc(Shape.of(c.vocabSize())); // logits
-        s.free(d); // final rmsnorm
-        s.free(Shape.of(c.vocabSize())); // logits, closed by the caller
-        return s.peaks();
-    }
-
-    /** {@link #stepBuffers(Config)} for this model. */
-    public Map<Shape, Integer> stepBuffers() {
-        return stepBuffers(c);
-    }
-
-    /** The KV cache buffers: {@link #cacheShape()} times {@code 2 * nLayers}. */
-    public Map<Shape, Integer> cacheBuffers() {
-        Map<Shape, Integer> m = new LinkedHashMap<>();
-        m.put(cacheShape(), 2 * c.nLayers());
-        return m;
     }
 
     /**
@@ -280,11 +285,6 @@ public final class Transformer implements AutoCloseable {
             }
             free(kr);
             free(v);
-            if (tracker != null) {
-                tracker.alloc(dimShape); // the output, allocated first inside attention
-                tracker.alloc(scratchShape); // then its scratch, closed inside
-                tracker.free(scratchShape);
-            }
             Tensor att = Tensor.attention(qr, keyCache[l], valueCache[l], c.nHeads(), c.nKvHeads(), hs, pos);
             free(qr);
             Tensor o = own(wo[l].matmul(att));
@@ -310,9 +310,6 @@ public final class Transformer implements AutoCloseable {
         free(x);
         Tensor logits = own(wcls.matmul(xf));
         free(xf);
-        if (tracker != null) {
-            tracker.free(logits.shape()); // the caller closes it
-        }
         return logits;
     }
 
@@ -324,7 +321,7 @@ public final class Transformer implements AutoCloseable {
      * {@code [vocabSize]}, which the caller must close. Equivalent to {@link #forward} for each token in turn (up to
      * float rounding of the different summation order).
      *
-     * <p>Its activation shapes depend on {@code T}: {@link #prefillBuffers(Config, int)} lists them.
+     * <p>Its activation shapes depend on {@code T}: {@link #recordPrefill(Checkpoint, int)} records them.
      *
      * @throws IllegalStateException     if the cache was not allocated or the model is closed
      * @throws IllegalArgumentException  if {@code tokens} is empty
@@ -368,11 +365,6 @@ public final class Transformer implements AutoCloseable {
             }
             free(k);
             free(v);
-            if (tracker != null) {
-                tracker.alloc(rowsDim); // the output, allocated first inside causalAttention
-                tracker.alloc(scratchShape); // then its scratch, closed inside
-                tracker.free(scratchShape);
-            }
             Tensor att = Tensor.causalAttention(q, keyCache[l], valueCache[l], c.nHeads(), c.nKvHeads(), hs,
                     startPos);
             free(q);
@@ -402,131 +394,72 @@ public final class Transformer implements AutoCloseable {
         free(x);
         Tensor logits = own(wcls.matmul(xf));
         free(xf);
-        if (tracker != null) {
-            tracker.free(logits.shape()); // the caller closes it
-        }
         return logits;
     }
 
     /**
-     * The activation buffers of one {@link #prefill} of {@code t} tokens (the KV cache excluded): each shape (F32)
-     * with the largest number of buffers of that shape live at the same time, in first-allocation order. Derived by
-     * replaying {@link #prefill}'s allocations and frees (a test checks the two agree).
+     * Records one {@link #prefill} of {@code t} tokens of the checkpoint's model without doing its work, as
+     * {@link #recordStep(Checkpoint)} records a decode step: on a context of the {@code meta} device, the KV cache
+     * and a prefill of {@code t} tokens run under {@link org.tensorbuffer.memory.TensorBuffer#record(Runnable)}. The
+     * plan holds, per shape, the largest number of buffers live at once (the KV cache and every activation, whose
+     * shapes depend on {@code t}).
+     *
+     * @throws IllegalArgumentException if {@code t} is not in {@code [1, seqLen]}
      */
-    public static Map<Shape, Integer> prefillBuffers(Config c, int t) {
-        return prefillLiveness(c, t).peaks();
+    public static ReservationPlan recordPrefill(Checkpoint checkpoint, int t) {
+        return recordPrefill(checkpoint, t, "meta");
+    }
+
+    /** As {@link #recordPrefill(Checkpoint, int)} on the device with the given id (the plan is the same). */
+    public static ReservationPlan recordPrefill(Checkpoint checkpoint, int t, String deviceId) {
+        int[] tokens = prefillTokens(checkpoint.config(), t);
+        try (TensorContext meta = TensorContext.create(Devices.get(deviceId), AllocationStrategy.PROACTIVE);
+             Transformer m = new Transformer(checkpoint, meta, "record")) {
+            return meta.tensorBuffer().record(() -> {
+                m.allocateCache();
+                m.prefill(tokens, 0).close();
+                m.freeCache();
+            });
+        }
     }
 
     /**
-     * The liveness lower bound of one {@link #prefill} of {@code t} tokens: the largest number of activation bytes
-     * (F32, exact shapes, KV cache and weights excluded) live at the same time. No allocator can serve the prefill
-     * with less.
+     * The liveness trace of one {@link #prefill} of {@code t} tokens recorded on the {@code meta} device by the
+     * planner (KV cache inside the run, weights outside), as {@link #traceStep(Checkpoint)} for a decode step: its
+     * {@link AllocationTrace#lowerBound()} is the least memory besides the weights that any allocator can hold for
+     * the prefill.
+     *
+     * @throws IllegalArgumentException if {@code t} is not in {@code [1, seqLen]}
      */
-    public static long prefillPeakBytes(Config c, int t) {
-        return prefillLiveness(c, t).peakBytes();
-    }
-
-    /** As {@link #prefillPeakBytes} for one {@link #forward} step. */
-    public static long stepPeakBytes(Config c) {
-        LiveShapes s = new LiveShapes();
-        // the replay of stepBuffers, with bytes
-        replayStep(c, s);
-        return s.peakBytes();
-    }
-
-    private static void replayStep(Config c, LiveShapes s) {
-        Shape d = Shape.of(c.dim());
-        Shape kv = Shape.of(c.kvDim());
-        Shape h = Shape.of(c.hiddenDim());
-        Shape sc = Shape.of(c.nHeads(), c.seqLen());
-        s.alloc(d);
-        for (int l = 0; l < c.nLayers(); l++) {
-            s.alloc(d);
-            s.alloc(d);
-            s.alloc(kv);
-            s.alloc(kv);
-            s.free(d);
-            s.alloc(d);
-            s.free(d);
-            s.alloc(kv);
-            s.free(kv);
-            s.free(kv);
-            s.free(kv);
-            s.alloc(d);
-            s.alloc(sc);
-            s.free(sc);
-            s.free(d);
-            s.alloc(d);
-            s.free(d);
-            s.free(d);
-            s.alloc(d);
-            s.alloc(h);
-            s.alloc(h);
-            s.free(d);
-            s.alloc(h);
-            s.free(h);
-            s.alloc(h);
-            s.free(h);
-            s.free(h);
-            s.alloc(d);
-            s.free(h);
-            s.free(d);
+    public static AllocationTrace tracePrefill(Checkpoint checkpoint, int t) {
+        int[] tokens = prefillTokens(checkpoint.config(), t);
+        try (TensorContext meta = TensorContext.create(Devices.get("meta"), AllocationStrategy.PLANNED);
+             Transformer m = new Transformer(checkpoint, meta, "trace")) {
+            try (PlannedRun run = meta.run()) {
+                m.allocateCache();
+                m.prefill(tokens, 0).close();
+            }
+            AllocationTrace trace = meta.planner().lastTrace();
+            m.freeCache();
+            return trace;
         }
-        s.alloc(d);
-        s.free(d);
-        s.alloc(Shape.of(c.vocabSize()));
-        s.free(d);
-        s.free(Shape.of(c.vocabSize()));
     }
 
-    private static LiveShapes prefillLiveness(Config c, int t) {
-        LiveShapes s = new LiveShapes();
-        Shape d = Shape.of(t, c.dim());
-        Shape kv = Shape.of(t, c.kvDim());
-        Shape h = Shape.of(t, c.hiddenDim());
-        Shape sc = Shape.of(c.nHeads(), c.seqLen());
-        s.alloc(d); // x = embedding rows
-        for (int l = 0; l < c.nLayers(); l++) {
-            s.alloc(d); // xb
-            s.alloc(d); // q
-            s.alloc(kv); // k
-            s.alloc(kv); // v
-            s.free(d); // xb
-            s.free(kv); // k, roped in place and copied into the cache
-            s.free(kv); // v, copied into the cache
-            s.alloc(d); // attention output
-            s.alloc(sc); // attention scratch, inside causalAttention
-            s.free(sc);
-            s.free(d); // q
-            s.alloc(d); // att @ wo^T
-            s.free(d); // attention output
-            s.free(d); // o, after x += o
-            s.alloc(d); // xb
-            s.alloc(h); // h1
-            s.alloc(h); // h3
-            s.free(d); // xb
-            s.alloc(h); // silu(h1)
-            s.free(h); // h1
-            s.alloc(h); // silu * h3
-            s.free(h); // silu
-            s.free(h); // h3
-            s.alloc(d); // y
-            s.free(h); // g
-            s.free(d); // y, after x += y
+    private static int[] prefillTokens(Config c, int t) {
+        if (t < 1 || t > c.seqLen()) {
+            throw new IllegalArgumentException("prefill of " + t + " tokens: need 1 to seq_len " + c.seqLen());
         }
-        s.alloc(Shape.of(c.dim())); // final rmsnorm of the last row
-        s.free(d); // x
-        s.alloc(Shape.of(c.vocabSize())); // logits
-        s.free(Shape.of(c.dim()));
-        s.free(Shape.of(c.vocabSize())); // logits, closed by the caller
-        return s;
+        int[] tokens = new int[t];
+        java.util.Arrays.fill(tokens, Tokenizer.BOS);
+        return tokens;
     }
 
     /**
      * Reserves, for each bucket size {@code T'} of {@code buckets} up to {@code buckets.bucket(maxTokens)}, the
-     * buffers of a {@link #prefill} of {@code T'} tokens ({@link #prefillBuffers}), topping up shapes already
-     * reserved (by {@link #reserve()} or a smaller bucket) to the count needed rather than adding to them, since a
-     * prefill and a decode step are never live at the same time. With the buckets installed on the context
+     * buffers of a {@link #prefill} of {@code T'} tokens as {@link #recordPrefill(Checkpoint, int)} records them on
+     * the {@code meta} device, topping up shapes already reserved (by {@link #reserve()} or a smaller bucket) to the
+     * count needed rather than adding to them ({@link org.tensorbuffer.memory.TensorBuffer#reserve(ReservationPlan)}),
+     * since a prefill and a decode step are never live at the same time. With the buckets installed on the context
      * ({@link TensorContext#shapeBuckets(ShapeBuckets)}), every prefill of up to {@code maxTokens} tokens is then
      * served from reservations.
      *
@@ -540,13 +473,14 @@ public final class Transformer implements AutoCloseable {
             if (b > top || b > c.seqLen()) {
                 break;
             }
-            prefillBuffers(c, (int) b).forEach((s, n) -> {
-                int have = ctx.tensorBuffer().reservedCount(s, DType.F32);
-                if (n > have) {
-                    ctx.tensorBuffer().reserve(s, DType.F32, n - have);
-                    made.merge(s, n - have, Integer::sum);
+            ReservationPlan plan = recordPrefill(checkpoint, (int) b);
+            for (ReservationPlan.Entry en : plan.entries()) {
+                int have = ctx.tensorBuffer().reservedCount(en.shape(), en.dtype());
+                if (en.count() > have) {
+                    made.merge(en.shape(), en.count() - have, Integer::sum);
                 }
-            });
+            }
+            ctx.tensorBuffer().reserve(plan);
         }
         return made;
     }
@@ -563,24 +497,12 @@ public final class Transformer implements AutoCloseable {
         return planCache;
     }
 
-    private Tensor own(Tensor t) {
-        if (tracker != null) {
-            tracker.alloc(t.shape());
-        }
+    private static Tensor own(Tensor t) {
         return t;
     }
 
-    private void free(Tensor t) {
-        if (tracker != null) {
-            tracker.free(t.shape());
-        }
+    private static void free(Tensor t) {
         t.close();
-    }
-
-    /** Starts recording live buffers per shape in {@link #forward} (for tests of {@link #stepBuffers}). */
-    LiveShapes track() {
-        tracker = new LiveShapes();
-        return tracker;
     }
 
     private void checkOpen() {

@@ -1,0 +1,217 @@
+package org.tensorbuffer.memory;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
+
+/**
+ * What a {@link TensorBuffer} should hold for a step: per (shape, dtype) key, the largest number of buffers of that key
+ * live at the same moment of a recorded step. {@link TensorBuffer#reserve(ReservationPlan)} reserves exactly that.
+ *
+ * <p>Plans come from a recording ({@link TensorBuffer#record(Runnable)}, best on the {@code meta} device where the
+ * step computes nothing, or {@code AllocationTrace.reservationPlan()} of the liveness planner), from
+ * {@link #load(Path)}, or from {@link #of(Map, DType)}. {@link #toString()} prints the table (shape, dtype, count,
+ * bytes); {@link #save(Path)} writes a small text file that {@link #load(Path)} reads back.
+ *
+ * <p>Shapes are row-major; {@link Entry#bytes()} is the byte size of one buffer, {@link #totalBytes()} the sum over all
+ * reserved buffers. Entries are kept in a canonical order (dtype, then descending bytes, then shape), so two plans
+ * recorded from the same step compare equal. Immutable and thread-safe.
+ */
+public final class ReservationPlan {
+    private static final String HEADER = "# tensorbuffer reservation plan v1: dtype shape count";
+    private static final Comparator<Entry> ORDER = Comparator.comparing((Entry e) -> e.dtype())
+            .thenComparing(Comparator.comparingLong(Entry::bytes).reversed())
+            .thenComparing(e -> e.shape().toString());
+
+    private final List<Entry> entries;
+
+    /**
+     * One key of a plan.
+     *
+     * @param shape row-major shape
+     * @param dtype element type
+     * @param count buffers to reserve, {@code >= 1}
+     */
+    public record Entry(Shape shape, DType dtype, int count) {
+        /**
+         * @throws IllegalArgumentException if {@code count < 1} or a component is null
+         */
+        public Entry {
+            if (shape == null || dtype == null) {
+                throw new IllegalArgumentException("a reservation plan entry needs a shape and a dtype");
+            }
+            if (count < 1) {
+                throw new IllegalArgumentException("reservation count " + count + " for " + shape + " " + dtype
+                        + " is not positive");
+            }
+        }
+
+        /** Bytes of one buffer: {@code shape.byteSize(dtype)}. */
+        public long bytes() {
+            return shape.byteSize(dtype);
+        }
+
+        /** Bytes of all {@link #count()} buffers. */
+        public long totalBytes() {
+            return Math.multiplyExact(bytes(), (long) count);
+        }
+    }
+
+    /**
+     * A plan of the given entries (put in canonical order).
+     *
+     * @throws IllegalArgumentException if a (shape, dtype) key appears twice
+     */
+    public ReservationPlan(List<Entry> entries) {
+        List<Entry> e = new ArrayList<>(entries);
+        e.sort(ORDER);
+        for (int i = 1; i < e.size(); i++) {
+            if (e.get(i).shape().equals(e.get(i - 1).shape()) && e.get(i).dtype() == e.get(i - 1).dtype()) {
+                throw new IllegalArgumentException("key " + e.get(i).shape() + " " + e.get(i).dtype()
+                        + " appears twice in a reservation plan");
+            }
+        }
+        this.entries = List.copyOf(e);
+    }
+
+    /** A plan of {@code counts} (shape to count; counts below 1 are left out), all of one dtype. */
+    public static ReservationPlan of(Map<Shape, Integer> counts, DType dtype) {
+        List<Entry> e = new ArrayList<>();
+        counts.forEach((s, n) -> {
+            if (n > 0) {
+                e.add(new Entry(s, dtype, n));
+            }
+        });
+        return new ReservationPlan(e);
+    }
+
+    /** The empty plan. */
+    public static ReservationPlan empty() {
+        return new ReservationPlan(List.of());
+    }
+
+    /** The entries, in canonical order. */
+    public List<Entry> entries() {
+        return entries;
+    }
+
+    /** Number of keys. */
+    public int size() {
+        return entries.size();
+    }
+
+    /** Buffers over all keys. */
+    public long bufferCount() {
+        long n = 0;
+        for (Entry e : entries) {
+            n += e.count();
+        }
+        return n;
+    }
+
+    /** Bytes of every buffer of the plan: what {@link TensorBuffer#reserve(ReservationPlan)} takes from the device. */
+    public long totalBytes() {
+        long n = 0;
+        for (Entry e : entries) {
+            n = Math.addExact(n, e.totalBytes());
+        }
+        return n;
+    }
+
+    /** The count for a key, 0 if the plan does not have it. */
+    public int count(Shape shape, DType dtype) {
+        for (Entry e : entries) {
+            if (e.dtype() == dtype && e.shape().equals(shape)) {
+                return e.count();
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * Writes the plan as text: a header comment, then one line per key, {@code <dtype> <shape> <count>}, e.g.
+     * {@code float32 [6,256] 2}.
+     *
+     * @throws IOException if the file cannot be written
+     */
+    public void save(Path file) throws IOException {
+        StringBuilder sb = new StringBuilder(HEADER).append('\n');
+        for (Entry e : entries) {
+            sb.append(e.dtype().displayName()).append(' ').append(compact(e.shape())).append(' ').append(e.count())
+                    .append('\n');
+        }
+        Files.writeString(file, sb, StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Reads a plan written by {@link #save(Path)} (blank lines and lines starting with {@code #} are ignored).
+     *
+     * @throws IOException              if the file cannot be read
+     * @throws IllegalArgumentException naming the file and line for malformed content
+     */
+    public static ReservationPlan load(Path file) throws IOException {
+        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        List<Entry> e = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i++) {
+            String l = lines.get(i).strip();
+            if (l.isEmpty() || l.startsWith("#")) {
+                continue;
+            }
+            String where = file + " line " + (i + 1);
+            String[] f = l.split("\\s+");
+            if (f.length != 3 || !f[1].startsWith("[") || !f[1].endsWith("]")) {
+                throw new IllegalArgumentException(where + ": expected '<dtype> [d0,d1,...] <count>', got '" + l
+                        + "'");
+            }
+            try {
+                DType dtype = DType.of(f[0]);
+                String dims = f[1].substring(1, f[1].length() - 1);
+                long[] d = dims.isEmpty() ? new long[0]
+                        : java.util.Arrays.stream(dims.split(",")).mapToLong(Long::parseLong).toArray();
+                e.add(new Entry(Shape.of(d), dtype, Integer.parseInt(f[2])));
+            } catch (IllegalArgumentException ex) {
+                throw new IllegalArgumentException(where + ": " + ex.getMessage(), ex);
+            }
+        }
+        try {
+            return new ReservationPlan(e);
+        } catch (IllegalArgumentException ex) {
+            throw new IllegalArgumentException(file + ": " + ex.getMessage(), ex);
+        }
+    }
+
+    private static String compact(Shape s) {
+        return s.toString().replace(" ", "");
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ReservationPlan p && p.entries.equals(entries);
+    }
+
+    @Override
+    public int hashCode() {
+        return entries.hashCode();
+    }
+
+    /** The table: one row per key (shape, dtype, count, bytes of all its buffers) and a total line. */
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "%-24s %-9s %6s %14s%n", "shape", "dtype", "count", "bytes"));
+        for (Entry e : entries) {
+            sb.append(String.format(Locale.ROOT, "%-24s %-9s %6d %,14d%n", e.shape(), e.dtype().displayName(),
+                    e.count(), e.totalBytes()));
+        }
+        sb.append(String.format(Locale.ROOT, "%-24s %-9s %6d %,14d%n", "total", "", bufferCount(), totalBytes()));
+        return sb.toString();
+    }
+}
