@@ -12,7 +12,6 @@ import org.tensorbuffer.leak.LeakDetector;
 import org.tensorbuffer.leak.LeakTracker;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.IllegalReferenceCountException;
-import org.tensorbuffer.observe.MemoryHistory;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
 
@@ -58,6 +57,8 @@ public final class Tensor implements AutoCloseable {
     private final Shape shape;
     private final DType dtype;
     private final long byteOffset;
+    /** Bytes requested when the block was taken for a tensor ({@link TensorContext#empty}); -1 for a wrapped block. */
+    private final long requestedBytes;
     /** References to this tensor; 0 once closed. */
     private volatile int refCnt;
     /** Leak tracker when this tensor was sampled, else null. */
@@ -66,8 +67,9 @@ public final class Tensor implements AutoCloseable {
     MemoryScope scope;
     int scopeIndex;
 
-    Tensor(TensorContext ctx, Block block, Shape shape, DType dtype, long byteOffset) {
+    Tensor(TensorContext ctx, Block block, Shape shape, DType dtype, long byteOffset, long requestedBytes) {
         this.ctx = ctx;
+        this.requestedBytes = requestedBytes;
         this.block = block;
         this.generation = block.generation();
         this.shape = shape;
@@ -75,22 +77,19 @@ public final class Tensor implements AutoCloseable {
         this.byteOffset = byteOffset;
         REF_CNT.set(this, 1);
         this.leak = LeakDetector.shouldTrack()
-                ? LeakDetector.track(this, toString(), shape.byteSize(dtype), releaser(ctx, block, generation))
+                ? LeakDetector.track(this, toString(), shape.byteSize(dtype), releaser(ctx, block, generation, requestedBytes))
                 : null;
         MemoryScope.register(this);
     }
 
     /** The leak detector's release action: must not capture the tensor. */
-    private static Runnable releaser(TensorContext ctx, Block block, int generation) {
-        return () -> releaseBlock(ctx, block, generation);
+    private static Runnable releaser(TensorContext ctx, Block block, int generation, long requestedBytes) {
+        return () -> releaseBlock(ctx, block, generation, requestedBytes);
     }
 
-    private static void releaseBlock(TensorContext ctx, Block block, int generation) {
-        if (block.release()) {
-            MemoryHistory h = ctx.memoryHistory();
-            if (h != null) {
-                h.recordFree(block, generation);
-            }
+    private static void releaseBlock(TensorContext ctx, Block block, int generation, long requestedBytes) {
+        if (block.release() && requestedBytes >= 0) {
+            ctx.freed(block, generation, requestedBytes);
         }
     }
 
@@ -259,7 +258,7 @@ public final class Tensor implements AutoCloseable {
         if (s != null) {
             s.forget(this);
         }
-        releaseBlock(ctx, block, generation);
+        releaseBlock(ctx, block, generation, requestedBytes);
     }
 
     // ----------------------------------------------------------------------------------------------- views
@@ -276,7 +275,7 @@ public final class Tensor implements AutoCloseable {
                     + " elements) to " + newShape + " (" + newShape.elementCount() + " elements)");
         }
         block.retain();
-        return new Tensor(ctx, block, newShape, dtype, byteOffset);
+        return new Tensor(ctx, block, newShape, dtype, byteOffset, requestedBytes);
     }
 
     /** {@link #reshape(Shape)} with dimensions. */
@@ -302,7 +301,7 @@ public final class Tensor implements AutoCloseable {
         long rowBytes = dims[0] == 0 ? 0 : byteSize() / dims[0];
         dims[0] = end - start;
         block.retain();
-        return new Tensor(ctx, block, Shape.of(dims), dtype, byteOffset + start * rowBytes);
+        return new Tensor(ctx, block, Shape.of(dims), dtype, byteOffset + start * rowBytes, requestedBytes);
     }
 
     /** A view of row {@code i} of axis 0, with the remaining dimensions; shares the block. */
@@ -318,7 +317,7 @@ public final class Tensor implements AutoCloseable {
         long rowBytes = byteSize() / dims[0];
         block.retain();
         return new Tensor(ctx, block, Shape.of(Arrays.copyOfRange(dims, 1, dims.length)), dtype,
-                byteOffset + i * rowBytes);
+                byteOffset + i * rowBytes, requestedBytes);
     }
 
     // ----------------------------------------------------------------------------------------------- host data

@@ -202,7 +202,7 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         allBlocks.add(b);
         ReservationListener l = reservationListener;
         if (l != null) {
-            l.reservationChanged(this, size);
+            l.reservationChanged(this, buf, size);
         }
         return b;
     }
@@ -349,7 +349,7 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         device.free(b.buffer);
         ReservationListener l = reservationListener;
         if (l != null) {
-            l.reservationChanged(this, -b.capacity);
+            l.reservationChanged(this, b.buffer, -b.capacity);
         }
     }
 

@@ -44,7 +44,7 @@ public final class RawAllocator implements BlockOwner {
         b.acquire();
         ReservationListener l = reservationListener;
         if (l != null) {
-            l.reservationChanged(this, bytes);
+            l.reservationChanged(this, buf, bytes);
         }
         return b;
     }
@@ -57,7 +57,7 @@ public final class RawAllocator implements BlockOwner {
         device.free(b.buffer);
         ReservationListener l = reservationListener;
         if (l != null) {
-            l.reservationChanged(this, -b.capacity);
+            l.reservationChanged(this, b.buffer, -b.capacity);
         }
     }
 

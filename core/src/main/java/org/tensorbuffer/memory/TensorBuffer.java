@@ -289,7 +289,7 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
         peakReserved.accumulateAndGet(r, Math::max);
         ReservationListener l = reservationListener;
         if (l != null) {
-            l.reservationChanged(this, bytes);
+            l.reservationChanged(this, buf, bytes);
         }
         return buf;
     }
@@ -301,7 +301,7 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
         device.free(b.buffer);
         ReservationListener l = reservationListener;
         if (l != null) {
-            l.reservationChanged(this, -b.capacity);
+            l.reservationChanged(this, b.buffer, -b.capacity);
         }
     }
 

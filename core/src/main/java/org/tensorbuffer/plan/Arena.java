@@ -7,6 +7,7 @@ import org.tensorbuffer.device.DeviceOutOfMemoryException;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BlockOwner;
 import org.tensorbuffer.memory.PoolOutOfMemoryException;
+import org.tensorbuffer.memory.ReservationListener;
 
 /**
  * One device allocation carved into blocks at planned offsets: the memory a {@link MemoryPlan} is replayed into.
@@ -26,10 +27,15 @@ public final class Arena implements BlockOwner, AutoCloseable {
     private final AtomicInteger outstanding = new AtomicInteger();
     private volatile boolean closing;
     private boolean freed;
+    private final ReservationListener listener;
 
-    private Arena(Device device, DeviceBuffer buffer) {
+    private Arena(Device device, DeviceBuffer buffer, ReservationListener listener) {
         this.device = device;
         this.buffer = buffer;
+        this.listener = listener;
+        if (listener != null) {
+            listener.reservationChanged(this, buffer, buffer.byteSize());
+        }
     }
 
     /**
@@ -38,8 +44,18 @@ public final class Arena implements BlockOwner, AutoCloseable {
      * @throws PoolOutOfMemoryException if the device cannot allocate it
      */
     public static Arena allocate(Device device, long bytes, long alignment) {
+        return allocate(device, bytes, alignment, null);
+    }
+
+    /**
+     * {@link #allocate(Device, long, long)} telling {@code listener} (may be {@code null}) of the device allocation
+     * now and of the device free later.
+     *
+     * @throws PoolOutOfMemoryException if the device cannot allocate it
+     */
+    public static Arena allocate(Device device, long bytes, long alignment, ReservationListener listener) {
         try {
-            return new Arena(device, device.allocate(bytes, Math.max(alignment, device.minAlignment())));
+            return new Arena(device, device.allocate(bytes, Math.max(alignment, device.minAlignment())), listener);
         } catch (DeviceOutOfMemoryException e) {
             throw new PoolOutOfMemoryException("Arena[" + device.id() + "]", bytes, 0, 0,
                     device.memoryInfo().totalBytes(), e);
@@ -121,6 +137,9 @@ public final class Arena implements BlockOwner, AutoCloseable {
         if (!freed) {
             freed = true;
             device.free(buffer);
+            if (listener != null) {
+                listener.reservationChanged(this, buffer, -buffer.byteSize());
+            }
         }
     }
 

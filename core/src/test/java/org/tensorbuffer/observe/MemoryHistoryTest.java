@@ -58,7 +58,7 @@ class MemoryHistoryTest {
             assertThat(ev.get(4).allocId()).isEqualTo(alloc.allocId());
             assertThat(h.peakLiveBytes()).isEqualTo(4160);
             assertThat(h.peakReservedBytes()).isEqualTo(4160);
-            assertThat(ctx.memoryHistory()).isNull();
+            assertThat(ctx.allocationListener()).isNull();
         }
     }
 
