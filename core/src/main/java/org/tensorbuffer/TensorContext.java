@@ -191,26 +191,37 @@ public final class TensorContext implements MemorySource, AutoCloseable {
         };
     }
 
-    /** A tensor over a block the caller holds a reference to; the tensor takes over that reference. */
+    /**
+     * A tensor over a block the caller holds a reference to; the tensor takes over that reference. Statistics and
+     * recorders count the block as allocated from now until this tensor closes (e.g. a weight over a TensorBuffer
+     * learnable buffer counts as live while the model holds it).
+     */
     public Tensor wrap(Block block, Shape shape, DType dtype) {
         if (block.capacity() < shape.byteSize(dtype)) {
             throw new IllegalArgumentException("block of " + block.capacity() + " bytes is too small for " + shape
                     + " " + dtype);
         }
-        return new Tensor(this, block, shape, dtype, 0, -1);
+        long requested = shape.byteSize(dtype);
+        Tensor t = new Tensor(this, block, shape, dtype, 0, requested, true);
+        allocated(block, requested, shape, dtype);
+        return t;
     }
 
     /** An uninitialised tensor (its memory may hold a previous tensor's data). */
     public Tensor empty(Shape shape, DType dtype) {
         long requested = shape.byteSize(dtype);
         Block block = allocate(shape, dtype);
-        Tensor t = new Tensor(this, block, shape, dtype, 0, requested);
+        Tensor t = new Tensor(this, block, shape, dtype, 0, requested, false);
+        allocated(block, requested, shape, dtype);
+        return t;
+    }
+
+    private void allocated(Block block, long requested, Shape shape, DType dtype) {
         counters.allocated(block, requested, shape, dtype, null);
         AllocationListener l = allocationListener;
         if (l != null) {
             l.allocated(block, requested, shape, dtype, strategy.name());
         }
-        return t;
     }
 
     /** Called by {@link Tensor} when the last reference to a block taken by {@link #empty} is released. */

@@ -18,7 +18,10 @@ import org.tensorbuffer.llama.Generator;
 import org.tensorbuffer.llama.Tokenizer;
 import org.tensorbuffer.memory.PoolOutOfMemoryException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code tensorbuffer decode}: text generation with a llama2.c checkpoint, token for token as llama2.c's
@@ -90,6 +93,12 @@ final class DecodeCommand implements Callable<Integer> {
                     + "of live and reserved bytes and the largest allocations (like PyTorch's memory_viz).")
     Path memoryTimeline;
 
+    @Mixin
+    MemorySnapshotOptions memoryOptions;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() {
         PrintStream out = System.out;
@@ -123,7 +132,8 @@ final class DecodeCommand implements Callable<Integer> {
                 }
                 progress.update(pos, total);
             };
-            DecodeRun.Result r = DecodeRun.run(req, listener, memoryTimeline);
+            DecodeRun.Result r = DecodeRun.run(req, listener, memoryOptions.recording(memoryTimeline,
+                    "decode " + model.getFileName() + " (" + s.name().toLowerCase() + ", " + device + ")", spec));
             progress.done();
             DecodeStats st = r.stats();
             if (json) {
@@ -140,6 +150,9 @@ final class DecodeCommand implements Callable<Integer> {
             }
             if (memoryTimeline != null && !json) {
                 err.println("memory timeline written to " + memoryTimeline);
+            }
+            if (memoryOptions.memorySnapshot != null && !json) {
+                err.println("memory snapshot written to " + memoryOptions.memorySnapshot);
             }
             out.flush();
             return 0;
@@ -219,38 +232,36 @@ final class DecodeCommand implements Callable<Integer> {
         return Math.round(v * f) / f;
     }
 
-    /** A progress line on stderr, updated at most once a second, for runs that take more than a second. */
+    /**
+     * A progress line on stderr, updated at most once a second, for runs that take more than a second. The first
+     * position is reported as warm-up (it compiles the kernels); tokens per second count from the second position on.
+     */
     static final class Progress {
-        private final PrintStream err;
-        private final boolean enabled;
-        private final long start = System.nanoTime();
-        private long last = start;
-        private boolean shown;
+        private final StderrProgress line;
+        private long warm;
+        private int warmDone;
 
         Progress(PrintStream err, boolean enabled) {
-            this.err = err;
-            this.enabled = enabled;
+            this.line = new StderrProgress(err, enabled, "decode");
         }
 
         void update(int done, int total) {
-            if (!enabled) {
-                return;
-            }
             long now = System.nanoTime();
-            if (now - last >= 1_000_000_000L) {
-                last = now;
-                shown = true;
-                double s = (now - start) / 1e9;
-                err.printf("decode: %d/%d positions, %.0f tok/s%s", done, total, done / s,
-                        System.console() != null ? "\r" : "\n");
-                err.flush();
+            if (warm == 0 && done >= 1) {
+                warm = now;
+                warmDone = done;
+            }
+            if (done <= warmDone || warm == 0) {
+                line.update(done + "/" + total + " positions (first position: warm-up, JIT compiling)");
+            } else {
+                double s = (now - warm) / 1e9;
+                line.update(String.format("%d/%d positions, %.1f tok/s after the first", done, total,
+                        (done - warmDone) / s));
             }
         }
 
         void done() {
-            if (shown && System.console() != null) {
-                err.println();
-            }
+            line.done();
         }
     }
 }

@@ -27,7 +27,11 @@ import org.tensorbuffer.plan.PlannedRun;
 import org.tensorbuffer.memory.PoolStats;
 import org.tensorbuffer.memory.TensorBufferStats;
 import org.tensorbuffer.observe.MemoryHistory;
+import org.tensorbuffer.observe.MemoryRecording;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -91,6 +95,12 @@ final class EinsumCommand implements Callable<Integer> {
                     + "allocations (like PyTorch's memory_viz).")
     Path memoryTimeline;
 
+    @Mixin
+    MemorySnapshotOptions memoryOptions;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         if (repeat < 1 || warmup < 0) {
@@ -103,15 +113,19 @@ final class EinsumCommand implements Callable<Integer> {
         AllocationProfile staticProfile = AllocationProfile.of(plan, -1);
         Device dev = Devices.get(device);
         Map<String, Object> out = new LinkedHashMap<>();
+        MemoryRecording recording = memoryOptions.recording(memoryTimeline, "einsum " + inst.name() + " ("
+                + strat.name().toLowerCase(Locale.ROOT) + ", " + dev.id() + ")", spec);
         try (TensorContext ctx = TensorContext.create(dev, strat);
-             MemoryHistory history = memoryTimeline == null ? null : MemoryHistory.record(ctx)) {
+             MemoryHistory history = recording.start(ctx)) {
             List<Tensor> ops = inputs != null ? Operands.fromNpy(inst, inputs, ctx) : Operands.seeded(inst, seed, ctx);
             if (strat == AllocationStrategy.PROACTIVE) {
                 staticProfile.maxLivePerShape().forEach((shape, count) ->
                         ctx.tensorBuffer().reserve(shape, DType.F64, count));
             }
             Evaluator ev = new Evaluator(plan);
+            StderrProgress progress = new StderrProgress(System.err, true, "einsum " + inst.name());
             for (int w = 0; w < warmup; w++) {
+                progress.update("warm-up evaluation " + (w + 1) + "/" + warmup + " (untimed, JIT compiling)");
                 // under PLANNED each evaluation is one planned run: the first is recorded and planned, later ones replay
                 try (PlannedRun run = planned ? ctx.run() : null) {
                     ev.evaluate(ops, false).close();
@@ -126,6 +140,14 @@ final class EinsumCommand implements Callable<Integer> {
             long[] resultShape = null;
             for (int r = 0; r < repeat; r++) {
                 boolean last = r == repeat - 1;
+                if (r > 0) {
+                    long[] done = Arrays.copyOf(times, r);
+                    Arrays.sort(done);
+                    progress.update(String.format(Locale.ROOT, "timed evaluation %d/%d, median so far %.1f ms",
+                            r + 1, repeat, done[r / 2] / 1e6));
+                } else {
+                    progress.update("timed evaluation 1/" + repeat);
+                }
                 long t0 = System.nanoTime();
                 Tensor res;
                 try (PlannedRun run = planned ? ctx.run() : null) {
@@ -148,13 +170,16 @@ final class EinsumCommand implements Callable<Integer> {
                 }
                 res.close();
             }
+            progress.done();
             PoolStats p1 = ctx.pool().stats();
             TensorBufferStats b1 = ctx.tensorBuffer().stats();
             long raw1 = ctx.rawAllocations();
-            if (history != null) {
-                history.stop();
-                history.writeHtml(memoryTimeline);
+            recording.finish(history);
+            if (memoryTimeline != null) {
                 out.put("memory_timeline", memoryTimeline.toString());
+            }
+            if (memoryOptions.memorySnapshot != null) {
+                out.put("memory_snapshot", memoryOptions.memorySnapshot.toString());
             }
             AllocationProfile prof = AllocationProfile.of(plan, peak);
 

@@ -5,6 +5,7 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,7 +18,8 @@ import net.razorvine.pickle.Pickler;
  * viewer {@code torch/utils/viz/MemoryViz.js} (the page of {@code python -m torch.cuda._memory_viz trace_plot}) and
  * {@code torch.cuda._memory_viz} ({@code stats}, {@code segments}, {@code memory} on the {@code segments} list).
  *
- * <p>The pickle (protocol 2, written by Pyrolite's {@link Pickler}) holds a dict with
+ * <p>The pickle (protocol 2, written by Pyrolite's {@link Pickler} with its memo, so that a stack shared by events
+ * is stored once) holds a dict with
  * <ul>
  *   <li>{@code segments}: the device allocations made while recording and still held, each
  *       {@code {device: 0, address, total_size, allocated_size, active_size, requested_size, stream: 0,
@@ -49,14 +51,14 @@ public final class TorchMemorySnapshot {
      */
     public static void write(MemoryHistory history, Path path) throws IOException {
         try (OutputStream out = Files.newOutputStream(path)) {
-            new Pickler(false).dump(build(history), out);
+            new Pickler(true).dump(build(history), out);
         }
     }
 
     /** The snapshot of {@code history} as pickle bytes. */
     public static byte[] pickle(MemoryHistory history) {
         try {
-            return new Pickler(false).dumps(build(history));
+            return new Pickler(true).dumps(build(history));
         } catch (IOException e) {
             throw new IllegalStateException("pickling a memory snapshot", e);
         }
@@ -64,6 +66,14 @@ public final class TorchMemorySnapshot {
 
     /** The snapshot as maps and lists (the Python dict Pyrolite pickles). */
     static Map<String, Object> build(MemoryHistory history) {
+        try {
+            return buildUncached(history);
+        } finally {
+            CACHE.remove();
+        }
+    }
+
+    private static Map<String, Object> buildUncached(MemoryHistory history) {
         List<MemoryEvent> events = orderFrees(history.events());
         List<MemoryEvent> liveSegments = history.liveSegments();
         Map<String, Object> snapshot = new LinkedHashMap<>();
@@ -232,18 +242,43 @@ public final class TorchMemorySnapshot {
         return t;
     }
 
+    /** Frame lists by the event's list (a FREE shares its ALLOC's), frames by value: pickled once each. */
+    private static final ThreadLocal<Map<Object, Object>> CACHE = ThreadLocal.withInitial(HashMap::new);
+
+    @SuppressWarnings("unchecked")
     private static List<Object> frames(MemoryEvent e) {
         if (e.frames() == null) {
             return List.of();
         }
+        Map<Object, Object> cache = CACHE.get();
+        Object cached = cache.get(new Identity(e.frames()));
+        if (cached != null) {
+            return (List<Object>) cached;
+        }
         List<Object> out = new ArrayList<>(e.frames().size());
         for (StackTraceElement f : e.frames()) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("filename", f.getFileName() == null ? "<unknown>" : f.getFileName());
-            m.put("line", Math.max(0, f.getLineNumber()));
-            m.put("name", f.getClassName() + "." + f.getMethodName());
-            out.add(m);
+            out.add(cache.computeIfAbsent(f, k -> {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("filename", f.getFileName() == null ? "<unknown>" : f.getFileName());
+                m.put("line", Math.max(0, f.getLineNumber()));
+                m.put("name", f.getClassName() + "." + f.getMethodName());
+                return m;
+            }));
         }
+        cache.put(new Identity(e.frames()), out);
         return out;
+    }
+
+    /** Identity as a map key. */
+    private record Identity(Object o) {
+        @Override
+        public boolean equals(Object other) {
+            return other instanceof Identity i && i.o == o;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(o);
+        }
     }
 }

@@ -173,6 +173,30 @@ class MemoryHistoryTest {
     }
 
     @Test
+    void axisTicksAreRoundValues() {
+        assertThat(MemoryTimelineHtml.niceTicks(284.0, 5)).containsExactly(0, 100, 200, 300);
+        assertThat(MemoryTimelineHtml.niceTicks(9.3, 5)).containsExactly(0, 2, 4, 6, 8, 10);
+        assertThat(MemoryTimelineHtml.niceTicks(0.9, 4)).containsExactly(0, 0.25, 0.5, 0.75, 1.0);
+        // 284 MiB of bytes: round in MiB (0, 100, 200, 300 MiB), not max/4 = 71 MiB steps.
+        double mib = 1024 * 1024;
+        assertThat(MemoryTimelineHtml.byteTicks((long) (284 * mib), 5))
+                .containsExactly(0, 100 * mib, 200 * mib, 300 * mib);
+    }
+
+    @Test
+    void pageNamesWhatRanAndHasTimeAxes() {
+        try (TensorContext ctx = TensorContext.create(new TestDevice("axes"), AllocationStrategy.REACTIVE)) {
+            MemoryHistory h = workload(ctx);
+            h.description("decode model.bin · ./tensorbuffer decode --model model.bin");
+            String html = MemoryTimelineHtml.render(h);
+            assertThat(html).contains("<p id=\"what\"><b>decode model.bin · ./tensorbuffer decode --model model.bin")
+                    .contains("weights included").contains(" ms</text>");
+            int strip = html.indexOf("<svg id=\"allocations\"");
+            assertThat(html.substring(strip, html.indexOf("</svg>", strip))).contains("0 ms</text>");
+        }
+    }
+
+    @Test
     void longShapesAreShortenedInBarLabels() {
         assertThat(MemoryTimelineHtml.shortShape("[512, 512]")).isEqualTo("[512, 512]");
         assertThat(MemoryTimelineHtml.shortShape("[2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, "
