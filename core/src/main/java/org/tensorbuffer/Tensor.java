@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
+import java.util.Locale;
 import org.tensorbuffer.device.BinaryOp;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
@@ -35,7 +36,8 @@ import org.tensorbuffer.types.Shape;
  * {@link IllegalReferenceCountException} naming the tensor; any use of a closed tensor throws
  * {@link IllegalStateException}; any use of a tensor whose block has been recycled (by a bug elsewhere) throws
  * {@link org.tensorbuffer.memory.UseAfterRecycleException} thanks to the block's generation counter. Closing a tensor
- * that another thread's open scope owns throws {@link IllegalStateException}.
+ * that another thread's open synchronous scope owns throws {@link IllegalStateException}; a tensor of an
+ * asynchronous scope ({@link MemoryScope#callAsync}) may be closed on any thread.
  *
  * <p>{@link #retain()} and {@link #release()} are atomic. Reading and running ops on one tensor from several threads
  * is safe as long as nobody releases its last reference meanwhile.
@@ -68,7 +70,10 @@ public final class Tensor implements AutoCloseable {
     private volatile int refCnt;
     /** Leak tracker when this tensor was sampled, else null. */
     private final LeakTracker leak;
-    /** The scope that owns this tensor and the index in its table (written by the scope's thread only). */
+    /**
+     * The scope that owns this tensor and the index in its table (written by the scope's thread, or under an
+     * asynchronous scope's monitor).
+     */
     MemoryScope scope;
     int scopeIndex;
 
@@ -168,7 +173,10 @@ public final class Tensor implements AutoCloseable {
         return refCnt;
     }
 
-    /** The scope that will release this tensor when it closes, or {@code null} if none owns it. */
+    /**
+     * The scope that will release this tensor when it closes, or {@code null} if none owns it (after an asynchronous
+     * scope has released the tensor: that closed scope, for the message of a later use).
+     */
     public MemoryScope scope() {
         return scope;
     }
@@ -181,7 +189,7 @@ public final class Tensor implements AutoCloseable {
      */
     public void checkLive() {
         if (refCnt <= 0) {
-            throw new IllegalStateException(this + " is closed");
+            throw new IllegalStateException(this + " is closed" + MemoryScope.releasedBy(scope));
         }
         block.checkGeneration(generation, this);
     }
@@ -198,7 +206,7 @@ public final class Tensor implements AutoCloseable {
     @Override
     public void close() {
         if (refCnt <= 0) {
-            throw new IllegalReferenceCountException("double close of " + this);
+            throw new IllegalReferenceCountException("double close of " + this + MemoryScope.releasedBy(scope));
         }
         checkCloser();
         block.checkGeneration(generation, this);
@@ -235,7 +243,7 @@ public final class Tensor implements AutoCloseable {
      * @return whether this was the last reference
      * @throws IllegalReferenceCountException if the count is already 0 (released more often than retained)
      * @throws IllegalStateException          if this would drop the last reference while another thread's open
-     *                                        {@link MemoryScope} owns the tensor
+     *                                        synchronous {@link MemoryScope} owns the tensor
      */
     public boolean release() {
         for (;;) {
@@ -259,10 +267,8 @@ public final class Tensor implements AutoCloseable {
 
     private void checkCloser() {
         MemoryScope s = scope;
-        if (s != null && s.isOpen() && s.thread() != Thread.currentThread()) {
-            throw new IllegalStateException("cannot close " + this + " on thread '" + Thread.currentThread().getName()
-                    + "': it belongs to an open MemoryScope of thread '" + s.thread().getName()
-                    + "' (use it there, or escape it from that scope first)");
+        if (s != null) {
+            s.checkRelease(this);
         }
     }
 
@@ -371,7 +377,13 @@ public final class Tensor implements AutoCloseable {
         return a;
     }
 
-    /** The single element of a one-element F32/F64 tensor, as a double. */
+    /**
+     * The single element of a one-element tensor of any shape ({@code []}, {@code [1]}, {@code [1, 1]}, ...) as a
+     * double, like PyTorch's {@code Tensor.item()}. F32, F64, I32 and I64 are read; an I64 beyond 2^53 loses precision.
+     *
+     * @throws IllegalArgumentException if the tensor has more or fewer than one element
+     * @throws UnsupportedOperationException for any other dtype
+     */
     public double item() {
         if (shape.elementCount() != 1) {
             throw new IllegalArgumentException("item() of " + shape + " which has " + shape.elementCount()
@@ -563,11 +575,11 @@ public final class Tensor implements AutoCloseable {
     }
 
     private Tensor binary(BinaryOp op, Tensor b) {
-        checkBinary(b, op.name().toLowerCase());
-        requireFloat(op.name().toLowerCase());
+        checkBinary(b, op.name().toLowerCase(Locale.ROOT));
+        requireFloat(op.name().toLowerCase(Locale.ROOT));
         if (!b.shape.equals(shape)) {
-            throw new IllegalArgumentException(op.name().toLowerCase() + " shape mismatch: " + shape + " and "
-                    + b.shape);
+            throw new IllegalArgumentException(op.name().toLowerCase(Locale.ROOT) + " shape mismatch: " + shape
+                    + " and " + b.shape);
         }
         Tensor c = out(shape);
         k().binary(op, dtype, block.buffer(), byteOffset, b.block.buffer(), b.byteOffset, c.block.buffer(),
@@ -805,6 +817,9 @@ public final class Tensor implements AutoCloseable {
             q.k().attention(q.dtype, q.block.buffer(), q.byteOffset, kCache.block.buffer(), kCache.byteOffset,
                     vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset, seqLen,
                     out.block.buffer(), out.byteOffset, nHeads, nKvHeads, headSize, pos);
+        } catch (RuntimeException | Error e) {
+            out.close(); // the caller never sees it: give its memory back
+            throw e;
         }
         return out;
     }

@@ -281,7 +281,12 @@ public final class TensorContext implements MemorySource, AutoCloseable {
     /** A tensor with every element set to {@code value} (converted to {@code dtype} as a Java cast would). */
     public Tensor full(Shape shape, DType dtype, double value) {
         Tensor t = empty(shape, dtype);
-        device.fill(t.buffer(), t.byteOffset(), shape.elementCount(), dtype, value);
+        try {
+            device.fill(t.buffer(), t.byteOffset(), shape.elementCount(), dtype, value);
+        } catch (RuntimeException | Error e) {
+            t.close(); // the caller never sees it: give its memory back
+            throw e;
+        }
         return t;
     }
 
@@ -367,7 +372,12 @@ public final class TensorContext implements MemorySource, AutoCloseable {
 
     private Tensor upload(MemorySegment host, Shape shape, DType dtype) {
         Tensor t = empty(shape, dtype);
-        device.copyFromHost(host, 0, t.buffer(), t.byteOffset(), shape.byteSize(dtype));
+        try {
+            device.copyFromHost(host, 0, t.buffer(), t.byteOffset(), shape.byteSize(dtype));
+        } catch (RuntimeException | Error e) {
+            t.close(); // the caller never sees it: give its memory back
+            throw e;
+        }
         return t;
     }
 

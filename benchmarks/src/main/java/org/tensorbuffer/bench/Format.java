@@ -1,5 +1,7 @@
 package org.tensorbuffer.bench;
 
+import org.tensorbuffer.observe.ByteUnits;
+
 /** Human-readable numbers for the benchmark summary and the report. */
 public final class Format {
     private Format() {
@@ -7,13 +9,7 @@ public final class Format {
 
     /** {@code 64 B}, {@code 4 KiB}, {@code 256 KiB}, {@code 16 MiB}, {@code 1.5 MiB}. */
     public static String bytes(double b) {
-        String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
-        int u = 0;
-        while (Math.abs(b) >= 1024 && u < units.length - 1) {
-            b /= 1024;
-            u++;
-        }
-        return (b == Math.rint(b) ? String.valueOf((long) b) : String.format("%.1f", b)) + " " + units[u];
+        return ByteUnits.format(b);
     }
 
     /** Nanoseconds with a sensible number of digits and unit (ns, us, ms, s). */

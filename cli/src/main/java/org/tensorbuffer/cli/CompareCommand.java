@@ -130,7 +130,7 @@ final class CompareCommand implements Callable<Integer> {
                 done[0]++;
                 if (!quiet) {
                     err.printf(Locale.ROOT, "compare: [%d/%d] %-9s %s: %.0f tok/s, %.2f allocs/token%n", done[0],
-                            total, p.strategy().name().toLowerCase(),
+                            total, p.strategy().name().toLowerCase(Locale.ROOT),
                             p.round() < 0 ? "warm-up" : "run " + (p.round() + 1) + "/" + p.rounds(),
                             p.stats().tokensPerSecond(), p.stats().rawAllocsPerTokenSteady());
                 }

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.tensorbuffer.AllocationStrategy;
@@ -146,7 +147,7 @@ final class DecodeCommand implements Callable<Integer> {
                 out.println();
                 err.printf("achieved tok/s: %.1f (%d positions, strategy %s, %.2f device allocations per token "
                                 + "after the first)%n", st.tokensPerSecond(), st.tokens(),
-                        st.strategy().name().toLowerCase(), st.rawAllocsPerTokenSteady());
+                        st.strategy().name().toLowerCase(Locale.ROOT), st.rawAllocsPerTokenSteady());
             }
             if (memoryTimeline != null && !json) {
                 err.println("memory timeline written to " + memoryTimeline);
@@ -198,7 +199,7 @@ final class DecodeCommand implements Callable<Integer> {
         dims.put("shared_classifier", c.sharedClassifier());
         m.put("model", dims);
         m.put("device", st.device());
-        m.put("strategy", st.strategy().name().toLowerCase());
+        m.put("strategy", st.strategy().name().toLowerCase(Locale.ROOT));
         if (req != null) {
             m.put("temperature", req.temperature());
             m.put("topp", req.topp());

@@ -2,6 +2,7 @@ package org.tensorbuffer.report;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.function.ToDoubleFunction;
 import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.llama.DecodeStats;
@@ -17,7 +18,7 @@ public record CompareResult(AllocationStrategy strategy, List<DecodeStats> runs)
 
     /** Lower-case name, as on the command line. */
     public String name() {
-        return strategy.name().toLowerCase();
+        return strategy.name().toLowerCase(Locale.ROOT);
     }
 
     /** Median positions per second. */

@@ -42,8 +42,6 @@ public final class Block implements AutoCloseable {
     Object ownerData;
     /** Intrusive links of a pool's per-class free list and global LRU list (guarded by the pool's lock). */
     Block prev, next, lruPrev, lruNext;
-    /** Whether the block sits in a free list (guarded by whoever owns the free list). */
-    boolean cached;
     /** Set by {@link org.tensorbuffer.memory.BufferPool}/{@link TensorBuffer} when the block must be freed, not kept. */
     boolean retired;
 
@@ -53,7 +51,7 @@ public final class Block implements AutoCloseable {
      * @param sizeClass size-class index, or -1
      * @param owner     who takes the block back on its last release
      */
-    public Block(DeviceBuffer buffer, long capacity, int sizeClass, BlockOwner owner) {
+    Block(DeviceBuffer buffer, long capacity, int sizeClass, BlockOwner owner) {
         this.buffer = buffer;
         this.capacity = capacity;
         this.sizeClass = sizeClass;
@@ -92,10 +90,9 @@ public final class Block implements AutoCloseable {
 
     /**
      * Marks a free block as handed out with one reference. Called by owners only (a {@link BufferPool}, a
-     * {@link TensorBuffer}, the planner's arena), never by a block's user; public so that owners outside this
-     * package can hand out blocks they constructed.
+     * {@link TensorBuffer}; owners in other packages through {@link BlockOwner#acquire}), never by a block's user.
      */
-    public void acquire() {
+    void acquire() {
         REF_CNT.setRelease(this, 1);
     }
 

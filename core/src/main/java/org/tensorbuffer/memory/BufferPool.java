@@ -7,11 +7,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 import javax.management.ObjectName;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
-import org.tensorbuffer.device.DeviceOutOfMemoryException;
 import org.tensorbuffer.leak.LeakDetector;
 
 /**
@@ -39,8 +36,7 @@ import org.tensorbuffer.leak.LeakDetector;
  * <p>Thread-safe. A block may be released on another thread than the one that took it (it then lands in that thread's
  * cache). {@link #close()} must not race with other calls.
  */
-public final class BufferPool implements BlockOwner, AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(BufferPool.class);
+public final class BufferPool extends BlockOwner implements AutoCloseable {
     /** Default cached-bytes budget: 512 MiB, as the design notes' {@code TL_BUFFER_MAX_MB}. */
     public static final long DEFAULT_MAX_CACHED_BYTES = 512L << 20;
     /** Default cap on free blocks per size class in the shared tier. */
@@ -48,7 +44,6 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
 
     private final Device device;
     private final String name;
-    private final long alignment;
     private final long maxCachedBytes;
     private final int maxBlocksPerClass;
     private final long maxThreadCacheBytes;
@@ -81,13 +76,13 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
     private long retiredNetBytes;
     private long retiredPeakBytes;
     private volatile boolean closed;
-    private volatile ReservationListener reservationListener;
+    private final DeviceAllocator allocator;
     private final ObjectName objectName;
 
     private BufferPool(Builder b) {
         this.device = b.device;
         this.name = b.name;
-        this.alignment = Math.max(b.alignment, device.minAlignment());
+        this.allocator = deviceAllocator(device, b.alignment);
         this.maxCachedBytes = b.maxCachedBytes;
         this.maxBlocksPerClass = b.maxBlocksPerClass;
         this.maxThreadCacheBytes = b.maxThreadCacheBytes >= 0 ? b.maxThreadCacheBytes
@@ -180,18 +175,13 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         long size = SizeClasses.size(index);
         DeviceBuffer buf;
         try {
-            buf = device.allocate(size, alignment);
-        } catch (DeviceOutOfMemoryException first) {
-            allocRetries++;
-            releaseAllCachedLocked(tc);
-            try {
-                buf = device.allocate(size, alignment);
-            } catch (DeviceOutOfMemoryException second) {
-                ooms++;
-                long live = liveBytesLocked();
-                throw new PoolOutOfMemoryException(describe(), size, live, reservedBytes - live,
-                        device.memoryInfo().totalBytes(), second);
-            }
+            buf = allocator.allocate(size, () -> {
+                allocRetries++;
+                releaseAllCachedLocked(tc);
+            }, this::liveBytesLocked, () -> reservedBytes);
+        } catch (PoolOutOfMemoryException e) {
+            ooms++;
+            throw e;
         }
         rawAllocations++;
         reservedBytes += size;
@@ -200,16 +190,12 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         }
         Block b = new Block(buf, size, index, this);
         allBlocks.add(b);
-        ReservationListener l = reservationListener;
-        if (l != null) {
-            l.reservationChanged(this, buf, size);
-        }
         return b;
     }
 
     /** Called by {@link Block#release()} when the last reference is gone. */
     @Override
-    public void recycle(Block b) {
+    protected void recycle(Block b) {
         ThreadCache tc = threadCache.get();
         tc.returnedBytes += b.capacity;
         if (!tc.flushRequested && !closed && tc.push(b)) {
@@ -276,7 +262,6 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
 
     private void pushShared(Block b) {
         int i = b.sizeClass;
-        b.cached = true;
         b.prev = null;
         b.next = classHead[i];
         if (classHead[i] != null) {
@@ -320,7 +305,6 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
             lruTail = b.lruPrev;
         }
         b.prev = b.next = b.lruPrev = b.lruNext = null;
-        b.cached = false;
         classCount[i]--;
         sharedCachedBytes -= b.capacity;
     }
@@ -346,11 +330,7 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
         b.retired = true;
         reservedBytes -= b.capacity;
         rawFrees++;
-        device.free(b.buffer);
-        ReservationListener l = reservationListener;
-        if (l != null) {
-            l.reservationChanged(this, b.buffer, -b.capacity);
-        }
+        allocator.free(b.buffer, b.capacity);
     }
 
     /** Moves every block of {@code tc} (owned by the calling thread or a dead one) to the shared tier. */
@@ -568,7 +548,7 @@ public final class BufferPool implements BlockOwner, AutoCloseable {
      * (cache hits are not reported). Used by memory-history recorders.
      */
     public void reservationListener(ReservationListener listener) {
-        this.reservationListener = listener;
+        allocator.reservationListener(listener);
     }
 
     /** The name this pool's {@link BufferPoolMXBean} is registered under, or {@code null} when JMX is off. */

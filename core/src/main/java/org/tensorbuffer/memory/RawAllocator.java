@@ -3,26 +3,24 @@ package org.tensorbuffer.memory;
 import java.util.concurrent.atomic.AtomicLong;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
-import org.tensorbuffer.device.DeviceOutOfMemoryException;
 
 /**
  * No caching at all: every block is a fresh device allocation and every release frees it (the {@code NONE}
  * strategy, and the baseline the pools are measured against). Counts allocations, frees and live bytes.
  * Thread-safe.
  */
-public final class RawAllocator implements BlockOwner {
+public final class RawAllocator extends BlockOwner {
     private final Device device;
-    private final long alignment;
+    private final DeviceAllocator allocator;
     private final AtomicLong rawAllocations = new AtomicLong();
     private final AtomicLong rawFrees = new AtomicLong();
     private final AtomicLong live = new AtomicLong();
     private final AtomicLong peakLive = new AtomicLong();
-    private volatile ReservationListener reservationListener;
 
     /** An allocator over {@code device}. */
     public RawAllocator(Device device) {
         this.device = device;
-        this.alignment = Math.max(64, device.minAlignment());
+        this.allocator = deviceAllocator(device, DeviceAllocator.MIN_ALIGNMENT);
     }
 
     /**
@@ -31,39 +29,25 @@ public final class RawAllocator implements BlockOwner {
      * @throws PoolOutOfMemoryException if the device is out of memory
      */
     public Block take(long bytes) {
-        DeviceBuffer buf;
-        try {
-            buf = device.allocate(bytes, alignment);
-        } catch (DeviceOutOfMemoryException e) {
-            long l = live.get();
-            throw new PoolOutOfMemoryException(describe(), bytes, l, 0, device.memoryInfo().totalBytes(), e);
-        }
+        DeviceBuffer buf = allocator.allocate(bytes, null, live::get, live::get);
         rawAllocations.incrementAndGet();
         peakLive.accumulateAndGet(live.addAndGet(bytes), Math::max);
         Block b = new Block(buf, bytes, -1, this);
         b.acquire();
-        ReservationListener l = reservationListener;
-        if (l != null) {
-            l.reservationChanged(this, buf, bytes);
-        }
         return b;
     }
 
     @Override
-    public void recycle(Block b) {
+    protected void recycle(Block b) {
         b.retired = true;
         live.addAndGet(-b.capacity);
         rawFrees.incrementAndGet();
-        device.free(b.buffer);
-        ReservationListener l = reservationListener;
-        if (l != null) {
-            l.reservationChanged(this, b.buffer, -b.capacity);
-        }
+        allocator.free(b.buffer, b.capacity);
     }
 
     /** Sets (or with {@code null} removes) the listener told of every allocation and free. */
     public void reservationListener(ReservationListener listener) {
-        this.reservationListener = listener;
+        allocator.reservationListener(listener);
     }
 
     /** Device allocations made. */

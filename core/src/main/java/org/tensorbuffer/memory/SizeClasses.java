@@ -21,8 +21,12 @@ public final class SizeClasses {
     /** Largest of the evenly spaced small classes, in bytes. */
     public static final long SMALL_MAX = 512;
     private static final int SMALL_COUNT = 8;
-    /** Number of classes: every size up to {@code 2^62} has one. */
-    public static final int COUNT = SMALL_COUNT + (62 - 9) * 4 + 4;
+    /**
+     * Number of classes: every size up to {@code 2^62} has one. The groups {@code (2^p, 2^(p+1)]} for
+     * {@code p = 9..61} have four classes each, so the last class, index {@code COUNT - 1 = 219}, is exactly
+     * {@code 2^62} ({@code index(2^62) == 219}).
+     */
+    public static final int COUNT = SMALL_COUNT + (62 - 9) * 4;
 
     private SizeClasses() {
     }
@@ -48,8 +52,15 @@ public final class SizeClasses {
         return SMALL_COUNT + (p - 9) * 4 + (m - 1);
     }
 
-    /** The block size in bytes of class {@code index}. */
+    /**
+     * The block size in bytes of class {@code index}.
+     *
+     * @throws IllegalArgumentException if {@code index} is not in {@code [0, COUNT)}
+     */
     public static long size(int index) {
+        if (index < 0 || index >= COUNT) {
+            throw new IllegalArgumentException("size class " + index + " is not in [0, " + COUNT + ")");
+        }
         if (index < SMALL_COUNT) {
             return (index + 1) * QUANTUM;
         }

@@ -7,13 +7,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import javax.management.ObjectName;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
-import org.tensorbuffer.device.DeviceOutOfMemoryException;
 import org.tensorbuffer.leak.LeakDetector;
 
 /**
@@ -29,14 +26,13 @@ import org.tensorbuffer.leak.LeakDetector;
  * the hit path. Blocks handed out carry the generation counter of {@link Block}, so a tensor used after its buffer
  * went back is detected.
  */
-public final class TensorBuffer implements BlockOwner, AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(TensorBuffer.class);
+public final class TensorBuffer extends BlockOwner implements AutoCloseable {
     private static final Object LEARNABLE = new Object();
 
     private final Device device;
     private final BufferPool fallback;
     private final String name;
-    private final long alignment;
+    private final DeviceAllocator allocator;
     @SuppressWarnings("unchecked")
     private final Map<Shape, Slot>[] slots = new Map[DType.values().length];
     private final Map<String, Block> learnables = new ConcurrentHashMap<>();
@@ -49,7 +45,6 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
     private final AtomicLong rawAllocations = new AtomicLong();
     private final AtomicLong rawFrees = new AtomicLong();
     private volatile boolean closed;
-    private volatile ReservationListener reservationListener;
     private final ObjectName objectName;
 
     /** One (shape, dtype) key: a stack of free reserved blocks. Guarded by its own monitor. */
@@ -81,7 +76,7 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
         this.fallback = fallback;
         this.device = fallback.device();
         this.name = name;
-        this.alignment = Math.max(64, device.minAlignment());
+        this.allocator = deviceAllocator(device, DeviceAllocator.MIN_ALIGNMENT);
         for (int i = 0; i < slots.length; i++) {
             slots[i] = new ConcurrentHashMap<>();
         }
@@ -180,7 +175,6 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
                 if (l > peakLive.get()) {
                     peakLive.accumulateAndGet(l, Math::max);
                 }
-                b.cached = false;
                 b.acquire();
                 return b;
             }
@@ -191,7 +185,7 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
     }
 
     @Override
-    public void recycle(Block b) {
+    protected void recycle(Block b) {
         if (b.ownerData == LEARNABLE) {
             freeRaw(b);
             return;
@@ -217,7 +211,6 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
             slot.free = java.util.Arrays.copyOf(slot.free, slot.free.length * 2);
         }
         slot.free[slot.freeCount++] = b;
-        b.cached = true;
     }
 
     /**
@@ -271,26 +264,10 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
     }
 
     private DeviceBuffer allocate(long bytes) {
-        DeviceBuffer buf;
-        try {
-            buf = device.allocate(bytes, alignment);
-        } catch (DeviceOutOfMemoryException e) {
-            fallback.emptyCache();
-            try {
-                buf = device.allocate(bytes, alignment);
-            } catch (DeviceOutOfMemoryException e2) {
-                long l = live.get();
-                throw new PoolOutOfMemoryException(describe(), bytes, l, reserved.get() - l,
-                        device.memoryInfo().totalBytes(), e2);
-            }
-        }
+        DeviceBuffer buf = allocator.allocate(bytes, fallback::emptyCache, live::get, reserved::get);
         rawAllocations.incrementAndGet();
         long r = reserved.addAndGet(bytes);
         peakReserved.accumulateAndGet(r, Math::max);
-        ReservationListener l = reservationListener;
-        if (l != null) {
-            l.reservationChanged(this, buf, bytes);
-        }
         return buf;
     }
 
@@ -298,11 +275,7 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
         b.retired = true;
         reserved.addAndGet(-b.capacity);
         rawFrees.incrementAndGet();
-        device.free(b.buffer);
-        ReservationListener l = reservationListener;
-        if (l != null) {
-            l.reservationChanged(this, b.buffer, -b.capacity);
-        }
+        allocator.free(b.buffer, b.capacity);
     }
 
     /**
@@ -310,7 +283,7 @@ public final class TensorBuffer implements BlockOwner, AutoCloseable {
      * TensorBuffer (reservations, learnable buffers). Used by memory-history recorders.
      */
     public void reservationListener(ReservationListener listener) {
-        this.reservationListener = listener;
+        allocator.reservationListener(listener);
     }
 
     /** The name this TensorBuffer's {@link TensorBufferMXBean} is registered under, or {@code null} when JMX is off. */

@@ -45,7 +45,6 @@ final class ThreadCache {
         s[c] = null;
         counts[index] = c;
         cachedBytes -= b.capacity;
-        b.cached = false;
         return b;
     }
 
@@ -62,7 +61,6 @@ final class ThreadCache {
         s[c] = b;
         counts[index] = c + 1;
         cachedBytes += b.capacity;
-        b.cached = true;
         return true;
     }
 

@@ -341,16 +341,7 @@ public final class MemoryTimelineHtml {
     }
 
     static String bytes(long b) {
-        if (b < 1024) {
-            return b + " B";
-        }
-        if (b < 1024 * 1024) {
-            return String.format(Locale.ROOT, "%.1f KiB", b / 1024.0);
-        }
-        if (b < 1024L * 1024 * 1024) {
-            return String.format(Locale.ROOT, "%.1f MiB", b / (1024.0 * 1024));
-        }
-        return String.format(Locale.ROOT, "%.2f GiB", b / (1024.0 * 1024 * 1024));
+        return ByteUnits.format(b);
     }
 
     private static String ms(long nanos) {

@@ -3,9 +3,9 @@ package org.tensorbuffer.plan;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
-import org.tensorbuffer.device.DeviceOutOfMemoryException;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BlockOwner;
+import org.tensorbuffer.memory.DeviceAllocator;
 import org.tensorbuffer.memory.PoolOutOfMemoryException;
 import org.tensorbuffer.memory.ReservationListener;
 
@@ -21,21 +21,19 @@ import org.tensorbuffer.memory.ReservationListener;
  *
  * <p>Thread-safe.
  */
-public final class Arena implements BlockOwner, AutoCloseable {
+public final class Arena extends BlockOwner implements AutoCloseable {
     private final Device device;
+    private final DeviceAllocator allocator;
     private final DeviceBuffer buffer;
     private final AtomicInteger outstanding = new AtomicInteger();
     private volatile boolean closing;
     private boolean freed;
-    private final ReservationListener listener;
 
-    private Arena(Device device, DeviceBuffer buffer, ReservationListener listener) {
+    private Arena(Device device, long bytes, long alignment, ReservationListener listener) {
         this.device = device;
-        this.buffer = buffer;
-        this.listener = listener;
-        if (listener != null) {
-            listener.reservationChanged(this, buffer, buffer.byteSize());
-        }
+        this.allocator = deviceAllocator(device, alignment);
+        allocator.reservationListener(listener);
+        this.buffer = allocator.allocate(bytes, null, () -> 0, () -> 0);
     }
 
     /**
@@ -44,7 +42,7 @@ public final class Arena implements BlockOwner, AutoCloseable {
      * @throws PoolOutOfMemoryException if the device cannot allocate it
      */
     public static Arena allocate(Device device, long bytes, long alignment) {
-        return allocate(device, bytes, alignment, null);
+        return new Arena(device, bytes, alignment, null);
     }
 
     /**
@@ -54,12 +52,7 @@ public final class Arena implements BlockOwner, AutoCloseable {
      * @throws PoolOutOfMemoryException if the device cannot allocate it
      */
     public static Arena allocate(Device device, long bytes, long alignment, ReservationListener listener) {
-        try {
-            return new Arena(device, device.allocate(bytes, Math.max(alignment, device.minAlignment())), listener);
-        } catch (DeviceOutOfMemoryException e) {
-            throw new PoolOutOfMemoryException("Arena[" + device.id() + "]", bytes, 0, 0,
-                    device.memoryInfo().totalBytes(), e);
-        }
+        return new Arena(device, bytes, alignment, listener);
     }
 
     /** The device. */
@@ -83,7 +76,7 @@ public final class Arena implements BlockOwner, AutoCloseable {
      * @throws IndexOutOfBoundsException if the range is not inside the arena
      */
     public Block block(long offset, long size) {
-        return new Block(buffer.slice(offset, size), size, -1, this);
+        return newBlock(buffer.slice(offset, size), size);
     }
 
     /**
@@ -102,8 +95,7 @@ public final class Arena implements BlockOwner, AutoCloseable {
             throw new IllegalStateException(block + " is still in use");
         }
         outstanding.incrementAndGet();
-        block.acquire();
-        return block;
+        return acquire(block);
     }
 
     /** Blocks handed out and not yet released. */
@@ -113,7 +105,7 @@ public final class Arena implements BlockOwner, AutoCloseable {
 
     /** Called on a block's last release. */
     @Override
-    public void recycle(Block block) {
+    protected void recycle(Block block) {
         if (outstanding.decrementAndGet() == 0 && closing) {
             freeOnce();
         }
@@ -136,16 +128,15 @@ public final class Arena implements BlockOwner, AutoCloseable {
     private synchronized void freeOnce() {
         if (!freed) {
             freed = true;
-            device.free(buffer);
-            if (listener != null) {
-                listener.reservationChanged(this, buffer, -buffer.byteSize());
-            }
+            allocator.free(buffer, buffer.byteSize());
         }
     }
 
     @Override
     public String describe() {
-        return "Arena[" + device.id() + ", " + buffer.byteSize() + " B]";
+        // buffer is null while the constructor's allocation fails
+        return buffer == null ? "Arena[" + device.id() + "]"
+                : "Arena[" + device.id() + ", " + buffer.byteSize() + " B]";
     }
 
     @Override

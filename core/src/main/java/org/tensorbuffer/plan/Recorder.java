@@ -25,7 +25,7 @@ import org.tensorbuffer.memory.BlockOwner;
  *
  * <p>Thread-safe (one lock); the trace's order is the order in which the calls reached the lock.
  */
-public final class Recorder implements BlockOwner {
+public final class Recorder extends BlockOwner {
     private final List<long[]> events = new ArrayList<>();   // per allocation: {bytes, alignment, first, last}
     private final List<Shape> shapes = new ArrayList<>();
     private final List<DType> dtypes = new ArrayList<>();
@@ -81,17 +81,16 @@ public final class Recorder implements BlockOwner {
      */
     public Block record(Block inner, Shape shape, DType dtype, long alignment) {
         int id = allocated(shape.byteSize(dtype), alignment, shape, dtype);
-        Block outer = new Block(inner.buffer(), inner.capacity(), -1, this);
+        Block outer = newBlock(inner.buffer(), inner.capacity());
         synchronized (this) {
             wrapped.put(outer, new Wrapped(id, inner));
         }
-        outer.acquire();
-        return outer;
+        return acquire(outer);
     }
 
     /** Called when a block from {@link #record} is released for the last time. */
     @Override
-    public void recycle(Block block) {
+    protected void recycle(Block block) {
         Wrapped w;
         synchronized (this) {
             w = wrapped.remove(block);

@@ -55,4 +55,15 @@ class SizeClassesTest {
                 .hasMessageContaining("negative");
         assertThatThrownBy(() -> SizeClasses.index((1L << 62) + 1)).isInstanceOf(IllegalArgumentException.class);
     }
+
+    @Test
+    void lastClassIsTwoToThe62AndNoIndexBeyondIt() {
+        assertThat(SizeClasses.COUNT).isEqualTo(220);
+        assertThat(SizeClasses.index(1L << 62)).isEqualTo(SizeClasses.COUNT - 1);
+        assertThat(SizeClasses.size(SizeClasses.COUNT - 1)).isEqualTo(1L << 62);
+        assertThat(SizeClasses.index((1L << 62) - 1)).isEqualTo(SizeClasses.COUNT - 1);
+        assertThatThrownBy(() -> SizeClasses.size(SizeClasses.COUNT)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("220");
+        assertThatThrownBy(() -> SizeClasses.size(-1)).isInstanceOf(IllegalArgumentException.class);
+    }
 }

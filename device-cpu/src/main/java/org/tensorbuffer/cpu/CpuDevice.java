@@ -15,6 +15,7 @@ import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.device.DeviceKind;
 import org.tensorbuffer.device.DeviceOutOfMemoryException;
+import org.tensorbuffer.device.DeviceUnavailableException;
 import org.tensorbuffer.device.Kernels;
 import org.tensorbuffer.device.MemoryInfo;
 
@@ -58,7 +59,21 @@ public final class CpuDevice implements Device {
             throw new IllegalArgumentException("memory limit must be -1 (none) or >= 0, got " + memoryLimitBytes);
         }
         this.memoryLimit = memoryLimitBytes;
+        requireVectorApi();
         this.kernels = new CpuKernels();
+    }
+
+    /**
+     * The kernels use the Vector API (also beside OpenBLAS: elementwise ops, softmax, GEMV), an incubator module that
+     * the JVM resolves only when asked: without it their classes fail to link with a bare {@code NoClassDefFoundError}.
+     *
+     * @throws DeviceUnavailableException naming the missing flag if {@code jdk.incubator.vector} is not resolved
+     */
+    static void requireVectorApi() {
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+            throw new DeviceUnavailableException("the cpu device needs the Vector API module: run java with"
+                    + " --add-modules jdk.incubator.vector");
+        }
     }
 
     @Override

@@ -24,12 +24,17 @@ public final class CpuDeviceProvider implements DeviceProvider {
             // Allocate and free once: proves that posix_memalign/free are bound and native access is allowed.
             probe.free(probe.allocate(64, 64));
             return List.of(DeviceStatus.available("cpu", name(), probe.properties()));
+        } catch (DeviceUnavailableException e) {
+            return List.of(DeviceStatus.unavailable("cpu", name(), e.getMessage()));
         } catch (RuntimeException | LinkageError e) {
             return List.of(DeviceStatus.unavailable("cpu", name(), "cannot use native memory: " + e));
         }
     }
 
-    /** @throws DeviceUnavailableException for any id but {@code cpu}, or if native memory cannot be used */
+    /**
+     * @throws DeviceUnavailableException for any id but {@code cpu}, if the Vector API module is not resolved (the
+     *     message names the flag {@code --add-modules jdk.incubator.vector}), or if native memory cannot be used
+     */
     @Override
     public Device open(String id) {
         if (!"cpu".equals(id) && !"cpu:0".equals(id)) {
@@ -37,6 +42,8 @@ public final class CpuDeviceProvider implements DeviceProvider {
         }
         try {
             return new CpuDevice();
+        } catch (DeviceUnavailableException e) {
+            throw e;
         } catch (RuntimeException | LinkageError e) {
             throw new DeviceUnavailableException("device 'cpu' cannot be opened: " + e, e);
         }

@@ -9,6 +9,7 @@ import java.nio.IntBuffer;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import org.lwjgl.PointerBuffer;
 import org.lwjgl.system.MemoryStack;
@@ -234,7 +235,7 @@ final class VulkanSetup {
             }
             boolean moltenVk = driverId == DRIVER_ID_MOLTENVK
                     || (driverId == 0 && exts.contains(KHRPortabilitySubset.VK_KHR_PORTABILITY_SUBSET_EXTENSION_NAME)
-                    && System.getProperty("os.name", "").toLowerCase().contains("mac"));
+                    && System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("mac"));
             var l = props.limits();
             return new VkFacts(props.deviceNameString(), props.deviceType(), props.apiVersion(), props.vendorID(),
                     driverName, driverInfo, moltenVk, feats.shaderFloat64(), Set.copyOf(exts),

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.tensorbuffer.observe.ByteUnits;
 import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.einsum.Contraction.Allocation;
 
@@ -197,17 +198,6 @@ public final class AllocationProfile {
 
     /** Bytes as {@code 512 B}, {@code 4 KiB}, {@code 1.5 MiB}. */
     static String human(long b) {
-        if (b < 1024) {
-            return b + " B";
-        }
-        String[] u = {"KiB", "MiB", "GiB", "TiB"};
-        double v = b;
-        int i = -1;
-        while (v >= 1024 && i < u.length - 1) {
-            v /= 1024;
-            i++;
-        }
-        return (v == Math.rint(v) ? String.format(Locale.ROOT, "%.0f", v) : String.format(Locale.ROOT, "%.1f", v))
-                + " " + u[i];
+        return ByteUnits.format(b);
     }
 }
