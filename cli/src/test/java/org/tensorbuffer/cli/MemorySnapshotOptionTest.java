@@ -61,7 +61,7 @@ class MemorySnapshotOptionTest {
             Files.createDirectories(png.getParent());
             TorchSnapshotChecks.Render render = TorchSnapshotChecks.memoryViz(pickle, "Active Memory Timeline", png);
             assertThat(render.errors()).as(render.page().toString()).isEmpty();
-            assertThat(render.colouredPixels()).as("coloured pixels in " + png).isGreaterThan(5000);
+            assertThat(render.colouredPixels()).as("coloured pixels in " + png).isGreaterThan(500);
         }
         Assumptions.assumeTrue(pySkip == null && vizSkip == null,
                 "not every PyTorch check ran: " + (pySkip != null ? pySkip : "") + " " + (vizSkip != null ? vizSkip
