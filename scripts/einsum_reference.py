@@ -8,6 +8,7 @@ remaining operand or in the output (as opt_einsum's linear paths).
 
 Two NumPy implementations of one step:
   einsum  np.einsum on the pair (optimize=False: NumPy's C loops)
+  einsum-opt  np.einsum(optimize=True) on the pair (NumPy picks tensordot/BLAS for the pair where it can)
   blas    as opt_einsum: np.tensordot (BLAS) when the pair has no batch (Hadamard) label, no repeated label and no
           label summed in one operand only; np.einsum otherwise
   bmm     (default) as TensorBuffer: sum labels only one operand has, transpose to [batch, left, contracted] and
@@ -15,7 +16,7 @@ Two NumPy implementations of one step:
 
 Usage:
   einsum_reference.py INSTANCE.json [--path opt_flops] [--seed 42 | --inputs DIR] [--output OUT.npy]
-                      [--compare OURS.npy] [--bench N --impl einsum|blas] [--write-inputs DIR]
+                      [--compare OURS.npy] [--bench N --impl einsum|einsum-opt|blas] [--write-inputs DIR]
 --compare prints {"rel_err": ..., "norm": ...} (||ours - ref|| / ||ref||) and exits 1 above --tol (1e-10).
 --bench prints {"median_ms": ..., "times_ms": [...]} for N evaluations (inputs made once, outside the timing).
 """
@@ -120,6 +121,8 @@ def contract_pair(ta, tb, a, b, tr, impl):
     la = "".join(labels[c] for c in ta)
     lb = "".join(labels[c] for c in tb)
     lr = "".join(labels[c] for c in tr)
+    if impl == "einsum-opt":
+        return np.einsum(la + "," + lb + "->" + lr, a, b, optimize=True)
     if impl == "blas":
         sa, sb, sr = set(ta), set(tb), set(tr)
         batch = sa & sb & sr
@@ -175,7 +178,7 @@ def main():
     p.add_argument("--compare")
     p.add_argument("--tol", type=float, default=1e-10)
     p.add_argument("--bench", type=int, default=0)
-    p.add_argument("--impl", choices=["einsum", "blas", "bmm"], default="bmm")
+    p.add_argument("--impl", choices=["einsum", "einsum-opt", "blas", "bmm"], default="bmm")
     p.add_argument("--write-inputs")
     p.add_argument("--sizes", action="store_true", help="print the element counts of the intermediates")
     p.add_argument("--reference-json", help="write a reference summary for the Java tests: the whole result when it "

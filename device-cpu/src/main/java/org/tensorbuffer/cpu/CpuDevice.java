@@ -294,7 +294,8 @@ public final class CpuDevice implements Device {
 
     /**
      * {@code name}, {@code arch}, {@code threads}, {@code gemm} (e.g. {@code OpenBLAS (libopenblas.so.0)}),
-     * {@code gemm.threads}, {@code memory}, {@code alignment}, {@code live}.
+     * {@code gemm.threads}, {@code kernel.threads} (see {@link CpuKernels#threads()}), {@code memory},
+     * {@code alignment}, {@code live}.
      */
     @Override
     public Map<String, String> properties() {
@@ -304,6 +305,7 @@ public final class CpuDevice implements Device {
         p.put("threads", Integer.toString(Runtime.getRuntime().availableProcessors()));
         p.put("gemm", kernels.gemmDescription());
         p.put("gemm.threads", Integer.toString(kernels.gemmImplementation().threads()));
+        p.put("kernel.threads", kernels.threads() + " (-Dtensorbuffer.cpu.threads)");
         MemoryInfo mi = memoryInfo();
         p.put("memory", (memoryLimit >= 0 ? "limit " : "") + mib(mi.totalBytes()) + " total, "
                 + mib(mi.freeBytes()) + " free");

@@ -6,6 +6,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Objects;
+import java.util.concurrent.ForkJoinPool;
+import java.util.stream.IntStream;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -21,12 +23,14 @@ import org.tensorbuffer.device.Kernels;
  * a blocked Vector API GEMM; tiny products always in plain Java, where a native call costs more than the work).
  *
  * <p>The transformer ops ({@link #rmsnorm}, {@link #softmax}, {@link #silu}, {@link #rope}, {@link #attention}) follow
- * llama2.c's {@code run.c} (Karpathy, MIT licence) operation by operation; for F32 they compute in {@code float} in
- * the same order as {@code run.c} ({@code expf}, {@code sqrtf}, {@code powf}, {@code cosf}, {@code sinf} as the
- * {@link Math} functions in {@code double} cast to {@code float}, which agree with glibc's float functions), so that a
- * model run with them picks the same tokens as {@code run.c}; the tests compare them with an operation-by-operation
- * float32 emulation of {@code run.c} ({@code device-cpu/scripts/gen_reference.py}). F64 runs the same formulas in
- * {@code double}. Matrix products are not bit-identical to {@code run.c}'s sequential {@code matmul} (BLAS sums in
+ * llama2.c's {@code run.c} (Karpathy, MIT licence) operation by operation; for F32 they compute in {@code float} with
+ * the Vector API on native memory (whole-vector loads, FMA, the JDK's vector {@code EXP}), with sums reassociated into
+ * vector lanes as {@code run.c} built with {@code -Ofast} does ({@code sqrtf}, {@code powf}, {@code cosf},
+ * {@code sinf} and the tails' {@code expf} as the {@link Math} functions in {@code double} cast to {@code float}); the
+ * tests compare them with an operation-by-operation float32 emulation of {@code run.c}
+ * ({@code device-cpu/scripts/gen_reference.py}) within one ulp (attention within four), and the decode tests check
+ * that a model run with them picks {@code run.c}'s tokens. F64 runs the same formulas in {@code double}, in
+ * sequential order. Matrix products are not bit-identical to {@code run.c}'s sequential {@code matmul} (BLAS sums in
  * another order).
  *
  * <p>Every method checks that its byte ranges lie inside the buffers ({@link IndexOutOfBoundsException}), that the
@@ -41,16 +45,80 @@ public final class CpuKernels implements Kernels {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Double> DS = DoubleVector.SPECIES_PREFERRED;
 
-    private final Gemm gemm;
+    /** Attention work ({@code nHeads * (pos + 1) * headSize} multiply-adds) from which heads are split over threads. */
+    static final long PARALLEL_ATTENTION_WORK = 1 << 15;
 
-    /** Kernels with the GEMM chosen by the system property {@code tensorbuffer.cpu.gemm} (see {@link Gemm}). */
+    private final Gemm gemm;
+    private final int threads;
+    private volatile ForkJoinPool pool;
+
+    /**
+     * Kernels with the GEMM chosen by the system property {@code tensorbuffer.cpu.gemm} (see {@link Gemm}) and the
+     * thread count of the system property {@code tensorbuffer.cpu.threads} (default 1).
+     */
     public CpuKernels() {
         this(Gemm.fromSystemProperty());
     }
 
-    /** Kernels with the given GEMM implementation. */
+    /** Kernels with the given GEMM implementation and the thread count of {@code tensorbuffer.cpu.threads}. */
     public CpuKernels(Gemm gemm) {
+        this(gemm, threadsFromSystemProperty());
+    }
+
+    /**
+     * Kernels with the given GEMM implementation and thread count.
+     *
+     * @param threads threads the kernels' own loops may use (attention splits its heads over them when the work is
+     *                large enough); 1 runs everything on the caller's thread. The GEMM's threads are its own
+     *                ({@link Gemm#threads()}).
+     * @throws IllegalArgumentException if {@code threads < 1}
+     */
+    public CpuKernels(Gemm gemm, int threads) {
         this.gemm = Objects.requireNonNull(gemm, "gemm");
+        if (threads < 1) {
+            throw new IllegalArgumentException("CPU kernel threads must be at least 1, got " + threads);
+        }
+        this.threads = threads;
+    }
+
+    /**
+     * The thread count of the system property {@code tensorbuffer.cpu.threads}: 1 when unset.
+     *
+     * @throws IllegalArgumentException if it is set to something other than a positive integer
+     */
+    static int threadsFromSystemProperty() {
+        String v = System.getProperty("tensorbuffer.cpu.threads");
+        if (v == null || v.isBlank()) {
+            return 1;
+        }
+        try {
+            int t = Integer.parseInt(v.trim());
+            if (t >= 1) {
+                return t;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("tensorbuffer.cpu.threads: need a positive integer, got '" + v + "'");
+    }
+
+    /** Threads the kernels' own loops may use (see {@link #CpuKernels(Gemm, int)}). */
+    public int threads() {
+        return threads;
+    }
+
+    private ForkJoinPool pool() {
+        ForkJoinPool p = pool;
+        if (p == null) {
+            synchronized (this) {
+                p = pool;
+                if (p == null) {
+                    p = new ForkJoinPool(threads);
+                    pool = p;
+                }
+            }
+        }
+        return p;
     }
 
     /** The GEMM implementation in use, e.g. {@code OpenBLAS (libopenblas.so.0)}. */
@@ -244,10 +312,7 @@ public final class CpuKernels implements Kernels {
         long px = range(x, xOffset, n, es, "silu x");
         long po = range(out, outOffset, n, es, "silu out");
         if (dtype == DType.F32) {
-            for (long i = 0; i < n; i++) {
-                float v = ALL.get(F, px + i * 4);
-                ALL.set(F, po + i * 4, v * (1.0f / (1.0f + (float) Math.exp(-v))));
-            }
+            VectorOpsF32.silu(px, po, n);
         } else {
             for (long i = 0; i < n; i++) {
                 double v = ALL.get(D, px + i * 8);
@@ -261,7 +326,7 @@ public final class CpuKernels implements Kernels {
     /**
      * {@inheritDoc}
      *
-     * <p>F32 as {@code run.c}: {@code ss} summed in {@code float} from the first element on,
+     * <p>F32 as {@code run.c}: {@code ss} summed in {@code float} (lane-parallel, fused multiply-add),
      * {@code ss = 1.0f / sqrtf(ss / cols + eps)}, {@code out[j] = weight[j] * (ss * x[j])}. {@code out} may alias
      * {@code x} exactly.
      */
@@ -278,22 +343,7 @@ public final class CpuKernels implements Kernels {
         long pw = range(weight, weightOffset, cols, es, "rmsnorm weight");
         long po = range(out, outOffset, total, es, "rmsnorm out");
         if (dtype == DType.F32) {
-            float e = (float) eps;
-            for (int r = 0; r < rows; r++) {
-                long xr = px + (long) r * cols * 4;
-                long or = po + (long) r * cols * 4;
-                float ss = 0.0f;
-                for (int j = 0; j < cols; j++) {
-                    float v = ALL.get(F, xr + j * 4L);
-                    ss += v * v;
-                }
-                ss /= cols;
-                ss += e;
-                ss = 1.0f / (float) Math.sqrt(ss);
-                for (int j = 0; j < cols; j++) {
-                    ALL.set(F, or + j * 4L, ALL.get(F, pw + j * 4L) * (ss * ALL.get(F, xr + j * 4L)));
-                }
-            }
+            VectorOpsF32.rmsnorm(px, pw, po, rows, cols, (float) eps);
         } else {
             for (int r = 0; r < rows; r++) {
                 long xr = px + (long) r * cols * 8;
@@ -314,7 +364,8 @@ public final class CpuKernels implements Kernels {
     /**
      * {@inheritDoc}
      *
-     * <p>F32 as {@code run.c}'s {@code softmax}: maximum, {@code expf(x - max)} summed in {@code float}, then each
+     * <p>F32 as {@code run.c}'s {@code softmax}: maximum, {@code expf(x - max)} (vector {@code EXP}) summed in
+     * {@code float} (lane-parallel), then each
      * element divided by the sum. A row with {@code validCols == 0} becomes all zeros.
      *
      * @throws IllegalArgumentException unless {@code 0 <= validCols <= cols} and {@code rows >= 0}
@@ -333,7 +384,7 @@ public final class CpuKernels implements Kernels {
         for (int r = 0; r < rows; r++) {
             long off = (long) r * cols * es;
             if (dtype == DType.F32) {
-                softmaxF32(px + off, po + off, validCols);
+                VectorOpsF32.softmax(px + off, po + off, validCols);
                 for (int j = validCols; j < cols; j++) {
                     ALL.set(F, po + off + j * 4L, 0.0f);
                 }
@@ -343,29 +394,6 @@ public final class CpuKernels implements Kernels {
                     ALL.set(D, po + off + j * 8L, 0.0);
                 }
             }
-        }
-    }
-
-    /** run.c softmax of {@code size} floats from {@code px} into {@code po} (which may be {@code px}). */
-    private static void softmaxF32(long px, long po, int size) {
-        if (size == 0) {
-            return;
-        }
-        float max = ALL.get(F, px);
-        for (int i = 1; i < size; i++) {
-            float v = ALL.get(F, px + i * 4L);
-            if (v > max) {
-                max = v;
-            }
-        }
-        float sum = 0.0f;
-        for (int i = 0; i < size; i++) {
-            float e = (float) Math.exp(ALL.get(F, px + i * 4L) - max);
-            ALL.set(F, po + i * 4L, e);
-            sum += e;
-        }
-        for (int i = 0; i < size; i++) {
-            ALL.set(F, po + i * 4L, ALL.get(F, po + i * 4L) / sum);
         }
     }
 
@@ -410,6 +438,10 @@ public final class CpuKernels implements Kernels {
         }
         long px = range(x, xOffset, dim, es, "rope x");
         long po = range(out, outOffset, dim, es, "rope out");
+        if (dtype == DType.F32) {
+            VectorOpsF32.rope(px, po, dim, headSize, pos);
+            return;
+        }
         for (int i = 0; i < dim; i += 2) {
             int headDim = i % headSize;
             if (dtype == DType.F32) {
@@ -437,7 +469,8 @@ public final class CpuKernels implements Kernels {
     /**
      * {@inheritDoc}
      *
-     * <p>F32 as {@code run.c}: scores {@code q . k} summed in {@code float} in index order, divided by
+     * <p>F32 as {@code run.c}: scores {@code q . k} summed in {@code float} (lane-parallel, fused multiply-add),
+     * divided by
      * {@code sqrtf(headSize)}, {@link #softmax run.c softmax} over {@code pos + 1} scores, then
      * {@code out[i] += att[t] * v[t][i]} for {@code t = 0..pos}.
      *
@@ -465,27 +498,14 @@ public final class CpuKernels implements Kernels {
         long po = range(out, outOffset, qElems, es, "attention out");
         int kvMul = nHeads / nKvHeads;
         if (dtype == DType.F32) {
-            float scale = (float) Math.sqrt(headSize);
-            for (int h = 0; h < nHeads; h++) {
-                long qh = pq + (long) h * headSize * 4;
-                long ah = pa + (long) h * attStride * 4;
-                long headOff = (long) (h / kvMul) * headSize * 4;
-                for (int t = 0; t <= pos; t++) {
-                    long kt = pk + (long) t * kvDim * 4 + headOff;
-                    float score = 0.0f;
-                    for (int i = 0; i < headSize; i++) {
-                        score += ALL.get(F, qh + i * 4L) * ALL.get(F, kt + i * 4L);
-                    }
-                    ALL.set(F, ah + t * 4L, score / scale);
-                }
-                softmaxF32(ah, ah, pos + 1);
-                long oh = po + (long) h * headSize * 4;
-                ALL.asSlice(oh, (long) headSize * 4).fill((byte) 0);
-                for (int t = 0; t <= pos; t++) {
-                    long vt = pv + (long) t * kvDim * 4 + headOff;
-                    float a = ALL.get(F, ah + t * 4L);
-                    axpyF32(a, vt, oh, headSize);
-                }
+            int parts = Math.min(threads, nHeads);
+            if (parts > 1 && (long) nHeads * (pos + 1) * headSize >= PARALLEL_ATTENTION_WORK) {
+                // Heads split over the kernels' pool; each part writes its own heads' att rows and outputs.
+                pool().submit(() -> IntStream.range(0, parts).parallel().forEach(i ->
+                        VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, i * nHeads / parts,
+                                (i + 1) * nHeads / parts, kvMul, headSize, kvDim, pos))).join();
+            } else {
+                VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, 0, nHeads, kvMul, headSize, kvDim, pos);
             }
         } else {
             double scale = Math.sqrt(headSize);
@@ -510,20 +530,6 @@ public final class CpuKernels implements Kernels {
                     axpyF64(a, vt, oh, headSize);
                 }
             }
-        }
-    }
-
-    /** {@code y[i] += a * x[i]} with a separate multiply and add (no FMA), as C computes it. */
-    private static void axpyF32(float a, long px, long py, int n) {
-        int i = 0;
-        int bound = n - n % FS.length();
-        for (; i < bound; i += FS.length()) {
-            FloatVector vx = FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER);
-            FloatVector vy = FloatVector.fromMemorySegment(FS, ALL, py + i * 4L, ORDER);
-            vy.add(vx.mul(a)).intoMemorySegment(ALL, py + i * 4L, ORDER);
-        }
-        for (; i < n; i++) {
-            ALL.set(F, py + i * 4L, ALL.get(F, py + i * 4L) + a * ALL.get(F, px + i * 4L));
         }
     }
 
@@ -638,8 +644,10 @@ public final class CpuKernels implements Kernels {
      * {@inheritDoc}
      *
      * <p>Axes of size 1 are dropped and adjacent axes that are contiguous with each other are merged first; then a
-     * fully contiguous source is one {@code memcpy}, an innermost axis with stride 1 is one copy per row, an innermost
-     * stride of 0 (broadcast) is a fill per row, and anything else is an element loop. Negative strides are allowed.
+     * fully contiguous source is one {@code memcpy}, long rows (at least {@code BlockedPermute.DST_BLOCK} elements)
+     * with stride 1 are one copy per row, long rows with stride 0 (broadcast) a fill per row, and anything else (a
+     * transpose, short rows) a cache-blocked tiled copy ({@code BlockedPermute}, after HPTT). Negative strides are
+     * allowed.
      *
      * @throws IllegalArgumentException if {@code shape} and {@code srcStrides} differ in length or a dimension is
      *                                  negative
@@ -708,6 +716,12 @@ public final class CpuKernels implements Kernels {
         long rowBytes = inner * es;
         if (rank == 1 && innerStride == 1) {
             MemorySegment.copy(ALL, ps, ALL, pd, rowBytes);
+            return;
+        }
+        if (rank >= 2 && (es == 2 || es == 4 || es == 8) && !((innerStride == 1 || innerStride == 0)
+                && inner >= BlockedPermute.DST_BLOCK)) {
+            // A transpose or short rows: cache-blocked tiles (HPTT-style) instead of one strided row at a time.
+            BlockedPermute.copy(ps, pd, dims, strides, rank, es);
             return;
         }
         long[] idx = new long[rank];

@@ -1,0 +1,242 @@
+package org.tensorbuffer.cpu;
+
+import static org.tensorbuffer.cpu.NativeMemory.ALL;
+
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+/**
+ * Cache-blocked strided gather into a contiguous destination (a permute), after the scheme of HPTT (Springer,
+ * Su, Bientinesi, "HPTT: A High-Performance Tensor Transposition C++ Library", ARRAY 2017): the axes are already
+ * fused where contiguous; the copy is split into tiles made of a group of the destination's innermost axes (about
+ * {@link #DST_BLOCK} elements, written as one contiguous run) times a group of the source's axes with the smallest
+ * strides (about {@link #SRC_BLOCK} elements), so that every cache line read from the source is used up while the
+ * tile is in L1. The outermost axis of each group may be cut into blocks (remainders at the end); the other axes
+ * run as an odometer over tiles. Within a tile, precomputed offset tables drive a scalar copy of 2-, 4- or 8-byte
+ * elements.
+ *
+ * <p>Axes are given innermost first in the destination's order (the destination is dense, row-major). Callers check
+ * the ranges. Stateless, thread-safe.
+ */
+final class BlockedPermute {
+    /** Elements of the destination-contiguous group of a tile. */
+    static final int DST_BLOCK = 64;
+    /** Elements of the source-contiguous group of a tile. */
+    static final int SRC_BLOCK = 32;
+
+    private BlockedPermute() {
+    }
+
+    /**
+     * Copies {@code prod(dims)} elements of {@code es} bytes: destination element at multi-index {@code i} (axis 0
+     * fastest, dense) from source element {@code sum i[a] * strides[a]}.
+     *
+     * @param ps    source address of multi-index 0
+     * @param pd    destination address
+     * @param dims  sizes, innermost (destination-fastest) first; all {@code > 1}
+     * @param strides source strides in elements, same order
+     * @param rank  number of valid entries in {@code dims}/{@code strides}
+     * @param es    element size in bytes: 2, 4 or 8
+     */
+    static void copy(long ps, long pd, long[] dims, long[] strides, int rank, int es) {
+        long[] dstStrides = new long[rank];
+        long p = 1;
+        for (int a = 0; a < rank; a++) {
+            dstStrides[a] = p;
+            p *= dims[a];
+        }
+        // Destination group: axes 0..dLast, axis dLast cut into blocks of dBlock.
+        int dLast = 0;
+        long dInner = 1; // product of the full axes 0..dLast-1
+        while (dLast < rank - 1 && dInner * dims[dLast] < DST_BLOCK) {
+            dInner *= dims[dLast];
+            dLast++;
+        }
+        long dBlock = Math.min(dims[dLast], ceilDiv(DST_BLOCK, dInner));
+        // Source group: the remaining axes by increasing |stride|, the last one cut into blocks of sBlock.
+        Integer[] rest = new Integer[rank - dLast - 1];
+        for (int a = dLast + 1; a < rank; a++) {
+            rest[a - dLast - 1] = a;
+        }
+        Arrays.sort(rest, (x, y) -> Long.compare(Math.abs(strides[x]), Math.abs(strides[y])));
+        int sCount = 0; // axes of the source group: rest[0..sCount-1], rest[sCount-1] blocked
+        long sInner = 1;
+        long sBlock = 1;
+        if (rest.length > 0) {
+            while (sCount < rest.length - 1 && sInner * dims[rest[sCount]] < SRC_BLOCK) {
+                sInner *= dims[rest[sCount]];
+                sCount++;
+            }
+            sBlock = Math.min(dims[rest[sCount]], ceilDiv(SRC_BLOCK, sInner));
+            sCount++;
+        }
+        int sLast = sCount > 0 ? rest[sCount - 1] : -1;
+        if (sCount > 0) {
+            sInner = 1;
+            for (int i = 0; i < sCount - 1; i++) {
+                sInner *= dims[rest[i]];
+            }
+        }
+        // Offset tables of a full tile: destination group (source offsets; destination offsets are 0..n-1) and
+        // source group (source and destination offsets), each enumerated with its blocked axis outermost, so a
+        // remainder block is a prefix of the table.
+        int nd = (int) (dInner * dBlock);
+        long[] dSrc = new long[nd];
+        enumerate(dims, strides, 0, dLast, dBlock, null, dSrc, null, null);
+        int ns = (int) (sInner * sBlock);
+        long[] sSrc = new long[ns];
+        long[] sDst = new long[ns];
+        int[] sAxes = new int[sCount];
+        for (int i = 0; i < sCount; i++) {
+            sAxes[i] = rest[i];
+        }
+        if (sCount == 0) {
+            sSrc[0] = 0;
+            sDst[0] = 0;
+        } else {
+            enumerate(dims, strides, -1, -1, sBlock, sAxes, sSrc, dstStrides, sDst);
+        }
+        // Outer odometer: every axis not in a group steps by 1; the two blocked axes step by their block sizes.
+        int[] outer = new int[rank];
+        long[] step = new long[rank];
+        int no = 0;
+        boolean[] inGroup = new boolean[rank];
+        for (int a = 0; a < dLast; a++) {
+            inGroup[a] = true;
+        }
+        for (int i = 0; i < sCount - 1; i++) {
+            inGroup[sAxes[i]] = true;
+        }
+        for (int a = 0; a < rank; a++) {
+            if (!inGroup[a]) {
+                outer[no] = a;
+                step[no] = a == dLast ? dBlock : a == sLast ? sBlock : 1;
+                no++;
+            }
+        }
+        long[] idx = new long[no];
+        long srcBase = 0;
+        long dstBase = 0;
+        while (true) {
+            long dExt = Math.min(dBlock, dims[dLast] - idxOf(idx, outer, no, dLast));
+            long sExt = sCount == 0 ? 1 : Math.min(sBlock, dims[sLast] - idxOf(idx, outer, no, sLast));
+            tile(ps + srcBase * es, pd + dstBase * es, dSrc, (int) (dInner * dExt), sSrc, sDst,
+                    (int) (sInner * sExt), es);
+            int k = 0;
+            for (; k < no; k++) {
+                int a = outer[k];
+                idx[k] += step[k];
+                srcBase += step[k] * strides[a];
+                dstBase += step[k] * dstStrides[a];
+                if (idx[k] < dims[a]) {
+                    break;
+                }
+                srcBase -= idx[k] * strides[a];
+                dstBase -= idx[k] * dstStrides[a];
+                idx[k] = 0;
+            }
+            if (k == no) {
+                return;
+            }
+        }
+    }
+
+    private static long idxOf(long[] idx, int[] outer, int no, int axis) {
+        for (int k = 0; k < no; k++) {
+            if (outer[k] == axis) {
+                return idx[k];
+            }
+        }
+        return 0;
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+
+    /**
+     * Fills offset tables for the axes {@code axes} (or {@code from..last} when {@code axes} is null), first axis
+     * fastest, the last one limited to {@code lastExtent}.
+     */
+    private static void enumerate(long[] dims, long[] strides, int from, int last, long lastExtent, int[] axes,
+                                  long[] srcOut, long[] dstStrides, long[] dstOut) {
+        int[] ax = axes;
+        if (ax == null) {
+            ax = new int[last - from + 1];
+            for (int i = 0; i < ax.length; i++) {
+                ax[i] = from + i;
+            }
+        }
+        int n = ax.length;
+        long[] idx = new long[n];
+        long src = 0;
+        long dst = 0;
+        for (int e = 0; e < srcOut.length; e++) {
+            srcOut[e] = src;
+            if (dstOut != null) {
+                dstOut[e] = dst;
+            }
+            for (int i = 0; i < n; i++) {
+                int a = ax[i];
+                long lim = i == n - 1 ? lastExtent : dims[a];
+                idx[i]++;
+                src += strides[a];
+                if (dstStrides != null) {
+                    dst += dstStrides[a];
+                }
+                if (idx[i] < lim) {
+                    break;
+                }
+                src -= idx[i] * strides[a];
+                if (dstStrides != null) {
+                    dst -= idx[i] * dstStrides[a];
+                }
+                idx[i] = 0;
+            }
+        }
+    }
+
+    /** One tile: for each source-group element k, a contiguous run of {@code nd} destination elements. */
+    private static void tile(long s, long d, long[] dSrc, int nd, long[] sSrc, long[] sDst, int ns, int es) {
+        switch (es) {
+            case 4 -> {
+                for (int k = 0; k < ns; k++) {
+                    long sk = s + sSrc[k] * 4;
+                    long dk = d + sDst[k] * 4;
+                    for (int j = 0; j < nd; j++) {
+                        ALL.set(ValueLayout.JAVA_INT_UNALIGNED, dk + j * 4L,
+                                ALL.get(ValueLayout.JAVA_INT_UNALIGNED, sk + dSrc[j] * 4));
+                    }
+                }
+            }
+            case 8 -> {
+                for (int k = 0; k < ns; k++) {
+                    long sk = s + sSrc[k] * 8;
+                    long dk = d + sDst[k] * 8;
+                    for (int j = 0; j < nd; j++) {
+                        ALL.set(ValueLayout.JAVA_LONG_UNALIGNED, dk + j * 8L,
+                                ALL.get(ValueLayout.JAVA_LONG_UNALIGNED, sk + dSrc[j] * 8));
+                    }
+                }
+            }
+            case 2 -> {
+                for (int k = 0; k < ns; k++) {
+                    long sk = s + sSrc[k] * 2;
+                    long dk = d + sDst[k] * 2;
+                    for (int j = 0; j < nd; j++) {
+                        ALL.set(ValueLayout.JAVA_SHORT_UNALIGNED, dk + j * 2L,
+                                ALL.get(ValueLayout.JAVA_SHORT_UNALIGNED, sk + dSrc[j] * 2));
+                    }
+                }
+            }
+            default -> {
+                for (int k = 0; k < ns; k++) {
+                    for (int j = 0; j < nd; j++) {
+                        ALL.set(ValueLayout.JAVA_BYTE, d + (sDst[k] + j) * es,
+                                ALL.get(ValueLayout.JAVA_BYTE, s + (sSrc[k] + dSrc[j]) * es));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+package org.tensorbuffer.cpu;
+
+import static org.tensorbuffer.cpu.NativeMemory.ALL;
+
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The float32 transformer kernels of {@link CpuKernels} with the Vector API on native memory: whole-vector loads at
+ * absolute addresses, FMA, {@link VectorOperators#EXP} (the JDK's vector math library, within 1 ulp of the exact
+ * result), lane-parallel sums. The formulas are llama2.c {@code run.c}'s (Karpathy, MIT licence); like {@code run.c}
+ * built with {@code -Ofast}, sums are reassociated (lane-parallel) and products fused, so results differ from the
+ * sequential float order in the last bits. One species only (the preferred one), with masked loads for a head
+ * dimension that is not a multiple of its length: a second species in the same hot code makes C2's type profiles
+ * of the vector classes polymorphic and the intrinsics fall back to Java loops.
+ *
+ * <p>Stateless apart from the RoPE table cache (an immutable table published through a volatile field); thread-safe.
+ * Callers check the ranges; these methods do not.
+ */
+final class VectorOpsF32 {
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final int L = FS.length();
+
+    /** cos/sin of {@code pos * freq_j} for {@code j < headSize / 2}; the last one computed is reused. */
+    private record RopeTable(int headSize, int pos, float[] cos, float[] sin) {
+    }
+
+    private static volatile RopeTable rope;
+
+    private VectorOpsF32() {
+    }
+
+    /** {@code sum a[i] * b[i]} over {@code n} floats. */
+    static float dot(long a, long b, int n) {
+        int i = 0;
+        FloatVector acc = FloatVector.zero(FS);
+        for (; i <= n - L; i += L) {
+            acc = FloatVector.fromMemorySegment(FS, ALL, a + i * 4L, ORDER)
+                    .fma(FloatVector.fromMemorySegment(FS, ALL, b + i * 4L, ORDER), acc);
+        }
+        if (i < n) {
+            VectorMask<Float> m = FS.indexInRange(i, n);
+            acc = FloatVector.fromMemorySegment(FS, ALL, a + i * 4L, ORDER, m)
+                    .fma(FloatVector.fromMemorySegment(FS, ALL, b + i * 4L, ORDER, m), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@code sum x[i]^2}. */
+    static float sumSquares(long x, int n) {
+        return dot(x, x, n);
+    }
+
+    /** run.c softmax of {@code size} floats from {@code px} into {@code po} (which may be {@code px}). */
+    static void softmax(long px, long po, int size) {
+        if (size == 0) {
+            return;
+        }
+        int bound = size - size % L;
+        float max = ALL.get(F, px);
+        int i = 0;
+        if (bound > 0) {
+            FloatVector m = FloatVector.broadcast(FS, Float.NEGATIVE_INFINITY);
+            for (; i < bound; i += L) {
+                m = m.max(FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER));
+            }
+            max = Math.max(max, m.reduceLanes(VectorOperators.MAX));
+        }
+        for (; i < size; i++) {
+            float v = ALL.get(F, px + i * 4L);
+            if (v > max) {
+                max = v;
+            }
+        }
+        float sum = 0.0f;
+        i = 0;
+        if (bound > 0) {
+            FloatVector acc = FloatVector.zero(FS);
+            for (; i < bound; i += L) {
+                FloatVector e = FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER).sub(max)
+                        .lanewise(VectorOperators.EXP);
+                e.intoMemorySegment(ALL, po + i * 4L, ORDER);
+                acc = acc.add(e);
+            }
+            sum = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < size; i++) {
+            float e = (float) Math.exp(ALL.get(F, px + i * 4L) - max);
+            ALL.set(F, po + i * 4L, e);
+            sum += e;
+        }
+        i = 0;
+        for (; i < bound; i += L) {
+            FloatVector.fromMemorySegment(FS, ALL, po + i * 4L, ORDER).div(sum)
+                    .intoMemorySegment(ALL, po + i * 4L, ORDER);
+        }
+        for (; i < size; i++) {
+            ALL.set(F, po + i * 4L, ALL.get(F, po + i * 4L) / sum);
+        }
+    }
+
+    /** run.c rmsnorm of {@code rows} rows of {@code cols} floats; {@code po} may be {@code px}. */
+    static void rmsnorm(long px, long pw, long po, int rows, int cols, float eps) {
+        for (int r = 0; r < rows; r++) {
+            long xr = px + (long) r * cols * 4;
+            long or = po + (long) r * cols * 4;
+            float ss = sumSquares(xr, cols);
+            ss /= cols;
+            ss += eps;
+            ss = 1.0f / (float) Math.sqrt(ss);
+            int j = 0;
+            int bound = cols - cols % L;
+            for (; j < bound; j += L) {
+                FloatVector.fromMemorySegment(FS, ALL, pw + j * 4L, ORDER)
+                        .mul(FloatVector.fromMemorySegment(FS, ALL, xr + j * 4L, ORDER).mul(ss))
+                        .intoMemorySegment(ALL, or + j * 4L, ORDER);
+            }
+            for (; j < cols; j++) {
+                ALL.set(F, or + j * 4L, ALL.get(F, pw + j * 4L) * (ss * ALL.get(F, xr + j * 4L)));
+            }
+        }
+    }
+
+    /** run.c SiLU: {@code x * (1 / (1 + exp(-x)))} over {@code n} floats. */
+    static void silu(long px, long po, long n) {
+        long i = 0;
+        long bound = n - n % L;
+        for (; i < bound; i += L) {
+            FloatVector v = FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER);
+            FloatVector d = v.neg().lanewise(VectorOperators.EXP).add(1.0f);
+            v.mul(FloatVector.broadcast(FS, 1.0f).div(d)).intoMemorySegment(ALL, po + i * 4L, ORDER);
+        }
+        for (; i < n; i++) {
+            float v = ALL.get(F, px + i * 4L);
+            ALL.set(F, po + i * 4L, v * (1.0f / (1.0f + (float) Math.exp(-v))));
+        }
+    }
+
+    /** run.c RoPE of {@code dim} floats at position {@code pos}; the cos/sin table is shared by q, k and layers. */
+    static void rope(long px, long po, int dim, int headSize, int pos) {
+        RopeTable t = rope;
+        if (t == null || t.headSize != headSize || t.pos != pos) {
+            int half = headSize / 2;
+            float[] c = new float[half];
+            float[] s = new float[half];
+            for (int j = 0; j < half; j++) {
+                float freq = 1.0f / (float) Math.pow(10000.0f, (2 * j) / (float) headSize);
+                float val = pos * freq;
+                c[j] = (float) Math.cos(val);
+                s[j] = (float) Math.sin(val);
+            }
+            t = new RopeTable(headSize, pos, c, s);
+            rope = t;
+        }
+        float[] c = t.cos;
+        float[] s = t.sin;
+        int half = headSize / 2;
+        for (int i = 0, j = 0; i < dim; i += 2) {
+            float fcr = c[j];
+            float fci = s[j];
+            float v0 = ALL.get(F, px + i * 4L);
+            float v1 = ALL.get(F, px + i * 4L + 4);
+            ALL.set(F, po + i * 4L, v0 * fcr - v1 * fci);
+            ALL.set(F, po + i * 4L + 4, v0 * fci + v1 * fcr);
+            if (++j == half) {
+                j = 0;
+            }
+        }
+    }
+
+    /**
+     * Attention of heads {@code h0 <= h < h1} (run.c's multi-head attention loop body): scores
+     * {@code q_h . k_t / sqrt(headSize)}, softmax over {@code pos + 1}, {@code out_h = sum_t att_t v_t}.
+     */
+    static void attentionHeads(long pq, long pk, long pv, long pa, int attStride, long po, int h0, int h1,
+                               int kvMul, int headSize, int kvDim, int pos) {
+        float scale = (float) Math.sqrt(headSize);
+        long rowBytes = (long) kvDim * 4;
+        for (int h = h0; h < h1; h++) {
+            long qh = pq + (long) h * headSize * 4;
+            long ah = pa + (long) h * attStride * 4;
+            long headOff = (long) (h / kvMul) * headSize * 4;
+            long kt = pk + headOff;
+            for (int t = 0; t <= pos; t++, kt += rowBytes) {
+                ALL.set(F, ah + t * 4L, dot(qh, kt, headSize) / scale);
+            }
+            softmax(ah, ah, pos + 1);
+            long oh = po + (long) h * headSize * 4;
+            weightedSum(ah, pv + headOff, rowBytes, oh, headSize, pos + 1);
+        }
+    }
+
+    /** {@code out[i] = sum_t a[t] * v[t][i]} for {@code i < n}, rows of v {@code rowBytes} apart. */
+    private static void weightedSum(long pa, long pv, long rowBytes, long po, int n, int steps) {
+        for (int i = 0; i < n; i += L) {
+            VectorMask<Float> m = FS.indexInRange(i, n);
+            // Four accumulators over t break the FMA latency chain.
+            FloatVector acc0 = FloatVector.zero(FS);
+            FloatVector acc1 = FloatVector.zero(FS);
+            FloatVector acc2 = FloatVector.zero(FS);
+            FloatVector acc3 = FloatVector.zero(FS);
+            long vt = pv + i * 4L;
+            int t = 0;
+            for (; t <= steps - 4; t += 4, vt += 4 * rowBytes) {
+                acc0 = FloatVector.fromMemorySegment(FS, ALL, vt, ORDER, m)
+                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L)), acc0);
+                acc1 = FloatVector.fromMemorySegment(FS, ALL, vt + rowBytes, ORDER, m)
+                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 4)), acc1);
+                acc2 = FloatVector.fromMemorySegment(FS, ALL, vt + 2 * rowBytes, ORDER, m)
+                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 8)), acc2);
+                acc3 = FloatVector.fromMemorySegment(FS, ALL, vt + 3 * rowBytes, ORDER, m)
+                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 12)), acc3);
+            }
+            for (; t < steps; t++, vt += rowBytes) {
+                acc0 = FloatVector.fromMemorySegment(FS, ALL, vt, ORDER, m)
+                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L)), acc0);
+            }
+            acc0.add(acc1).add(acc2.add(acc3)).intoMemorySegment(ALL, po + i * 4L, ORDER, m);
+        }
+    }
+}
