@@ -14,7 +14,6 @@ import org.tensorbuffer.leak.LeakTracker;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.IllegalReferenceCountException;
 import org.tensorbuffer.memory.UseAfterRecycleException;
-import org.tensorbuffer.observe.MemoryHistory;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
 
@@ -61,6 +60,13 @@ public final class Tensor implements AutoCloseable {
     private final Shape shape;
     private final DType dtype;
     private final long byteOffset;
+    /**
+     * Bytes requested when the tensor's memory was counted ({@link TensorContext#empty}, {@link TensorContext#wrap});
+     * -1 for a view of a wrapped tensor (not counted).
+     */
+    private final long requestedBytes;
+    /** Made by {@link TensorContext#wrap}: its free is counted when it closes, not when its block is released. */
+    private final boolean wrapped;
     /** References to this tensor; 0 once closed. */
     private volatile int refCnt;
     /** Leak tracker when this tensor was sampled, else null. */
@@ -72,8 +78,11 @@ public final class Tensor implements AutoCloseable {
     MemoryScope scope;
     int scopeIndex;
 
-    Tensor(TensorContext ctx, Block block, Shape shape, DType dtype, long byteOffset) {
+    Tensor(TensorContext ctx, Block block, Shape shape, DType dtype, long byteOffset, long requestedBytes,
+           boolean wrapped) {
         this.ctx = ctx;
+        this.requestedBytes = requestedBytes;
+        this.wrapped = wrapped;
         this.block = block;
         this.generation = block.generation();
         this.shape = shape;
@@ -81,24 +90,30 @@ public final class Tensor implements AutoCloseable {
         this.byteOffset = byteOffset;
         REF_CNT.set(this, 1);
         this.leak = LeakDetector.shouldTrack()
-                ? LeakDetector.track(this, toString(), shape.byteSize(dtype), releaser(ctx, block, generation))
+                ? LeakDetector.track(this, toString(), shape.byteSize(dtype),
+                        releaser(ctx, block, generation, requestedBytes, wrapped))
                 : null;
         MemoryScope.register(this);
     }
 
     /** The leak detector's release action: must not capture the tensor. */
-    private static Runnable releaser(TensorContext ctx, Block block, int generation) {
-        return () -> releaseBlock(ctx, block, generation);
+    private static Runnable releaser(TensorContext ctx, Block block, int generation, long requestedBytes,
+                                     boolean wrapped) {
+        return () -> releaseBlock(ctx, block, generation, requestedBytes, wrapped);
     }
 
-    private static void releaseBlock(TensorContext ctx, Block block, int generation) {
+    private static void releaseBlock(TensorContext ctx, Block block, int generation, long requestedBytes,
+                                     boolean wrapped) {
         // a block recycled behind the tensor's back belongs to someone else now: never release their reference
-        if (block.releaseIfGeneration(generation)) {
-            MemoryHistory h = ctx.memoryHistory();
-            if (h != null) {
-                h.recordFree(block, generation);
-            }
+        boolean last = block.releaseIfGeneration(generation);
+        if ((last || wrapped) && requestedBytes >= 0) {
+            ctx.freed(block, generation, requestedBytes);
         }
+    }
+
+    /** What a view counts: the block's request (freed with the block), nothing for a view of a wrapped tensor. */
+    private long viewRequestedBytes() {
+        return wrapped ? -1 : requestedBytes;
     }
 
     // ----------------------------------------------------------------------------------------------- accessors
@@ -274,7 +289,7 @@ public final class Tensor implements AutoCloseable {
         if (s != null) {
             s.forget(this);
         }
-        releaseBlock(ctx, block, generation);
+        releaseBlock(ctx, block, generation, requestedBytes, wrapped);
     }
 
     // ----------------------------------------------------------------------------------------------- views
@@ -291,7 +306,7 @@ public final class Tensor implements AutoCloseable {
                     + " elements) to " + newShape + " (" + newShape.elementCount() + " elements)");
         }
         block.retain();
-        return new Tensor(ctx, block, newShape, dtype, byteOffset);
+        return new Tensor(ctx, block, newShape, dtype, byteOffset, viewRequestedBytes(), false);
     }
 
     /** {@link #reshape(Shape)} with dimensions. */
@@ -317,7 +332,8 @@ public final class Tensor implements AutoCloseable {
         long rowBytes = dims[0] == 0 ? 0 : byteSize() / dims[0];
         dims[0] = end - start;
         block.retain();
-        return new Tensor(ctx, block, Shape.of(dims), dtype, byteOffset + start * rowBytes);
+        return new Tensor(ctx, block, Shape.of(dims), dtype, byteOffset + start * rowBytes, viewRequestedBytes(),
+                false);
     }
 
     /** A view of row {@code i} of axis 0, with the remaining dimensions; shares the block. */
@@ -333,7 +349,7 @@ public final class Tensor implements AutoCloseable {
         long rowBytes = byteSize() / dims[0];
         block.retain();
         return new Tensor(ctx, block, Shape.of(Arrays.copyOfRange(dims, 1, dims.length)), dtype,
-                byteOffset + i * rowBytes);
+                byteOffset + i * rowBytes, viewRequestedBytes(), false);
     }
 
     // ----------------------------------------------------------------------------------------------- host data

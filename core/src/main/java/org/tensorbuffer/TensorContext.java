@@ -3,13 +3,18 @@ package org.tensorbuffer;
 import java.lang.foreign.MemorySegment;
 import java.util.Map;
 import org.tensorbuffer.device.Device;
+import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.device.Devices;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BufferPool;
 import org.tensorbuffer.memory.RawAllocator;
 import org.tensorbuffer.memory.ShapeBuckets;
 import org.tensorbuffer.memory.TensorBuffer;
-import org.tensorbuffer.observe.MemoryHistory;
+import org.tensorbuffer.memory.BlockOwner;
+import org.tensorbuffer.memory.ReservationListener;
+import org.tensorbuffer.observe.AllocationListener;
+import org.tensorbuffer.observe.MemoryCounters;
+import org.tensorbuffer.observe.MemorySource;
 import org.tensorbuffer.observe.MemoryStats;
 import org.tensorbuffer.plan.MemoryPlan;
 import org.tensorbuffer.plan.PlannedAllocator;
@@ -33,7 +38,7 @@ import org.tensorbuffer.types.Shape;
  * }
  * }</pre>
  */
-public final class TensorContext implements AutoCloseable {
+public final class TensorContext implements MemorySource, AutoCloseable {
     private final Device device;
     private final BufferPool pool;
     private final TensorBuffer tensorBuffer;
@@ -41,7 +46,8 @@ public final class TensorContext implements AutoCloseable {
     private final boolean ownsPools;
     private final PlannedAllocator planner;
     private volatile AllocationStrategy strategy;
-    private volatile MemoryHistory memoryHistory;
+    private final MemoryCounters counters = new MemoryCounters();
+    private volatile AllocationListener allocationListener;
     private volatile ShapeBuckets shapeBuckets;
 
     private TensorContext(Device device, BufferPool pool, TensorBuffer tensorBuffer, AllocationStrategy strategy,
@@ -53,7 +59,27 @@ public final class TensorContext implements AutoCloseable {
         this.strategy = strategy;
         this.ownsPools = ownsPools;
         this.planner = new PlannedAllocator(pool);
+        ReservationListener reservations = new ReservationListener() {
+            @Override
+            public void reservationChanged(BlockOwner owner, long deltaBytes) {
+                reservationChanged(owner, null, deltaBytes);
+            }
+
+            @Override
+            public void reservationChanged(BlockOwner owner, DeviceBuffer buffer, long deltaBytes) {
+                counters.reservationChanged(owner, deltaBytes);
+                AllocationListener l = allocationListener;
+                if (l != null) {
+                    l.reservationChanged(owner, buffer, deltaBytes);
+                }
+            }
+        };
+        pool.reservationListener(reservations);
+        tensorBuffer.reservationListener(reservations);
+        raw.reservationListener(reservations);
+        planner.reservationListener(reservations);
     }
+
 
     /** A context with its own pool (default limits) and TensorBuffer on {@code device}. */
     public static TensorContext create(Device device, AllocationStrategy strategy) {
@@ -86,21 +112,25 @@ public final class TensorContext implements AutoCloseable {
     }
 
     /** The reactive pool. */
+    @Override
     public BufferPool pool() {
         return pool;
     }
 
     /** The proactive TensorBuffer. */
+    @Override
     public TensorBuffer tensorBuffer() {
         return tensorBuffer;
     }
 
     /** The raw allocator used by {@link AllocationStrategy#NONE}. */
+    @Override
     public RawAllocator raw() {
         return raw;
     }
 
     /** The liveness-based planner used by {@link AllocationStrategy#PLANNED} (falls back to {@link #pool()}). */
+    @Override
     public PlannedAllocator planner() {
         return planner;
     }
@@ -179,41 +209,78 @@ public final class TensorContext implements AutoCloseable {
         return shapeBuckets;
     }
 
-    /** A tensor over a block the caller holds a reference to; the tensor takes over that reference. */
+    /**
+     * A tensor over a block the caller holds a reference to; the tensor takes over that reference. Statistics and
+     * recorders count the block as allocated from now until this tensor closes (e.g. a weight over a TensorBuffer
+     * learnable buffer counts as live while the model holds it).
+     */
     public Tensor wrap(Block block, Shape shape, DType dtype) {
         if (block.capacity() < shape.byteSize(dtype)) {
             throw new IllegalArgumentException("block of " + block.capacity() + " bytes is too small for " + shape
                     + " " + dtype);
         }
-        return new Tensor(this, block, shape, dtype, 0);
+        long requested = shape.byteSize(dtype);
+        Tensor t = new Tensor(this, block, shape, dtype, 0, requested, true);
+        allocated(block, requested, shape, dtype);
+        return t;
     }
 
     /** An uninitialised tensor (its memory may hold a previous tensor's data). */
     public Tensor empty(Shape shape, DType dtype) {
-        Tensor t = new Tensor(this, allocate(shape, dtype), shape, dtype, 0);
-        MemoryHistory h = memoryHistory;
-        if (h != null) {
-            h.recordAlloc(t);
-        }
+        long requested = shape.byteSize(dtype);
+        Block block = allocate(shape, dtype);
+        Tensor t = new Tensor(this, block, shape, dtype, 0, requested, false);
+        allocated(block, requested, shape, dtype);
         return t;
     }
 
-    /** The recorder of allocation events installed by {@link MemoryHistory#record(TensorContext)}, or {@code null}. */
-    public MemoryHistory memoryHistory() {
-        return memoryHistory;
+    private void allocated(Block block, long requested, Shape shape, DType dtype) {
+        counters.allocated(block, requested, shape, dtype, null);
+        AllocationListener l = allocationListener;
+        if (l != null) {
+            l.allocated(block, requested, shape, dtype, strategy.name());
+        }
+    }
+
+    /** Called by {@link Tensor} when the last reference to a block taken by {@link #empty} is released. */
+    void freed(Block block, int generation, long requestedBytes) {
+        counters.freed(block, generation, requestedBytes);
+        AllocationListener l = allocationListener;
+        if (l != null) {
+            l.freed(block, generation, requestedBytes);
+        }
     }
 
     /**
-     * Installs (or with {@code null} removes) the recorder told of every tensor allocation and free of this context.
-     * Called by {@link MemoryHistory#record(TensorContext)} and {@link MemoryHistory#stop()}.
+     * The counters behind {@link #memoryStats()}: every tensor allocation and free and every device reservation of
+     * this context since it was created.
      */
-    public void memoryHistory(MemoryHistory history) {
-        this.memoryHistory = history;
+    @Override
+    public MemoryCounters memoryCounters() {
+        return counters;
+    }
+
+    /** The listener installed by {@link #allocationListener(AllocationListener)} (e.g. a MemoryHistory), or null. */
+    @Override
+    public AllocationListener allocationListener() {
+        return allocationListener;
     }
 
     /**
-     * Statistics of this context's allocators under stable keys in the style of {@code torch.cuda.memory_stats()}
-     * ({@code allocated_bytes.all.current}, {@code reserved_bytes.all.peak}, ...); see {@link MemoryStats}.
+     * Installs (or with {@code null} removes) the one listener told of every tensor allocation and free and every
+     * device reservation change of this context, e.g. {@code org.tensorbuffer.observe.MemoryHistory}. The context
+     * installs its own reservation listener on its pool, TensorBuffer, raw allocator and planner; replacing those
+     * (as {@code pool().reservationListener(...)}) stops this one and {@link #memoryStats()}'s segment figures.
+     */
+    @Override
+    public void allocationListener(AllocationListener listener) {
+        this.allocationListener = listener;
+    }
+
+    /**
+     * Statistics of this context under the keys and meanings of {@code torch.cuda.memory_stats()}
+     * ({@code allocated_bytes.all.current}, {@code reserved_bytes.all.peak}, ...) plus this project's own under
+     * {@code tensorbuffer.*}; see {@link MemoryStats}.
      */
     public Map<String, Long> memoryStats() {
         return MemoryStats.of(this);

@@ -128,7 +128,8 @@ class ScopeStressTest {
         assertThat(ps.rawAllocations() - ps.rawFrees()).isEqualTo(dev.allocations() - dev.frees()
                 - ts.reservedBlocks());
         Map<String, Long> m = reactive.memoryStats();
-        assertThat(m.get("hits.all") + m.get("misses.all")).isEqualTo(m.get("requests.all"));
+        assertThat(m.get("tensorbuffer.pool.hits") + m.get("tensorbuffer.pool.misses"))
+                .isEqualTo(m.get("tensorbuffer.pool.requests"));
         assertThat(m.get("allocated_bytes.all.current")).isZero();
         assertThat(pool.outstandingBlocks()).isEmpty();
 

@@ -14,12 +14,14 @@ import java.util.concurrent.Callable;
 import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.device.DeviceUnavailableException;
 import org.tensorbuffer.llama.DecodeRequest;
+import org.tensorbuffer.llama.DecodeRun;
 import org.tensorbuffer.llama.DecodeStats;
 import org.tensorbuffer.llama.PrefillMode;
 import org.tensorbuffer.bench.JmhResults;
 import org.tensorbuffer.bench.RunInfo;
 import org.tensorbuffer.report.CompareReport;
 import org.tensorbuffer.memory.PoolOutOfMemoryException;
+import org.tensorbuffer.observe.MemoryRecording;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -125,6 +127,9 @@ final class CompareCommand implements Callable<Integer> {
             description = "With --requests: batched or token prefill (default: ${DEFAULT-VALUE}).")
     String prefill;
 
+    @Mixin
+    MemorySnapshotOptions memoryOptions;
+
     @Spec
     CommandSpec spec;
 
@@ -171,6 +176,9 @@ final class CompareCommand implements Callable<Integer> {
                 out.println();
                 out.print(CompareTable.legend(c));
             }
+            if (memoryOptions.memorySnapshot != null) {
+                writeSnapshots(req, list, err);
+            }
             if (html != null) {
                 writeHtml(c, req);
                 if (!quiet) {
@@ -197,6 +205,29 @@ final class CompareCommand implements Callable<Integer> {
         if (einsumRepeat < 1) {
             throw new ParameterException(spec.commandLine(), "--einsum-repeat must be at least 1, got "
                     + einsumRepeat);
+        }
+    }
+
+    /**
+     * {@code --memory-snapshot FILE.pickle}: one more (untimed) decode per strategy, recorded into
+     * {@code FILE-<strategy>.pickle}.
+     */
+    private void writeSnapshots(DecodeRequest req, List<AllocationStrategy> list, PrintStream err)
+            throws IOException {
+        String name = memoryOptions.memorySnapshot.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        String stem = dot < 0 ? name : name.substring(0, dot);
+        String ext = dot < 0 ? "" : name.substring(dot);
+        for (AllocationStrategy s : list) {
+            String strategyName = s.name().toLowerCase(Locale.ROOT);
+            Path file = memoryOptions.memorySnapshot.resolveSibling(stem + "-" + strategyName + ext);
+            MemoryRecording rec = new MemoryRecording(null, file, memoryOptions.stacks, "decode "
+                    + req.model().getFileName() + " (" + strategyName + ", " + req.device() + "), recorded after "
+                    + "the comparison \u00b7 " + MemorySnapshotOptions.commandLine(spec));
+            DecodeRun.run(req.withStrategy(s), null, rec);
+            if (!quiet) {
+                err.println("compare: memory snapshot of " + strategyName + " written to " + file);
+            }
         }
     }
 

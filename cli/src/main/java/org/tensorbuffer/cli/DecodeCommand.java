@@ -98,6 +98,10 @@ final class DecodeCommand implements Callable<Integer> {
     @Mixin
     MemoryTimelineOption timelineOption;
 
+    @Mixin
+    MemorySnapshotOptions memoryOptions;
+
+
     @Override
     public Integer call() {
         PrintStream out = System.out;
@@ -135,7 +139,9 @@ final class DecodeCommand implements Callable<Integer> {
                 }
                 progress.update(pos, total);
             };
-            DecodeRun.Result r = DecodeRun.run(req, listener, memoryTimeline, prefillMode);
+            DecodeRun.Result r = DecodeRun.run(req, listener, memoryOptions.recording(memoryTimeline,
+                    "decode " + model.getFileName() + " (" + s.name().toLowerCase(java.util.Locale.ROOT) + ", " + device + ")", spec),
+                    prefillMode);
             progress.done();
             DecodeStats st = r.stats();
             if (json) {
@@ -152,6 +158,9 @@ final class DecodeCommand implements Callable<Integer> {
             }
             if (memoryTimeline != null && !json) {
                 err.println("memory timeline written to " + memoryTimeline);
+            }
+            if (memoryOptions.memorySnapshot != null && !json) {
+                err.println("memory snapshot written to " + memoryOptions.memorySnapshot);
             }
             out.flush();
             return 0;
@@ -240,38 +249,36 @@ final class DecodeCommand implements Callable<Integer> {
         return Math.round(v * f) / f;
     }
 
-    /** A progress line on stderr, updated at most once a second, for runs that take more than a second. */
+    /**
+     * A progress line on stderr, updated at most once a second, for runs that take more than a second. The first
+     * position is reported as warm-up (it compiles the kernels); tokens per second count from the second position on.
+     */
     static final class Progress {
-        private final PrintStream err;
-        private final boolean enabled;
-        private final long start = System.nanoTime();
-        private long last = start;
-        private boolean shown;
+        private final StderrProgress line;
+        private long warm;
+        private int warmDone;
 
         Progress(PrintStream err, boolean enabled) {
-            this.err = err;
-            this.enabled = enabled;
+            this.line = new StderrProgress(err, enabled, "decode");
         }
 
         void update(int done, int total) {
-            if (!enabled) {
-                return;
-            }
             long now = System.nanoTime();
-            if (now - last >= 1_000_000_000L) {
-                last = now;
-                shown = true;
-                double s = (now - start) / 1e9;
-                err.printf("decode: %d/%d positions, %.0f tok/s%s", done, total, done / s,
-                        System.console() != null ? "\r" : "\n");
-                err.flush();
+            if (warm == 0 && done >= 1) {
+                warm = now;
+                warmDone = done;
+            }
+            if (done <= warmDone || warm == 0) {
+                line.update(done + "/" + total + " positions (first position: warm-up, JIT compiling)");
+            } else {
+                double s = (now - warm) / 1e9;
+                line.update(String.format("%d/%d positions, %.1f tok/s after the first", done, total,
+                        (done - warmDone) / s));
             }
         }
 
         void done() {
-            if (shown && System.console() != null) {
-                err.println();
-            }
+            line.done();
         }
     }
 }

@@ -26,9 +26,11 @@ import org.tensorbuffer.plan.PlannedRun;
 import org.tensorbuffer.memory.PoolStats;
 import org.tensorbuffer.memory.TensorBufferStats;
 import org.tensorbuffer.observe.MemoryHistory;
+import org.tensorbuffer.observe.MemoryRecording;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
@@ -94,6 +96,10 @@ final class EinsumCommand implements Callable<Integer> {
     @Mixin
     MemoryTimelineOption timelineOption; // operands, warm-up and timed evaluations
 
+    @Mixin
+    MemorySnapshotOptions memoryOptions;
+
+
     @Override
     public Integer call() throws Exception {
         if (repeat < 1) {
@@ -111,14 +117,18 @@ final class EinsumCommand implements Callable<Integer> {
         Contraction plan = Contraction.plan(inst, path);
         Device dev = Devices.get(device);
         Map<String, Object> out = new LinkedHashMap<>();
+        MemoryRecording recording = memoryOptions.recording(memoryTimeline, "einsum " + inst.name() + " ("
+                + strat.name().toLowerCase(Locale.ROOT) + ", " + dev.id() + ")", spec);
         try (TensorContext ctx = TensorContext.create(dev, strat);
-             MemoryHistory history = memoryTimeline == null ? null : MemoryHistory.record(ctx)) {
+             MemoryHistory history = recording.start(ctx)) {
             List<Tensor> ops = inputs != null ? Operands.fromNpy(inst, inputs, ctx) : Operands.seeded(inst, seed, ctx);
             if (strat == AllocationStrategy.PROACTIVE) {
                 ctx.tensorBuffer().reserve(Evaluator.recordEvaluation(plan)); // one evaluation recorded on meta
             }
             Evaluator ev = new Evaluator(plan);
+            StderrProgress progress = new StderrProgress(System.err, true, "einsum " + inst.name());
             for (int w = 0; w < warmup; w++) {
+                progress.update("warm-up evaluation " + (w + 1) + "/" + warmup + " (untimed, JIT compiling)");
                 // under PLANNED each evaluation is one planned run: the first is recorded and planned, later ones replay
                 try (PlannedRun run = planned ? ctx.run() : null) {
                     ev.evaluate(ops, false).close();
@@ -133,6 +143,14 @@ final class EinsumCommand implements Callable<Integer> {
             long[] resultShape = null;
             for (int r = 0; r < repeat; r++) {
                 boolean last = r == repeat - 1;
+                if (r > 0) {
+                    long[] done = Arrays.copyOf(times, r);
+                    Arrays.sort(done);
+                    progress.update(String.format(Locale.ROOT, "timed evaluation %d/%d, median so far %.1f ms",
+                            r + 1, repeat, done[r / 2] / 1e6));
+                } else {
+                    progress.update("timed evaluation 1/" + repeat);
+                }
                 long t0 = System.nanoTime();
                 Tensor res;
                 try (PlannedRun run = planned ? ctx.run() : null) {
@@ -158,13 +176,16 @@ final class EinsumCommand implements Callable<Integer> {
                     res.close(); // also when writing fails: no false "memory leaked" report at close
                 }
             }
+            progress.done();
             PoolStats p1 = ctx.pool().stats();
             TensorBufferStats b1 = ctx.tensorBuffer().stats();
             long raw1 = ctx.rawAllocations();
-            if (history != null) {
-                history.stop();
-                history.writeHtml(memoryTimeline);
+            recording.finish(history);
+            if (memoryTimeline != null) {
                 out.put("memory_timeline", memoryTimeline.toString());
+            }
+            if (memoryOptions.memorySnapshot != null) {
+                out.put("memory_snapshot", memoryOptions.memorySnapshot.toString());
             }
             AllocationProfile prof = AllocationProfile.of(plan, peak);
 

@@ -73,7 +73,7 @@ public final class DeviceAllocator {
         }
         ReservationListener l = listener;
         if (l != null) {
-            l.reservationChanged(owner, bytes);
+            l.reservationChanged(owner, buf, bytes);
         }
         return buf;
     }
@@ -90,7 +90,7 @@ public final class DeviceAllocator {
         device.free(buffer);
         ReservationListener l = listener;
         if (l != null) {
-            l.reservationChanged(owner, -bytes);
+            l.reservationChanged(owner, buffer, -bytes);
         }
     }
 

@@ -5,6 +5,7 @@ import java.lang.ref.WeakReference;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import javax.management.InstanceAlreadyExistsException;
 import javax.management.JMException;
 import javax.management.MBeanServer;
 import javax.management.ObjectName;
@@ -14,8 +15,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Registers the {@link BufferPoolMXBean} and {@link TensorBufferMXBean} of each allocator with the platform MBean
- * server, under {@code org.tensorbuffer:type=BufferPool|TensorBuffer,device=<id>,name=<name>,id=<n>} ({@code id} is
- * a per-JVM sequence number, so two pools of the same name do not clash). The MBeans hold their allocator weakly, so
+ * server, under a stable name {@code org.tensorbuffer:type=BufferPool|TensorBuffer,device=<id>,name=<name>}, the
+ * values quoted only when JMX requires it (a value holding {@code , = : * ? "} or a newline, e.g. {@code "cuda:0"}),
+ * so that jmx_exporter rules and dashboards can name it. When an allocator of the same type, device and name is
+ * already registered, the newcomer gets {@code ,id=<n>} (a per-JVM
+ * sequence number) so that neither clashes. The MBeans hold their allocator weakly, so
  * registration never keeps an unclosed allocator alive. Set the system property {@code tensorbuffer.jmx=false} to turn
  * registration off. Thread-safe.
  */
@@ -43,15 +47,30 @@ public final class MemoryMBeans {
             return null;
         }
         try {
-            ObjectName on = new ObjectName(DOMAIN + ":type=" + type + ",device=" + ObjectName.quote(device)
-                    + ",name=" + ObjectName.quote(name) + ",id=" + SEQ.incrementAndGet());
+            String base = DOMAIN + ":type=" + type + ",device=" + value(device) + ",name=" + value(name);
             MBeanServer server = ManagementFactory.getPlatformMBeanServer();
-            server.registerMBean(new StandardMBean(bean, iface, true), on);
+            ObjectName on = new ObjectName(base);
+            try {
+                server.registerMBean(new StandardMBean(bean, iface, true), on);
+            } catch (InstanceAlreadyExistsException e) {
+                on = new ObjectName(base + ",id=" + SEQ.incrementAndGet());
+                server.registerMBean(new StandardMBean(bean, iface, true), on);
+            }
             return on;
         } catch (JMException | RuntimeException e) {
             LOG.warn("could not register the JMX bean of {} {}/{}", type, device, name, e);
             return null;
         }
+    }
+
+    /** {@code v} as an ObjectName value: as is when JMX allows it unquoted, else {@link ObjectName#quote}. */
+    static String value(String v) {
+        for (int i = 0; i < v.length(); i++) {
+            if (",=:*?\"\n".indexOf(v.charAt(i)) >= 0) {
+                return ObjectName.quote(v);
+            }
+        }
+        return v.isEmpty() ? ObjectName.quote(v) : v;
     }
 
     static void unregister(ObjectName on) {

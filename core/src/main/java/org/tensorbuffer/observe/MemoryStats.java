@@ -2,129 +2,146 @@ package org.tensorbuffer.observe;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.leak.LeakDetector;
 import org.tensorbuffer.memory.BufferPool;
 import org.tensorbuffer.memory.PoolStats;
 import org.tensorbuffer.memory.RawAllocator;
 import org.tensorbuffer.memory.TensorBuffer;
 import org.tensorbuffer.memory.TensorBufferStats;
+import org.tensorbuffer.plan.PlanStats;
 
 /**
- * Allocator statistics as a flat map with stable keys, in the style of PyTorch's {@code torch.cuda.memory_stats()}
- * (key names follow it where the concept is the same). Values are bytes or counts. The map iterates in a fixed order.
+ * Allocator statistics as a flat map under the keys, and with the meanings, of PyTorch's
+ * {@code torch.cuda.memory_stats()} ({@code torch/cuda/memory.py}; the counters of {@code DeviceStats} in
+ * {@code c10/cuda/CUDACachingAllocator.cpp}), followed by this project's own figures under {@code tensorbuffer.*}.
+ * Values are bytes or counts; the map iterates in a fixed order.
  *
- * <p>Keys of the form {@code <stat>.<component>.<figure>}; {@code <component>} is {@code all} (the sum), or for a
- * {@link TensorContext} also {@code pool} (its {@link BufferPool}), {@code tensor_buffer} (its {@link TensorBuffer})
- * and {@code raw} (its {@link RawAllocator}, strategy NONE), as torch splits {@code small_pool}/{@code large_pool}.
+ * <p>For a context ({@link #of(MemorySource)}), the torch keys come from its {@link MemoryCounters}:
+ * {@code <stat>.<pool>.<figure>} for each stat of {@link MemoryCounters#STATS}, pool {@code all}, {@code small_pool}
+ * (blocks of at most 1 MiB) or {@code large_pool}, figure {@code current}, {@code peak} (true high-water mark over the
+ * context), {@code allocated} and {@code freed} (totals), as in torch:
+ * <ul>
+ *   <li>{@code allocation}: tensor allocations (blocks handed to tensors); {@code active}: the same (no stream
+ *       frees are ever pending);</li>
+ *   <li>{@code segment}: device allocations (torch's {@code cudaMalloc} calls) by the pool, the TensorBuffer, the raw
+ *       allocator and the planner's arenas;</li>
+ *   <li>{@code allocated_bytes}, {@code active_bytes}: block bytes of the tensors' blocks (size-class bytes for the
+ *       pool, torch's rounded sizes); {@code requested_bytes}: the bytes the tensors asked for;</li>
+ *   <li>{@code reserved_bytes}: bytes of the device allocations (live and cached);</li>
+ *   <li>{@code inactive_split}, {@code inactive_split_bytes}: always 0, blocks are never split.</li>
+ * </ul>
+ * then {@code num_alloc_retries}, {@code num_ooms}, {@code num_sync_all_streams} (0), {@code num_device_alloc},
+ * {@code num_device_free}, and the {@code tensorbuffer.*} extras (per-allocator figures, hits and misses, evictions,
+ * learnable bytes, the planner, leak reports). docs/observability.md lists every key with its torch counterpart.
  *
- * <table>
- *   <caption>memoryStats keys</caption>
- *   <tr><th>key</th><th>meaning</th></tr>
- *   <tr><td>{@code allocated_bytes.X.current}</td><td>live bytes: blocks handed out and not yet released (block
- *       bytes, i.e. size-class bytes for the pool)</td></tr>
- *   <tr><td>{@code allocated_bytes.X.peak}</td><td>high-water mark of the above (for {@code all}: the sum of the
- *       components' peaks, an upper bound)</td></tr>
- *   <tr><td>{@code active_bytes.X.current} / {@code .peak}</td><td>same as allocated (no block splitting, no pending
- *       stream frees); kept for torch compatibility</td></tr>
- *   <tr><td>{@code inactive_bytes.X.current}</td><td>cached bytes: reserved but not handed out</td></tr>
- *   <tr><td>{@code reserved_bytes.X.current} / {@code .peak}</td><td>bytes held from the device (live +
- *       cached), and its high-water mark</td></tr>
- *   <tr><td>{@code requests.X}</td><td>allocation requests (a TensorBuffer miss counts once, at the pool)</td></tr>
- *   <tr><td>{@code hits.X} / {@code misses.X}</td><td>requests served from a cache / needing a device allocation;
- *       {@code hits + misses == requests}</td></tr>
- *   <tr><td>{@code num_device_alloc.X} / {@code num_device_free.X}</td><td>raw device allocations / frees</td></tr>
- *   <tr><td>{@code num_evictions}</td><td>cached blocks freed for a budget, a cap or out of memory</td></tr>
- *   <tr><td>{@code num_alloc_retries}</td><td>device allocations retried after an out-of-memory error and emptying
- *       the cache</td></tr>
- *   <tr><td>{@code num_ooms}</td><td>requests that failed with an out-of-memory exception</td></tr>
- *   <tr><td>{@code learnable_bytes.current}</td><td>bytes of TensorBuffer learnable (weight) buffers</td></tr>
- *   <tr><td>{@code num_leaks_reported}</td><td>leak reports in this JVM ({@link LeakDetector#leakCount()})</td></tr>
- * </table>
- *
- * <p>Exactness is that of {@link PoolStats} (exact when the allocators are quiescent). Thread-safe.
+ * <p>For a lone {@link BufferPool} or {@link TensorBuffer} the map holds the torch keys its own statistics support
+ * ({@code allocated_bytes.all.*}, {@code reserved_bytes.all.*}, {@code segment.all.*}, ...) and its
+ * {@code tensorbuffer.*} figures. Exactness is that of {@link PoolStats} (exact when the allocators are quiescent).
+ * Thread-safe.
  */
 public final class MemoryStats {
     private MemoryStats() {
     }
 
-    /** The statistics of a context's pool, TensorBuffer and raw allocator, with {@code all} their sum. */
-    public static Map<String, Long> of(TensorContext ctx) {
+    /** The statistics of a context (a {@code TensorContext}): torch's keys, then {@code tensorbuffer.*}. */
+    public static Map<String, Long> of(MemorySource ctx) {
         PoolStats p = ctx.pool().stats();
         TensorBufferStats t = ctx.tensorBuffer().stats();
         RawAllocator r = ctx.raw();
-        Component pool = pool(p);
-        Component tb = tensorBuffer(t);
-        Component raw = new Component(r.liveBytes(), r.peakLiveBytes(), r.liveBytes(), r.peakLiveBytes(),
-                r.rawAllocations(), 0, r.rawAllocations(), r.rawAllocations(), r.rawFrees());
-        Component all = new Component(pool.live + tb.live + raw.live, pool.peakLive + tb.peakLive + raw.peakLive,
-                pool.reserved + tb.reserved + raw.reserved, pool.peakReserved + tb.peakReserved + raw.peakReserved,
-                pool.requests + tb.hits + raw.requests, pool.hits + tb.hits, pool.misses + raw.misses,
-                pool.deviceAllocs + tb.deviceAllocs + raw.deviceAllocs,
-                pool.deviceFrees + tb.deviceFrees + raw.deviceFrees);
-        Map<String, Long> m = new LinkedHashMap<>();
-        all.put(m, "all");
-        pool.put(m, "pool");
-        tb.put(m, "tensor_buffer");
-        raw.put(m, "raw");
-        m.put("num_evictions", p.evictions());
+        PlanStats plan = ctx.planner().stats();
+        MemoryCounters c = ctx.memoryCounters();
+        Map<String, Long> m = new LinkedHashMap<>(c.snapshot());
         m.put("num_alloc_retries", p.allocRetries());
         m.put("num_ooms", p.ooms());
-        m.put("learnable_bytes.current", t.learnableBytes());
-        m.put("num_leaks_reported", LeakDetector.leakCount());
+        m.put("num_sync_all_streams", 0L);
+        m.put("num_device_alloc", c.get("segment", "all", "allocated"));
+        m.put("num_device_free", c.get("segment", "all", "freed"));
+        pool(m, p);
+        tensorBuffer(m, t);
+        m.put("tensorbuffer.raw.allocated_bytes.current", r.liveBytes());
+        m.put("tensorbuffer.raw.allocated_bytes.peak", r.peakLiveBytes());
+        m.put("tensorbuffer.raw.num_device_alloc", r.rawAllocations());
+        m.put("tensorbuffer.raw.num_device_free", r.rawFrees());
+        m.put("tensorbuffer.planner.arena_bytes", plan.arenaBytes());
+        m.put("tensorbuffer.planner.num_arena_alloc", plan.arenaAllocations());
+        m.put("tensorbuffer.planner.planned_allocations", plan.plannedAllocations());
+        m.put("tensorbuffer.planner.fallback_allocations", plan.fallbackAllocations());
+        m.put("tensorbuffer.num_leaks_reported", LeakDetector.leakCount());
         return m;
     }
 
-    /** The statistics of one pool under the {@code all} keys. */
+    /** The statistics of one pool: the torch keys its {@link PoolStats} support, then {@code tensorbuffer.pool.*}. */
     public static Map<String, Long> of(BufferPool pool) {
         PoolStats p = pool.stats();
         Map<String, Long> m = new LinkedHashMap<>();
-        pool(p).put(m, "all");
-        m.put("num_evictions", p.evictions());
+        torchSubset(m, p.liveBytes(), p.peakLiveBytes(), p.reservedBytes(), p.peakReservedBytes(), p.rawAllocations(),
+                p.rawFrees());
         m.put("num_alloc_retries", p.allocRetries());
         m.put("num_ooms", p.ooms());
+        m.put("num_device_alloc", p.rawAllocations());
+        m.put("num_device_free", p.rawFrees());
+        pool(m, p);
         return m;
     }
 
     /**
-     * The statistics of one TensorBuffer under the {@code all} keys; here {@code requests}, {@code hits} and
-     * {@code misses} count {@link TensorBuffer#take} calls (a miss is served by the fallback pool).
+     * The statistics of one TensorBuffer: the torch keys its {@link TensorBufferStats} support, then
+     * {@code tensorbuffer.tensor_buffer.*}, whose {@code requests}, {@code hits} and {@code misses} count
+     * {@link TensorBuffer#take} calls (a miss is served by the fallback pool).
      */
     public static Map<String, Long> of(TensorBuffer tensorBuffer) {
         TensorBufferStats t = tensorBuffer.stats();
         Map<String, Long> m = new LinkedHashMap<>();
-        new Component(t.liveBytes(), t.peakLiveBytes(), t.reservedBytes(), t.peakReservedBytes(), t.requests(),
-                t.hits(), t.misses(), t.rawAllocations(), t.rawFrees()).put(m, "all");
-        m.put("learnable_bytes.current", t.learnableBytes());
+        torchSubset(m, t.liveBytes(), t.peakLiveBytes(), t.reservedBytes(), t.peakReservedBytes(), t.rawAllocations(),
+                t.rawFrees());
+        m.put("num_device_alloc", t.rawAllocations());
+        m.put("num_device_free", t.rawFrees());
+        tensorBuffer(m, t);
         return m;
     }
 
-    private static Component pool(PoolStats p) {
-        return new Component(p.liveBytes(), p.peakLiveBytes(), p.reservedBytes(), p.peakReservedBytes(),
-                p.requests(), p.hits(), p.misses(), p.rawAllocations(), p.rawFrees());
+    private static void torchSubset(Map<String, Long> m, long live, long peakLive, long reserved, long peakReserved,
+                                    long deviceAllocs, long deviceFrees) {
+        m.put("segment.all.current", deviceAllocs - deviceFrees);
+        m.put("segment.all.allocated", deviceAllocs);
+        m.put("segment.all.freed", deviceFrees);
+        m.put("allocated_bytes.all.current", live);
+        m.put("allocated_bytes.all.peak", peakLive);
+        m.put("reserved_bytes.all.current", reserved);
+        m.put("reserved_bytes.all.peak", peakReserved);
+        m.put("active_bytes.all.current", live);
+        m.put("active_bytes.all.peak", peakLive);
+        m.put("inactive_split_bytes.all.current", 0L);
     }
 
-    /** In a context, TensorBuffer misses are counted by the pool, so only its hits are its own requests. */
-    private static Component tensorBuffer(TensorBufferStats t) {
-        return new Component(t.liveBytes(), t.peakLiveBytes(), t.reservedBytes(), t.peakReservedBytes(), t.hits(),
-                t.hits(), 0, t.rawAllocations(), t.rawFrees());
+    private static void pool(Map<String, Long> m, PoolStats p) {
+        String k = "tensorbuffer.pool.";
+        m.put(k + "requests", p.requests());
+        m.put(k + "hits", p.hits());
+        m.put(k + "misses", p.misses());
+        m.put(k + "allocated_bytes.current", p.liveBytes());
+        m.put(k + "allocated_bytes.peak", p.peakLiveBytes());
+        m.put(k + "cached_bytes.current", p.cachedBytes());
+        m.put(k + "reserved_bytes.current", p.reservedBytes());
+        m.put(k + "reserved_bytes.peak", p.peakReservedBytes());
+        m.put(k + "num_device_alloc", p.rawAllocations());
+        m.put(k + "num_device_free", p.rawFrees());
+        m.put(k + "num_evictions", p.evictions());
+        m.put(k + "budget_bytes", p.budgetBytes());
     }
 
-    private record Component(long live, long peakLive, long reserved, long peakReserved, long requests, long hits,
-                             long misses, long deviceAllocs, long deviceFrees) {
-        void put(Map<String, Long> m, String c) {
-            m.put("allocated_bytes." + c + ".current", live);
-            m.put("allocated_bytes." + c + ".peak", peakLive);
-            m.put("active_bytes." + c + ".current", live);
-            m.put("active_bytes." + c + ".peak", peakLive);
-            m.put("inactive_bytes." + c + ".current", reserved - live);
-            m.put("reserved_bytes." + c + ".current", reserved);
-            m.put("reserved_bytes." + c + ".peak", peakReserved);
-            m.put("requests." + c, requests);
-            m.put("hits." + c, hits);
-            m.put("misses." + c, misses);
-            m.put("num_device_alloc." + c, deviceAllocs);
-            m.put("num_device_free." + c, deviceFrees);
-        }
+    private static void tensorBuffer(Map<String, Long> m, TensorBufferStats t) {
+        String k = "tensorbuffer.tensor_buffer.";
+        m.put(k + "requests", t.requests());
+        m.put(k + "hits", t.hits());
+        m.put(k + "misses", t.misses());
+        m.put(k + "allocated_bytes.current", t.liveBytes());
+        m.put(k + "allocated_bytes.peak", t.peakLiveBytes());
+        m.put(k + "cached_bytes.current", t.cachedBytes());
+        m.put(k + "reserved_bytes.current", t.reservedBytes());
+        m.put(k + "reserved_bytes.peak", t.peakReservedBytes());
+        m.put(k + "num_device_alloc", t.rawAllocations());
+        m.put(k + "num_device_free", t.rawFrees());
+        m.put(k + "learnable_bytes", t.learnableBytes());
     }
 }

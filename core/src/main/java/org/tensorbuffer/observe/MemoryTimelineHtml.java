@@ -50,6 +50,9 @@ public final class MemoryTimelineHtml {
                 .append("text-align:left}td.n{text-align:right}.legend span{display:inline-block;width:12px;")
                 .append("height:12px;margin:0 4px 0 12px;vertical-align:middle}pre{font-size:11px;margin:0}")
                 .append("</style></head><body>\n<h1>TensorBuffer memory timeline</h1>\n");
+        if (!history.description().isEmpty()) {
+            sb.append("<p id=\"what\"><b>").append(esc(history.description())).append("</b></p>\n");
+        }
         long end = ev.isEmpty() ? 1 : Math.max(1, ev.get(ev.size() - 1).timeNanos());
         long begin = ev.isEmpty() ? 0 : ev.get(0).timeNanos();
         sb.append("<p>Context: ").append(esc(history.context().toString())).append(" &middot; events kept: ")
@@ -57,7 +60,12 @@ public final class MemoryTimelineHtml {
                 .append(history.droppedCount()).append(") &middot; span: ").append(ms(end - begin))
                 .append(" &middot; peak live: ").append(bytes(history.peakLiveBytes()))
                 .append(" &middot; peak reserved: ").append(bytes(history.peakReservedBytes()))
-                .append(" &middot; live now: ").append(bytes(history.liveBytes())).append("</p>\n");
+                .append(" &middot; live now: ").append(bytes(history.liveBytes())).append("</p>\n")
+                .append("<p>Live = bytes of the blocks of every tensor of the context not yet closed, weights ")
+                .append("included (").append(bytes(history.liveBytesAtStart()))
+                .append(" were live when recording started); reserved = device memory held by the context's ")
+                .append("allocators (live + cached). The same meaning as <code>compare</code>'s peak live bytes ")
+                .append("and <code>memoryStats()</code>'s <code>allocated_bytes</code>.</p>\n");
         timeline(sb, ev, begin, end);
         Map<Long, long[]> spans = spans(ev, end);
         bars(sb, ev, spans, begin, end);
@@ -79,20 +87,19 @@ public final class MemoryTimelineHtml {
                 .append(H).append("\" viewBox=\"0 0 ").append(W).append(' ').append(H).append("\">\n");
         sb.append("<rect x=\"").append(LEFT).append("\" y=\"").append(TOP).append("\" width=\"").append(pw)
                 .append("\" height=\"").append(ph).append("\" fill=\"#fafafa\" stroke=\"#999\"/>\n");
-        for (int i = 0; i <= 4; i++) {
-            double v = maxY * i / 4.0;
-            double y = TOP + ph - ph * i / 4.0;
+        double[] yTicks = byteTicks(maxY, 5);
+        maxY = (long) Math.ceil(yTicks[yTicks.length - 1]);
+        String yUnit = byteUnit(maxY);
+        for (double v : yTicks) {
+            double y = TOP + ph - ph * v / maxY;
             sb.append("<line x1=\"").append(LEFT).append("\" x2=\"").append(LEFT + pw).append("\" y1=\"")
                     .append(f(y)).append("\" y2=\"").append(f(y)).append("\" stroke=\"#e0e0e0\"/>")
                     .append("<text x=\"").append(LEFT - 6).append("\" y=\"").append(f(y + 4))
-                    .append("\" font-size=\"11\" text-anchor=\"end\">").append(bytes((long) v)).append("</text>\n");
-            double x = LEFT + pw * i / 4.0;
-            sb.append("<text x=\"").append(f(x)).append("\" y=\"").append(H - BOTTOM + 16)
-                    .append("\" font-size=\"11\" text-anchor=\"").append(i == 4 ? "end" : "middle").append("\">")
-                    .append(ms((long) ((end - begin) * i / 4.0))).append("</text>\n");
+                    .append("\" font-size=\"11\" text-anchor=\"end\">").append(inUnit(v, yUnit)).append("</text>\n");
         }
+        timeAxis(sb, LEFT, pw, H - BOTTOM, begin, end);
         sb.append("<text x=\"").append(LEFT + pw / 2).append("\" y=\"").append(H - 6)
-                .append("\" font-size=\"12\" text-anchor=\"middle\">time since first event</text>\n");
+                .append("\" font-size=\"12\" text-anchor=\"middle\">time since the first event kept</text>\n");
         if (!ev.isEmpty()) {
             // One point per pixel column at most, keeping each column's maximum so that peaks stay visible.
             double[] liveCol = new double[pw + 1];
@@ -168,7 +175,7 @@ public final class MemoryTimelineHtml {
                 .append(") over time</h2>\n");
         int rowH = 16;
         int left = 230;
-        int h = TOP + largest.size() * rowH + 10;
+        int h = TOP + largest.size() * rowH + 40;
         int pw = W - left - RIGHT;
         sb.append("<svg id=\"allocations\" xmlns=\"http://www.w3.org/2000/svg\" width=\"").append(W)
                 .append("\" height=\"").append(h).append("\" viewBox=\"0 0 ").append(W).append(' ').append(h)
@@ -188,6 +195,8 @@ public final class MemoryTimelineHtml {
                     + ", " + bytes(e.bytes()) + ", " + e.pool() + ", " + e.strategy() + ", "
                     + ms(s[0] - begin) + " to " + ms(s[1] - begin))).append("</title></rect>\n");
         }
+        int axisY = TOP + largest.size() * rowH + 2;
+        timeAxis(sb, left, pw, axisY, begin, end);
         sb.append("</svg>\n");
     }
 
@@ -228,6 +237,90 @@ public final class MemoryTimelineHtml {
         }
         sb.append("</table>\n<p>Allocations made before the first kept event are counted in the totals but not "
                 + "listed.</p>\n");
+    }
+
+    /**
+     * A time axis along {@code [x0, x0 + width]} at height {@code y}: a line, round ("nice") tick values in ms or s,
+     * with tick marks and labels below.
+     */
+    private static void timeAxis(StringBuilder sb, int x0, int width, int y, long begin, long end) {
+        double span = Math.max(1, end - begin);
+        boolean seconds = span >= 2e9;
+        double scale = seconds ? 1e9 : 1e6;
+        double[] ticks = niceTicks(span / scale, 6);
+        sb.append("<line x1=\"").append(x0).append("\" x2=\"").append(x0 + width).append("\" y1=\"").append(y)
+                .append("\" y2=\"").append(y).append("\" stroke=\"#999\"/>\n");
+        for (double tick : ticks) {
+            double t = tick * scale;
+            if (t > span * 1.0001) {
+                break;
+            }
+            double x = x0 + width * t / span;
+            sb.append("<line x1=\"").append(f(x)).append("\" x2=\"").append(f(x)).append("\" y1=\"").append(y)
+                    .append("\" y2=\"").append(y + 4).append("\" stroke=\"#999\"/>")
+                    .append("<text x=\"").append(f(x)).append("\" y=\"").append(y + 15)
+                    .append("\" font-size=\"11\" text-anchor=\"middle\">")
+                    .append(trim(tick)).append(seconds ? " s" : " ms").append("</text>\n");
+        }
+    }
+
+    /**
+     * Round tick values from 0 covering {@code max}: about {@code target} steps of 1, 2, 2.5 or 5 times a power of
+     * ten (Heckbert's "nice numbers", Graphics Gems, 1990); the last tick is at or above {@code max}.
+     */
+    static double[] niceTicks(double max, int target) {
+        if (!(max > 0)) {
+            return new double[] {0, 1};
+        }
+        double raw = max / target;
+        double mag = Math.pow(10, Math.floor(Math.log10(raw)));
+        double step = 10 * mag;
+        for (double k : new double[] {1, 2, 2.5, 5}) {
+            if (k * mag >= raw * (1 - 1e-12)) {
+                step = k * mag;
+                break;
+            }
+        }
+        int n = (int) Math.ceil(max / step - 1e-9);
+        double[] t = new double[n + 1];
+        for (int i = 0; i <= n; i++) {
+            t[i] = i * step;
+        }
+        return t;
+    }
+
+    /** {@link #niceTicks} for bytes, round in the unit the labels use ({@link #byteUnit}). */
+    static double[] byteTicks(long max, int target) {
+        double unit = unitBytes(byteUnit(max));
+        double[] t = niceTicks(max / unit, target);
+        for (int i = 0; i < t.length; i++) {
+            t[i] *= unit;
+        }
+        return t;
+    }
+
+    /** The unit of a byte axis whose top is {@code max}: B, KiB, MiB or GiB. */
+    private static String byteUnit(long max) {
+        return max >= 1L << 30 ? "GiB" : max >= 1L << 20 ? "MiB" : max >= 1L << 10 ? "KiB" : "B";
+    }
+
+    private static double unitBytes(String unit) {
+        return switch (unit) {
+            case "GiB" -> 1024.0 * 1024 * 1024;
+            case "MiB" -> 1024.0 * 1024;
+            case "KiB" -> 1024.0;
+            default -> 1;
+        };
+    }
+
+    private static String inUnit(double bytes, String unit) {
+        return trim(bytes / unitBytes(unit)) + " " + unit;
+    }
+
+    private static String trim(double v) {
+        String s = String.format(Locale.ROOT, "%.2f", v);
+        s = s.contains(".") ? s.replaceAll("0+$", "").replaceAll("\\.$", "") : s;
+        return s;
     }
 
     /** A shape short enough for the bar labels: {@code [2, 2, 2, …] (27-d)} beyond 24 characters. */

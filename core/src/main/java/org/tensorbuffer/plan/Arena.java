@@ -7,6 +7,7 @@ import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BlockOwner;
 import org.tensorbuffer.memory.DeviceAllocator;
 import org.tensorbuffer.memory.PoolOutOfMemoryException;
+import org.tensorbuffer.memory.ReservationListener;
 
 /**
  * One device allocation carved into blocks at planned offsets: the memory a {@link MemoryPlan} is replayed into.
@@ -28,9 +29,10 @@ public final class Arena extends BlockOwner implements AutoCloseable {
     private volatile boolean closing;
     private boolean freed;
 
-    private Arena(Device device, long bytes, long alignment) {
+    private Arena(Device device, long bytes, long alignment, ReservationListener listener) {
         this.device = device;
         this.allocator = deviceAllocator(device, alignment);
+        allocator.reservationListener(listener);
         this.buffer = allocator.allocate(bytes, null, () -> 0, () -> 0);
     }
 
@@ -40,7 +42,17 @@ public final class Arena extends BlockOwner implements AutoCloseable {
      * @throws PoolOutOfMemoryException if the device cannot allocate it
      */
     public static Arena allocate(Device device, long bytes, long alignment) {
-        return new Arena(device, bytes, alignment);
+        return new Arena(device, bytes, alignment, null);
+    }
+
+    /**
+     * {@link #allocate(Device, long, long)} telling {@code listener} (may be {@code null}) of the device allocation
+     * now and of the device free later.
+     *
+     * @throws PoolOutOfMemoryException if the device cannot allocate it
+     */
+    public static Arena allocate(Device device, long bytes, long alignment, ReservationListener listener) {
+        return new Arena(device, bytes, alignment, listener);
     }
 
     /** The device. */

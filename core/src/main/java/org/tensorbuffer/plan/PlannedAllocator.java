@@ -9,6 +9,7 @@ import org.tensorbuffer.device.Device;
 import org.tensorbuffer.leak.LeakDetector;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BufferPool;
+import org.tensorbuffer.memory.ReservationListener;
 
 /**
  * The {@code PLANNED} strategy: record a run, plan one arena, replay later runs into it, and fall back to the
@@ -57,6 +58,7 @@ public final class PlannedAllocator implements AutoCloseable {
     /** Whether arena blocks of an earlier run were still out when this run began (escaped tensors). */
     private boolean carryOver;
     private boolean closed;
+    private ReservationListener reservationListener;
     // stats
     private long runs;
     private long recordedRuns;
@@ -197,7 +199,7 @@ public final class PlannedAllocator implements AutoCloseable {
             if (arena != null) {
                 arena.close();
             }
-            arena = Arena.allocate(device, bytes, alignment);
+            arena = Arena.allocate(device, bytes, alignment, reservationListener);
             arenaAllocations++;
         }
         Block[] s = new Block[plan.size()];
@@ -277,6 +279,14 @@ public final class PlannedAllocator implements AutoCloseable {
         divergentRuns++;
         lastDivergence = "run " + runs + ": " + reason;
         LOG.debug("plan divergence: {}", lastDivergence);
+    }
+
+    /**
+     * Sets (or with {@code null} removes) the listener told when an arena is allocated and freed (arenas allocated
+     * from now on).
+     */
+    public synchronized void reservationListener(ReservationListener listener) {
+        this.reservationListener = listener;
     }
 
     /** Device allocations made for arenas (the pool's are counted by the pool). */

@@ -23,7 +23,8 @@ class MemoryMBeansTest {
         assertThat(on.getDomain()).isEqualTo("org.tensorbuffer");
         assertThat(on.getKeyProperty("type")).isEqualTo("BufferPool");
         assertThat(ObjectName.unquote(on.getKeyProperty("device"))).isEqualTo("cuda:7");
-        assertThat(ObjectName.unquote(on.getKeyProperty("name"))).isEqualTo("jmx pool");
+        assertThat(on.getKeyProperty("name")).isEqualTo("jmx pool");
+        assertThat(on.toString()).isEqualTo("org.tensorbuffer:type=BufferPool,device=\"cuda:7\",name=jmx pool");
         Set<ObjectName> found = server.queryNames(new ObjectName("org.tensorbuffer:type=BufferPool,*"), null);
         assertThat(found).contains(on);
 
@@ -56,7 +57,9 @@ class MemoryMBeansTest {
         ObjectName on = tb.objectName();
         assertThat(server.isRegistered(on)).isTrue();
         assertThat(on.getKeyProperty("type")).isEqualTo("TensorBuffer");
-        assertThat(ObjectName.unquote(on.getKeyProperty("name"))).isEqualTo("activations");
+        assertThat(on.getKeyProperty("name")).isEqualTo("activations");
+        assertThat(on.getKeyProperty("device")).isEqualTo("jmxdev");
+        assertThat(on.getKeyProperty("id")).isNull();
         tb.reserve(Shape.of(8), DType.F32, 2);
         tb.take(Shape.of(8), DType.F32).release();
         assertThat(server.getAttribute(on, "Hits")).isEqualTo(1L);
@@ -75,6 +78,22 @@ class MemoryMBeansTest {
             assertThat(a.objectName()).isNotEqualTo(b.objectName());
             assertThat(server.isRegistered(a.objectName())).isTrue();
             assertThat(server.isRegistered(b.objectName())).isTrue();
+        }
+    }
+
+    @Test
+    void namesAreStableAndASecondPoolOfTheSameNameGetsAnId() throws Exception {
+        TestDevice dev = new TestDevice("stable");
+        try (BufferPool a = BufferPool.builder(dev).name("twin").build();
+             BufferPool b = BufferPool.builder(dev).name("twin").build()) {
+            assertThat(a.objectName()).isEqualTo(new ObjectName("org.tensorbuffer:type=BufferPool,device=stable,name=twin"));
+            assertThat(b.objectName().getKeyProperty("id")).isNotNull();
+            assertThat(server.isRegistered(a.objectName())).isTrue();
+            assertThat(server.isRegistered(b.objectName())).isTrue();
+        }
+        try (BufferPool again = BufferPool.builder(dev).name("twin").build()) {
+            assertThat(again.objectName()).as("the name is free again after close")
+                    .isEqualTo(new ObjectName("org.tensorbuffer:type=BufferPool,device=stable,name=twin"));
         }
     }
 }

@@ -58,7 +58,7 @@ class MemoryHistoryTest {
             assertThat(ev.get(4).allocId()).isEqualTo(alloc.allocId());
             assertThat(h.peakLiveBytes()).isEqualTo(4160);
             assertThat(h.peakReservedBytes()).isEqualTo(4160);
-            assertThat(ctx.memoryHistory()).isNull();
+            assertThat(ctx.allocationListener()).isNull();
         }
     }
 
@@ -170,6 +170,30 @@ class MemoryHistoryTest {
         }
         assertThat(live).as("pixels of the live-bytes area").isGreaterThan(2000);
         assertThat(reserved).as("pixels of the reserved-bytes area").isGreaterThan(500);
+    }
+
+    @Test
+    void axisTicksAreRoundValues() {
+        assertThat(MemoryTimelineHtml.niceTicks(284.0, 5)).containsExactly(0, 100, 200, 300);
+        assertThat(MemoryTimelineHtml.niceTicks(9.3, 5)).containsExactly(0, 2, 4, 6, 8, 10);
+        assertThat(MemoryTimelineHtml.niceTicks(0.9, 4)).containsExactly(0, 0.25, 0.5, 0.75, 1.0);
+        // 284 MiB of bytes: round in MiB (0, 100, 200, 300 MiB), not max/4 = 71 MiB steps.
+        double mib = 1024 * 1024;
+        assertThat(MemoryTimelineHtml.byteTicks((long) (284 * mib), 5))
+                .containsExactly(0, 100 * mib, 200 * mib, 300 * mib);
+    }
+
+    @Test
+    void pageNamesWhatRanAndHasTimeAxes() {
+        try (TensorContext ctx = TensorContext.create(new TestDevice("axes"), AllocationStrategy.REACTIVE)) {
+            MemoryHistory h = workload(ctx);
+            h.description("decode model.bin · ./tensorbuffer decode --model model.bin");
+            String html = MemoryTimelineHtml.render(h);
+            assertThat(html).contains("<p id=\"what\"><b>decode model.bin · ./tensorbuffer decode --model model.bin")
+                    .contains("weights included").contains(" ms</text>");
+            int strip = html.indexOf("<svg id=\"allocations\"");
+            assertThat(html.substring(strip, html.indexOf("</svg>", strip))).contains("0 ms</text>");
+        }
     }
 
     @Test

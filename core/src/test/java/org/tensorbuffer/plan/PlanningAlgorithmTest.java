@@ -94,4 +94,19 @@ class PlanningAlgorithmTest {
         assertThat(svg).startsWith("<svg");
         assertThat(svg.split("<title>", -1)).hasSize(4);
     }
+
+    @Test
+    void svgHasTickLabelsOnBothAxesAndAWrappedTitle() {
+        AllocationTrace t = AllocationTrace.ofLifetimes(
+                new long[] {100, 200, 100}, new long[] {0, 1, 2}, new long[] {1, 2, 3}, 1);
+        MemoryPlan plan = PlanningAlgorithm.GREEDY_BY_SIZE.plan(t);
+        String svg = PlanSvg.render(plan);
+        // arena 300 B: offsets 0, 50, ..., 300 B; logical time: round integer ticks (0, 5, 10, ...)
+        assertThat(svg).contains(">0 B</text>").contains(">100 B</text>").contains(">300 B</text>")
+                .contains("logical time").contains("offset in the arena");
+        assertThat(svg).contains("font-size=\"10\">5</text>").doesNotContain("font-size=\"10\">2.5</text>");
+        assertThat(svg).contains("<tspan");
+        assertThat(PlanSvg.wrap("aaa bbb ccc ddd", 7)).containsExactly("aaa bbb", "ccc ddd");
+        assertThat(PlanSvg.niceTicks(4, 10)).containsExactly(0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4);
+    }
 }

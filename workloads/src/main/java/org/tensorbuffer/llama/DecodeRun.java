@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.device.Devices;
 import org.tensorbuffer.observe.MemoryHistory;
+import org.tensorbuffer.observe.MemoryRecording;
 
 /**
  * Runs a {@link DecodeRequest} end to end on a fresh {@link TensorContext} (its own BufferPool and TensorBuffer, so
@@ -29,7 +30,7 @@ public final class DecodeRun {
      * @throws IOException              if a file cannot be read
      */
     public static Result run(DecodeRequest r, Generator.Listener listener) throws IOException {
-        return run(r, listener, null);
+        return run(r, listener, MemoryRecording.none());
     }
 
     /**
@@ -38,14 +39,25 @@ public final class DecodeRun {
      * ({@link MemoryHistory#writeHtml}) when it is not {@code null}.
      */
     public static Result run(DecodeRequest r, Generator.Listener listener, Path memoryTimeline) throws IOException {
-        return run(r, listener, memoryTimeline, PrefillMode.BATCHED);
+        return run(r, listener, new MemoryRecording(memoryTimeline, null, false, null));
     }
 
     /**
-     * Decodes as {@link #run(DecodeRequest, Generator.Listener, Path)} with the prompt run as {@code prefill} says
-     * ({@link Generator#generate(Transformer, Sampler, int[], int, Generator.Listener, PrefillMode)}).
+     * Decodes as {@link #run(DecodeRequest, Generator.Listener)}, recording the context's allocations from the weight
+     * upload to the last token as {@code recording} asks (timeline page, PyTorch snapshot, stacks).
      */
-    public static Result run(DecodeRequest r, Generator.Listener listener, Path memoryTimeline, PrefillMode prefill)
+    public static Result run(DecodeRequest r, Generator.Listener listener, MemoryRecording recording)
+            throws IOException {
+        return run(r, listener, recording, PrefillMode.BATCHED);
+    }
+
+    /**
+     * Decodes as {@link #run(DecodeRequest, Generator.Listener, MemoryRecording)} with the prompt run as
+     * {@code prefill} says ({@link Generator#generate(Transformer, Sampler, int[], int, Generator.Listener,
+     * PrefillMode)}).
+     */
+    public static Result run(DecodeRequest r, Generator.Listener listener, MemoryRecording recording,
+                             PrefillMode prefill)
             throws IOException {
         try (Checkpoint ck = Checkpoint.open(r.model())) {
             Config c = ck.config();
@@ -65,14 +77,10 @@ public final class DecodeRun {
             }
             Sampler sampler = new Sampler(c.vocabSize(), r.temperature(), r.topp(), r.seed());
             try (TensorContext ctx = TensorContext.create(Devices.get(r.device()), r.strategy());
-                 MemoryHistory history = memoryTimeline == null ? null
-                         : MemoryHistory.record(ctx, MemoryHistory.DEFAULT_CAPACITY, false);
+                 MemoryHistory history = recording.start(ctx);
                  Transformer model = Transformer.load(ck, ctx, r.model().getFileName().toString())) {
                 DecodeStats stats = Generator.generate(model, sampler, prompt, steps, listener, prefill);
-                if (history != null) {
-                    history.stop();
-                    history.writeHtml(memoryTimeline);
-                }
+                recording.finish(history);
                 return new Result(stats, tok, prompt);
             }
         }
