@@ -59,6 +59,7 @@ public final class DecodeRun {
     public static Result run(DecodeRequest r, Generator.Listener listener, MemoryRecording recording,
                              PrefillMode prefill)
             throws IOException {
+        MemoryRecording rec = recording == null ? MemoryRecording.none() : recording;
         try (Checkpoint ck = Checkpoint.open(r.model())) {
             Config c = ck.config();
             int steps = r.steps() == 0 ? c.seqLen() : r.steps();
@@ -77,10 +78,10 @@ public final class DecodeRun {
             }
             Sampler sampler = new Sampler(c.vocabSize(), r.temperature(), r.topp(), r.seed());
             try (TensorContext ctx = TensorContext.create(Devices.get(r.device()), r.strategy());
-                 MemoryHistory history = recording.start(ctx);
+                 MemoryHistory history = rec.start(ctx);
                  Transformer model = Transformer.load(ck, ctx, r.model().getFileName().toString())) {
                 DecodeStats stats = Generator.generate(model, sampler, prompt, steps, listener, prefill);
-                recording.finish(history);
+                rec.finish(history);
                 return new Result(stats, tok, prompt);
             }
         }

@@ -20,6 +20,7 @@ import org.tensorbuffer.memory.ShapeBuckets;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.memory.ReservationPlan;
+import org.tensorbuffer.observe.MemoryRecording;
 
 /**
  * Batched prefill against token-by-token prefill (the reference: run.c's loop, tested against run.c's ids elsewhere)
@@ -137,8 +138,8 @@ class PrefillTest {
             for (AllocationStrategy s : AllocationStrategy.values()) {
                 DecodeRequest r = new DecodeRequest(TestModels.aidreams(), TestModels.aidreamsTokenizer(),
                         "Once upon a time", d.equals("cpu") ? 128 : 24, 0f, 0.9f, 1, d, s);
-                DecodeStats batched = DecodeRun.run(r, null, null, PrefillMode.BATCHED).stats();
-                DecodeStats token = DecodeRun.run(r, null, null, PrefillMode.TOKEN).stats();
+                DecodeStats batched = DecodeRun.run(r, null, MemoryRecording.none(), PrefillMode.BATCHED).stats();
+                DecodeStats token = DecodeRun.run(r, null, MemoryRecording.none(), PrefillMode.TOKEN).stats();
                 assertThat(batched.ids()).as("%s %s", d, s).containsExactly(token.ids());
                 assertThat(batched.ids()).containsExactly(Arrays.copyOf(
                         TestModels.ids("aidreams260K-greedy-128-once.ids"), batched.ids().length));
