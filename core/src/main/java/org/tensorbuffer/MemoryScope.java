@@ -648,13 +648,7 @@ public final class MemoryScope implements AutoCloseable {
             addShared(t);
             return;
         }
-        if (size == tensors.length) {
-            compactOrGrow();
-        }
-        t.scope = this;
-        t.scopeIndex = size;
-        tensors[size++] = t;
-        live++;
+        addLocked(t);
     }
 
     /** {@link #add} for an asynchronous scope, from any thread; a closed one takes nothing (the creator owns it). */
