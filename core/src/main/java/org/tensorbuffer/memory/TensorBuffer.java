@@ -4,8 +4,11 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -55,8 +58,12 @@ import org.tensorbuffer.types.Shape;
  *
  * <p>Thread-safe. Blocks handed out carry the generation counter of {@link Block}, so a tensor used after its buffer
  * went back is detected. {@link #reserve} is all-or-nothing: after an out-of-memory error it frees what it got.
- * {@link #clear()} frees free blocks in the depots and in the magazines of the calling thread and of threads that have
- * ended at once; free blocks in the magazines of other live threads are freed by their owner at its next take.
+ * {@link #clear()} and {@link #close()} free every free block of the cleared keys at once, wherever it sits: in a
+ * depot or in the magazine of any thread, live or ended. Each key keeps the set of its blocks; the clear
+ * {@linkplain Block#revoke() revokes} each free one (reference count 0 to -1, atomically) before freeing it, so an
+ * entry another thread still has in its magazine can never be handed out again (a take acquires with a
+ * compare-and-set and treats a revoked block as a miss), and a release racing with the clear frees its block itself
+ * when it sees the key cleared (of the two, whoever revokes the block frees it: never both, never neither).
  */
 public final class TensorBuffer extends BlockOwner implements AutoCloseable {
     /** Blocks a thread's magazine holds per key. */
@@ -112,6 +119,11 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         int depotCount;
         /** Reserved blocks of the key: in use, in the depot or in a magazine. */
         int total;
+        /**
+         * Every block object of the key (the same {@code total} blocks): in use, in the depot, in a magazine or on its
+         * way there. A clear revokes and frees the free ones from here, including those in other threads' magazines.
+         */
+        final Set<Block> blocks = Collections.newSetFromMap(new IdentityHashMap<>());
 
         Slot(int id, Shape shape, DType dtype, long bytes) {
             this.id = id;
@@ -318,6 +330,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
                     if (!closed) {
                         for (Block b : got) {
                             slot.push(b);
+                            slot.blocks.add(b);
                         }
                         slot.total += got.length;
                         return;
@@ -351,6 +364,11 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             throw new IllegalArgumentException("learnable buffer '" + name + "' is already reserved");
         }
         learnableBytes.addAndGet(bytes);
+        if (closed && learnables.remove(name, b)) { // a close ran its clearLearnable before the put
+            learnableBytes.addAndGet(-bytes);
+            b.release();
+            throw new IllegalStateException(describe() + " is closed");
+        }
         return b;
     }
 
@@ -399,14 +417,17 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
                 b = refill(m);
             }
             if (b != null) {
-                m.hits++;
                 b.ownerData = m;
-                long net = (ts.tookBytes += b.capacity) - ts.returnedBytes;
-                if (net > ts.peakNetBytes) {
-                    ts.peakNetBytes = net;
+                if (b.tryAcquire()) {
+                    m.hits++;
+                    long net = (ts.tookBytes += b.capacity) - ts.returnedBytes;
+                    if (net > ts.peakNetBytes) {
+                        ts.peakNetBytes = net;
+                    }
+                    return tr != null && tr.all ? tr.wrap(this, b, shape, dtype) : b;
                 }
-                b.acquire();
-                return tr != null && tr.all ? tr.wrap(this, b, shape, dtype) : b;
+                // revoked and freed by a concurrent clear or close of the key: never handed out; a miss
+                dropCleared(ts);
             }
         } else {
             ts.unkeyedMisses++;
@@ -434,21 +455,20 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             move = Math.min(MAGAZINE, (n + 1) / 2);
             got = new Block[move];
             for (int i = 0; i < move; i++) {
-                got[i] = s.depot[--n];
+                Block x = s.depot[--n];
                 s.depot[n] = null;
+                if (!(x.ownerData instanceof Magazine home) || home.owner != m.owner) {
+                    Block fresh = new Block(x.buffer, x.capacity, -1, this);
+                    s.blocks.remove(x); // under the lock, so that a clear sees the object that will be taken
+                    s.blocks.add(fresh);
+                    x = fresh;
+                }
+                got[i] = x;
             }
             s.depotCount = n;
         }
-        for (int i = 0; i < move; i++) {
-            Block x = got[i];
-            if (!(x.ownerData instanceof Magazine home) || home.owner != m.owner) {
-                x = new Block(x.buffer, x.capacity, -1, this);
-            }
-            if (i == 0) {
-                got[0] = x;
-            } else {
-                m.blocks[m.count++] = x;
-            }
+        for (int i = 1; i < move; i++) {
+            m.blocks[m.count++] = got[i];
         }
         return got[0];
     }
@@ -483,8 +503,8 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
     }
 
     /**
-     * Returns a block to its key's depot, or frees it if the key was cleared; with the owner's full magazine
-     * {@code spill}, also moves half of that magazine to the depot.
+     * Returns a block to its key's depot, or frees it if the key was cleared (unless the clear revoked and freed it
+     * first); with the owner's full magazine {@code spill}, also moves half of that magazine to the depot.
      */
     private void recycleToDepot(Slot slot, Block b, Magazine spill) {
         boolean free;
@@ -492,6 +512,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             free = slot.cleared;
             if (free) {
                 slot.total--;
+                free = b.revoke();
             } else {
                 slot.push(b);
                 if (spill != null && spill.count == MAGAZINE) {
@@ -508,7 +529,10 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         }
     }
 
-    /** Frees the calling thread's magazine blocks of cleared keys. Called by the magazine's owner (or for a dead one). */
+    /**
+     * Drops the calling thread's magazine entries of cleared keys, freeing those the clear has not revoked (freed)
+     * already. Called by the magazine's owner (or for a dead one).
+     */
     private void dropCleared(ThreadState ts) {
         ts.seenEpoch = clearEpoch;
         for (Magazine m : ts.magazines) {
@@ -520,7 +544,9 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
                 }
                 m.count = 0;
                 for (Block x : toFree) {
-                    freeRaw(x);
+                    if (x.revoke()) {
+                        freeRaw(x);
+                    }
                 }
             }
         }
@@ -528,8 +554,8 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
 
     /**
      * Gives every free reserved block back to the device and forgets every reservation; blocks in use are freed when
-     * released. Learnable buffers are kept ({@link #clearLearnable()}). Free blocks in the magazines of other live
-     * threads are freed at those threads' next take (or at {@link #close()} once the threads have ended).
+     * released. Learnable buffers are kept ({@link #clearLearnable()}). Free blocks in the magazines of other threads
+     * are freed too, at once (see the class comment); may race with takes and releases on other threads.
      */
     public void clear() {
         for (Map<Shape, Slot> m : slots) {
@@ -550,19 +576,32 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         }
     }
 
-    private void clearSlot(Map<Shape, Slot> m, Slot s) {
+    /**
+     * Marks the key cleared and frees every free block of it, in the depot and in any thread's magazine: each is
+     * revoked first, so that neither a stale magazine entry nor a racing release can hand it out or free it again.
+     *
+     * @return the blocks of the key still in use (freed when released)
+     */
+    private int clearSlot(Map<Shape, Slot> m, Slot s) {
         m.remove(s.shape, s);
-        Block[] toFree;
+        Block[] all;
         synchronized (s) {
-            s.cleared = true;
-            toFree = Arrays.copyOf(s.depot, s.depotCount);
-            Arrays.fill(s.depot, null);
+            s.cleared = true; // volatile write before reading any reference count below (pairs with recycle's CAS)
+            Arrays.fill(s.depot, 0, s.depotCount, null);
             s.total -= s.depotCount;
             s.depotCount = 0;
+            all = s.blocks.toArray(new Block[0]);
+            s.blocks.clear();
         }
-        for (Block b : toFree) {
-            freeRaw(b);
+        int inUse = 0;
+        for (Block b : all) {
+            if (b.revoke()) {
+                freeRaw(b);
+            } else if (b.refCnt() > 0) {
+                inUse++;
+            }
         }
+        return inUse;
     }
 
     private void afterClear() {
@@ -776,10 +815,12 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
     }
 
     /**
-     * Frees all reservations and learnable buffers and unregisters the JMX bean. Reserved blocks still handed out and
-     * learnable buffers still retained by tensors are reported through {@link LeakDetector#reportOutstanding} (a WARN
-     * log line with their count and bytes) and freed when released. Idempotent and atomic: of concurrent calls, one
-     * closes.
+     * Frees all reservations and learnable buffers and unregisters the JMX bean. Free reserved blocks are freed at
+     * once, including those in the magazines of other live threads (see the class comment). Reserved blocks still
+     * handed out and learnable buffers still retained by tensors are reported through
+     * {@link LeakDetector#reportOutstanding} (a WARN log line with their count and bytes) and freed when released.
+     * Idempotent and atomic: of concurrent calls, one closes. May race with takes and releases on other threads: a
+     * take after close falls back to the pool.
      */
     @Override
     public void close() {
@@ -788,30 +829,20 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         }
         int blocks = 0;
         long l = 0;
-        List<ThreadState> ts = threadSnapshot();
-        for (Map<Shape, Slot> m : slots) {
-            for (Slot s : m.values()) {
-                int inMagazines = 0;
-                for (ThreadState t : ts) {
-                    Magazine[] mags = t.magazines;
-                    if (s.id < mags.length && mags[s.id] != null && mags[s.id].slot == s) {
-                        inMagazines += mags[s.id].count;
-                    }
-                }
-                synchronized (s) {
-                    int out = s.total - s.depotCount - inMagazines;
-                    blocks += out;
-                    l += out * s.bytes;
-                }
-            }
-        }
         for (Block b : learnables.values()) {
             if (b.refCnt() > 1) { // tensors still retain the weight beyond the TensorBuffer's own reference
                 blocks++;
                 l += b.capacity;
             }
         }
-        clear();
+        for (Map<Shape, Slot> m : slots) {
+            for (Slot s : List.copyOf(m.values())) {
+                int out = clearSlot(m, s); // frees the free blocks of every thread's magazine too
+                blocks += out;
+                l += out * s.bytes;
+            }
+        }
+        afterClear();
         clearLearnable();
         MemoryMBeans.unregister(objectName);
         if (blocks > 0) {

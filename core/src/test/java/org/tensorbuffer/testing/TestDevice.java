@@ -78,6 +78,11 @@ public final class TestDevice implements Device {
         return live.size();
     }
 
+    /** Whether a buffer starting at {@code address} is allocated and not freed. */
+    public boolean isLive(long address) {
+        return live.containsKey(address);
+    }
+
     @Override
     public String id() {
         return id;
