@@ -1,0 +1,66 @@
+package org.tensorbuffer.memory;
+
+import static org.openjdk.jcstress.annotations.Expect.ACCEPTABLE;
+import static org.openjdk.jcstress.annotations.Expect.FORBIDDEN;
+
+import org.openjdk.jcstress.annotations.Actor;
+import org.openjdk.jcstress.annotations.Arbiter;
+import org.openjdk.jcstress.annotations.Description;
+import org.openjdk.jcstress.annotations.JCStressTest;
+import org.openjdk.jcstress.annotations.Outcome;
+import org.openjdk.jcstress.annotations.State;
+import org.openjdk.jcstress.infra.results.IIII_Result;
+import org.tensorbuffer.types.DType;
+import org.tensorbuffer.types.Shape;
+
+/**
+ * {@link TensorBuffer#close()} on one thread racing with another thread's magazine traffic: it takes a reserved block,
+ * releases it into its magazine, takes it again (a lock-free hit, unless the clear came first) and releases it. The
+ * clear must free the block wherever it is (in the depot, in the other thread's magazine, or on its way back) exactly
+ * once, and the taking thread must never be handed a block the close freed.
+ */
+@JCStressTest
+@Description("TensorBuffer magazine take/release vs close")
+@Outcome(id = "2, 1, 0, 0", expect = ACCEPTABLE, desc = "both takes hit; each block freed once")
+@Outcome(id = "1, 1, 0, 0", expect = ACCEPTABLE, desc = "one hit before the close, one pool fallback")
+@Outcome(id = "0, 1, 0, 0", expect = ACCEPTABLE, desc = "the close came first: both from the pool")
+@Outcome(expect = FORBIDDEN, desc = "a block handed out over freed memory, reserved bytes left after the close, or "
+        + "device buffers left after close")
+@State
+public class TensorBufferReleaseVsCloseTest {
+    private static final Shape SHAPE = Shape.of(8, 16);
+    private final CountingDevice device = new CountingDevice();
+    private final BufferPool pool = BufferPool.builder(device).name("jcstress").build();
+    private final TensorBuffer tb = new TensorBuffer(pool, "jcstress");
+
+    public TensorBufferReleaseVsCloseTest() {
+        tb.reserve(SHAPE, DType.F32, 2);
+    }
+
+    @Actor
+    public void cycle(IIII_Result r) {
+        int hits = 0;
+        boolean liveWhileHeld = true;
+        for (int i = 0; i < 2; i++) {
+            Block b = tb.take(SHAPE, DType.F32);
+            hits += b.owner() == tb ? 1 : 0;
+            liveWhileHeld &= device.isLive(b.buffer().address());
+            b.release();
+        }
+        r.r1 = hits;
+        r.r2 = liveWhileHeld ? 1 : 0;
+    }
+
+    @Actor
+    public void close() {
+        tb.close();
+    }
+
+    @Arbiter
+    public void arbiter(IIII_Result r) {
+        r.r3 = (int) Math.min(Integer.MAX_VALUE, tb.stats().reservedBytes());
+        tb.close();
+        pool.close();
+        r.r4 = device.liveBuffers();
+    }
+}
