@@ -10,7 +10,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 threads=${1:-8}
 seconds=${2:-60}
 jar="$here/cli/target/tensorbuffer-cli.jar"
-if [ ! -f "$jar" ] || [ -n "$(find "$here" -path "$here/.git" -prune -o \( -name '*.java' -o -name 'pom.xml' \) -newer "$jar" -print -quit 2>/dev/null)" ]; then
+if [ ! -f "$jar" ] || [ -n "$(find "$here" -path "$here/.git" -prune -o -path '*/target' -prune -o \( -name '*.java' -o -name 'pom.xml' \) -newer "$jar" -print -quit 2>/dev/null)" ]; then
   echo "stress: building..." >&2
   (cd "$here" && ./mvnw -q -B -DskipTests package >&2)
 fi

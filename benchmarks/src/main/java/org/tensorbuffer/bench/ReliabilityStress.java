@@ -240,6 +240,16 @@ public final class ReliabilityStress {
         }
         long deviceBytes = device.usedBytes();
         int deviceBuffers = device.liveBuffers();
+        // where device bytes left after close are held, by the owners' own accounting (empty when clean)
+        StringBuilder holders = new StringBuilder();
+        for (Epoch e : epochs) {
+            long pr = e.pool.stats().reservedBytes();
+            TensorBufferStats tbs = e.tb.stats();
+            if (pr != 0 || tbs.reservedBytes() != 0) {
+                holders.append(String.format(Locale.ROOT, "  held after close: %s %d B, %s %d B (%d allocations, %d "
+                        + "frees)%n", e.pool, pr, e.tb, tbs.reservedBytes(), tbs.rawAllocations(), tbs.rawFrees()));
+            }
+        }
         System.out.printf(Locale.ROOT, "threads %d, %.1f s, %d operations (%.2f M/s), %d pool+TensorBuffer requests, "
                         + "%d cross-thread releases, %d TensorBuffer clears, %d epochs closed under load, %d takes "
                         + "refused by a closed epoch%n", threads, elapsed, ops.get(), ops.get() / elapsed / 1e6,
@@ -247,6 +257,7 @@ public final class ReliabilityStress {
         System.out.printf(Locale.ROOT, "errors %d, live bytes %d (pool) %d (TensorBuffer), device bytes after close "
                         + "%d in %d buffers, ownership entries left %d, leak reports %d%n", errors.size(), poolLive,
                 tbLive, deviceBytes, deviceBuffers, owners.size(), leaks.size());
+        System.out.print(holders);
         errors.stream().limit(20).forEach(e -> System.out.println("  error: " + e));
         leaks.stream().limit(5).forEach(l -> System.out.println("  leak: " + l.message()));
         boolean clean = errors.isEmpty() && poolLive == 0 && tbLive == 0 && deviceBytes == 0 && deviceBuffers == 0
