@@ -7,7 +7,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Objects;
 import java.util.concurrent.ForkJoinPool;
-import java.util.stream.IntStream;
+import java.util.concurrent.ForkJoinTask;
+import java.util.function.IntConsumer;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -47,6 +48,8 @@ public final class CpuKernels implements Kernels {
 
     /** Attention work ({@code nHeads * (pos + 1) * headSize} multiply-adds) from which heads are split over threads. */
     static final long PARALLEL_ATTENTION_WORK = 1 << 15;
+    /** Matrix-vector products with at least this many matrix elements split their rows over the threads. */
+    static final long PARALLEL_GEMV_ELEMENTS = 1 << 15;
 
     private final Gemm gemm;
     private final int threads;
@@ -82,12 +85,18 @@ public final class CpuKernels implements Kernels {
     }
 
     /**
-     * The thread count of the system property {@code tensorbuffer.cpu.threads}: 1 when unset.
+     * The thread count of the system property {@code tensorbuffer.cpu.threads}, else of the environment variable
+     * {@code TENSORBUFFER_CPU_THREADS} (as {@code OMP_NUM_THREADS} for {@code run.c}): 1 when neither is set.
      *
      * @throws IllegalArgumentException if it is set to something other than a positive integer
      */
     static int threadsFromSystemProperty() {
         String v = System.getProperty("tensorbuffer.cpu.threads");
+        String name = "tensorbuffer.cpu.threads";
+        if (v == null || v.isBlank()) {
+            v = System.getenv("TENSORBUFFER_CPU_THREADS");
+            name = "TENSORBUFFER_CPU_THREADS";
+        }
         if (v == null || v.isBlank()) {
             return 1;
         }
@@ -99,7 +108,7 @@ public final class CpuKernels implements Kernels {
         } catch (NumberFormatException e) {
             // reported below
         }
-        throw new IllegalArgumentException("tensorbuffer.cpu.threads: need a positive integer, got '" + v + "'");
+        throw new IllegalArgumentException(name + ": need a positive integer, got '" + v + "'");
     }
 
     /** Threads the kernels' own loops may use (see {@link #CpuKernels(Gemm, int)}). */
@@ -176,8 +185,59 @@ public final class CpuKernels implements Kernels {
             bAddr = matrixAddress(b, bOffset, bRows, bCols, ldb, strideB, batch, es, "gemm B");
         }
         long cAddr = matrixAddress(c, cOffset, m, n, ldc, strideC, batch, es, "gemm C");
+        if (es == 4 && k > 0 && alpha != 0 && (long) m * n * k > Gemm.SMALL_WORK && gemm.javaGemvF32()) {
+            if (n == 1 && !transA) {
+                // y = C[:, 0] = A x: contiguous rows of A dotted with x = op(B)[:, 0]
+                for (int i = 0; i < batch; i++) {
+                    gemvF32(m, k, (float) alpha, aAddr + i * strideA * es, lda, bAddr + i * strideB * es,
+                            transB ? 1 : ldb, (float) beta, cAddr + i * strideC * es, ldc);
+                }
+                return;
+            }
+            if (m == 1 && transB) {
+                // y = C[0, :] = B_stored x: contiguous rows of the stored (n x k) B dotted with x = op(A)[0, :]
+                for (int i = 0; i < batch; i++) {
+                    gemvF32(n, k, (float) alpha, bAddr + i * strideB * es, ldb, aAddr + i * strideA * es,
+                            transA ? lda : 1, (float) beta, cAddr + i * strideC * es, 1);
+                }
+                return;
+            }
+        }
         gemm.run(dtype == DType.F64, transA, transB, m, n, k, alpha, aAddr, lda, strideA * es, bAddr, ldb,
                 strideB * es, beta, cAddr, ldc, strideC * es, batch);
+    }
+
+    /**
+     * {@link GemvF32} over all {@code rows}, split into {@link #threads} contiguous row blocks (multiples of four
+     * rows) when the matrix has at least {@link #PARALLEL_GEMV_ELEMENTS} elements.
+     */
+    private void gemvF32(int rows, int k, float alpha, long mat, int ld, long x, int incX, float beta, long y,
+                         int incY) {
+        int parts = (int) Math.min(threads, rows / 4);
+        if (parts > 1 && (long) rows * k >= PARALLEL_GEMV_ELEMENTS) {
+            int quads = (rows + 3) / 4;
+            parallel(parts, p -> GemvF32.rows(Math.min(rows, 4 * (p * quads / parts)),
+                    Math.min(rows, 4 * ((p + 1) * quads / parts)), k, alpha, mat, ld, x, incX, beta, y, incY));
+        } else {
+            GemvF32.rows(0, rows, k, alpha, mat, ld, x, incX, beta, y, incY);
+        }
+    }
+
+    /**
+     * Runs {@code body(0) .. body(parts - 1)}: parts 1.. as tasks of the kernels' pool, part 0 on the calling thread,
+     * and returns when all are done (rethrowing the first failure).
+     */
+    private void parallel(int parts, IntConsumer body) {
+        ForkJoinPool p = pool();
+        ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[parts - 1];
+        for (int i = 1; i < parts; i++) {
+            int part = i;
+            tasks[i - 1] = p.submit(() -> body.accept(part));
+        }
+        body.accept(0);
+        for (ForkJoinTask<?> t : tasks) {
+            t.join();
+        }
     }
 
     private static void checkLd(String name, int ld, int cols) {
@@ -501,9 +561,8 @@ public final class CpuKernels implements Kernels {
             int parts = Math.min(threads, nHeads);
             if (parts > 1 && (long) nHeads * (pos + 1) * headSize >= PARALLEL_ATTENTION_WORK) {
                 // Heads split over the kernels' pool; each part writes its own heads' att rows and outputs.
-                pool().submit(() -> IntStream.range(0, parts).parallel().forEach(i ->
-                        VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, i * nHeads / parts,
-                                (i + 1) * nHeads / parts, kvMul, headSize, kvDim, pos))).join();
+                parallel(parts, i -> VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, i * nHeads / parts,
+                        (i + 1) * nHeads / parts, kvMul, headSize, kvDim, pos));
             } else {
                 VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, 0, nHeads, kvMul, headSize, kvDim, pos);
             }
