@@ -76,7 +76,8 @@ for t in $threads; do for m in $models; do
       res[$m,$t,before-cold]+=" $(ours_cold "$before" "$bin" "$tok" "$steps" "$t")"
       if [ "$r" = 1 ]; then res[$m,$t,before-warm]=" $(ours_warm "$before" "$bin" "$tok" "$steps" "$t")"; fi
     fi
-    echo "decode-vs-llama2c: $m, $t thread(s), round $r done" >&2
+    # Each round's figures at once, so that a run cut short (a time limit) still leaves what it measured.
+    echo "decode-vs-llama2c: $m, $t thread(s), round $r done:$(for c in $cols; do printf ' %s=%s' "$c" "${res[$m,$t,$c]##* }"; done)" >&2
   done
 done; done
 

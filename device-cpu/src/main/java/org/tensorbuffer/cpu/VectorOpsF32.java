@@ -38,6 +38,13 @@ final class VectorOpsF32 {
 
     /** {@code sum a[i] * b[i]} over {@code n} floats. */
     static float dot(long a, long b, int n) {
+        if (n < L) {
+            float s = 0;
+            for (int i = 0; i < n; i++) {
+                s += ALL.get(F, a + i * 4L) * ALL.get(F, b + i * 4L);
+            }
+            return s;
+        }
         int i = 0;
         FloatVector acc = FloatVector.zero(FS);
         for (; i <= n - L; i += L) {
@@ -200,12 +207,32 @@ final class VectorOpsF32 {
     private static void weightedSum(long pa, long pv, long rowBytes, long po, int n, int steps) {
         // One small method per vector of columns (C1 bailed out with "out of virtual registers" on one method
         // holding both loops, which left it in slow C1 code; see GemvF32).
+        if (n < L) {
+            // Heads narrower than one vector (stories260K: 8 floats against 16 lanes): plain loops, which C2
+            // compiles without the masked vector operations that C1 failed on.
+            weightedSumScalar(pa, pv, rowBytes, po, n, steps);
+            return;
+        }
         int i = 0;
         for (; i <= n - L; i += L) {
             weightedBlock(pa, pv + i * 4L, rowBytes, po + i * 4L, steps);
         }
         if (i < n) {
             weightedBlockMasked(pa, pv + i * 4L, rowBytes, po + i * 4L, steps, FS.indexInRange(i, n));
+        }
+    }
+
+    /** {@link #weightedSum} in scalar code, accumulating in {@code out}. */
+    private static void weightedSumScalar(long pa, long pv, long rowBytes, long po, int n, int steps) {
+        for (int i = 0; i < n; i++) {
+            ALL.set(F, po + i * 4L, 0f);
+        }
+        long vt = pv;
+        for (int t = 0; t < steps; t++, vt += rowBytes) {
+            float a = ALL.get(F, pa + t * 4L);
+            for (int i = 0; i < n; i++) {
+                ALL.set(F, po + i * 4L, ALL.get(F, po + i * 4L) + a * ALL.get(F, vt + i * 4L));
+            }
         }
     }
 
