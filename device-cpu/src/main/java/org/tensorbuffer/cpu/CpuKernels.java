@@ -71,8 +71,9 @@ public final class CpuKernels implements Kernels {
     /**
      * Kernels with the given GEMM implementation and thread count.
      *
-     * @param threads threads the kernels' own loops may use (attention splits its heads over them when the work is
-     *                large enough); 1 runs everything on the caller's thread. The GEMM's threads are its own
+     * @param threads threads the kernels' own loops may use (attention splits its heads, float32 matrix-vector
+     *                products their rows, over them when the work is large enough); 1 runs everything on the
+     *                caller's thread. The GEMM's threads are its own
      *                ({@link Gemm#threads()}).
      * @throws IllegalArgumentException if {@code threads < 1}
      */
@@ -146,9 +147,11 @@ public final class CpuKernels implements Kernels {
     /**
      * {@inheritDoc}
      *
-     * <p>Dispatch (see {@link Gemm}): {@code m * n * k <= } {@link Gemm#SMALL_WORK} in scalar Java; otherwise
-     * OpenBLAS ({@code cblas_?gemv} when {@code m == 1} or {@code n == 1}, else {@code cblas_?gemm}) or the blocked
-     * Vector API GEMM. {@link #gemm} is a batch of one.
+     * <p>Dispatch (see {@link Gemm}): {@code m * n * k <= } {@link Gemm#SMALL_WORK} in scalar Java; float32
+     * matrix-vector products ({@code n == 1} with A not transposed, or {@code m == 1} with B transposed) in the
+     * Vector API GEMV {@link GemvF32}, rows split over {@link #threads()} from {@link #PARALLEL_GEMV_ELEMENTS}
+     * matrix elements (unless OpenBLAS is forced); otherwise OpenBLAS ({@code cblas_?gemv} when {@code m == 1} or
+     * {@code n == 1}, else {@code cblas_?gemm}) or the blocked Vector API GEMM. {@link #gemm} is a batch of one.
      *
      * <p>Runs as a loop of single GEMMs (Debian's OpenBLAS 0.3.21 exports no {@code cblas_?gemm_batch_strided});
      * tiny matrices take the scalar Java path, so a batch of thousands of 2x2 products costs no native call at all.
