@@ -49,10 +49,10 @@ l2j() {
     -Djava.util.concurrent.ForkJoinPool.common.parallelism="$4" -cp "$w/l2j" Llama2 "$1" -z "$2" -t 0 -n "$3" \
     2>&1 >/dev/null | sed -n 's/^achieved tok\/s: //p'; }
 ours_cold() { # launcher model tok steps threads
-  OPENBLAS_NUM_THREADS=$5 $(pin "$5") "$1" decode --model "$2" --tokenizer "$3" --temperature 0 --steps "$4" --json \
+  TENSORBUFFER_CPU_THREADS=$5 OPENBLAS_NUM_THREADS=$5 $(pin "$5") "$1" decode --model "$2" --tokenizer "$3" --temperature 0 --steps "$4" --json \
     2>/dev/null | tr -d '\n ' | sed -n 's/.*"tokens_per_s":\([0-9.]*\).*/\1/p'; }
 ours_warm() {
-  OPENBLAS_NUM_THREADS=$5 $(pin "$5") "$1" compare --model "$2" --steps "$4" --runs 3 --warmup 2 \
+  TENSORBUFFER_CPU_THREADS=$5 OPENBLAS_NUM_THREADS=$5 $(pin "$5") "$1" compare --model "$2" --steps "$4" --runs 3 --warmup 2 \
     --strategies proactive --json --quiet 2>/dev/null | tr -d '\n ' | sed -n 's/.*"tokens_per_s_median":\([0-9.]*\).*/\1/p'; }
 median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{a[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) printf "%.0f", a[(NR+1)/2]; else printf "%.0f", (a[NR/2]+a[NR/2+1])/2}'; }
 
@@ -76,7 +76,8 @@ for t in $threads; do for m in $models; do
       res[$m,$t,before-cold]+=" $(ours_cold "$before" "$bin" "$tok" "$steps" "$t")"
       if [ "$r" = 1 ]; then res[$m,$t,before-warm]=" $(ours_warm "$before" "$bin" "$tok" "$steps" "$t")"; fi
     fi
-    echo "decode-vs-llama2c: $m, $t thread(s), round $r done" >&2
+    # Each round's figures at once, so that a run cut short (a time limit) still leaves what it measured.
+    echo "decode-vs-llama2c: $m, $t thread(s), round $r done:$(for c in $cols; do printf ' %s=%s' "$c" "${res[$m,$t,$c]##* }"; done)" >&2
   done
 done; done
 

@@ -305,7 +305,7 @@ public final class CpuDevice implements Device {
         p.put("threads", Integer.toString(Runtime.getRuntime().availableProcessors()));
         p.put("gemm", kernels.gemmDescription());
         p.put("gemm.threads", Integer.toString(kernels.gemmImplementation().threads()));
-        p.put("kernel.threads", kernels.threads() + " (-Dtensorbuffer.cpu.threads)");
+        p.put("kernel.threads", kernels.threads() + " (-Dtensorbuffer.cpu.threads or TENSORBUFFER_CPU_THREADS)");
         MemoryInfo mi = memoryInfo();
         p.put("memory", (memoryLimit >= 0 ? "limit " : "") + mib(mi.totalBytes()) + " total, "
                 + mib(mi.freeBytes()) + " free");

@@ -7,7 +7,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Objects;
 import java.util.concurrent.ForkJoinPool;
-import java.util.stream.IntStream;
+import java.util.concurrent.ForkJoinTask;
+import java.util.function.IntConsumer;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -47,6 +48,8 @@ public final class CpuKernels implements Kernels {
 
     /** Attention work ({@code nHeads * (pos + 1) * headSize} multiply-adds) from which heads are split over threads. */
     static final long PARALLEL_ATTENTION_WORK = 1 << 15;
+    /** Matrix-vector products with at least this many matrix elements split their rows over the threads. */
+    static final long PARALLEL_GEMV_ELEMENTS = 1 << 15;
 
     private final Gemm gemm;
     private final int threads;
@@ -68,8 +71,9 @@ public final class CpuKernels implements Kernels {
     /**
      * Kernels with the given GEMM implementation and thread count.
      *
-     * @param threads threads the kernels' own loops may use (attention splits its heads over them when the work is
-     *                large enough); 1 runs everything on the caller's thread. The GEMM's threads are its own
+     * @param threads threads the kernels' own loops may use (attention splits its heads, float32 matrix-vector
+     *                products their rows, over them when the work is large enough); 1 runs everything on the
+     *                caller's thread. The GEMM's threads are its own
      *                ({@link Gemm#threads()}).
      * @throws IllegalArgumentException if {@code threads < 1}
      */
@@ -82,12 +86,18 @@ public final class CpuKernels implements Kernels {
     }
 
     /**
-     * The thread count of the system property {@code tensorbuffer.cpu.threads}: 1 when unset.
+     * The thread count of the system property {@code tensorbuffer.cpu.threads}, else of the environment variable
+     * {@code TENSORBUFFER_CPU_THREADS} (as {@code OMP_NUM_THREADS} for {@code run.c}): 1 when neither is set.
      *
      * @throws IllegalArgumentException if it is set to something other than a positive integer
      */
     static int threadsFromSystemProperty() {
         String v = System.getProperty("tensorbuffer.cpu.threads");
+        String name = "tensorbuffer.cpu.threads";
+        if (v == null || v.isBlank()) {
+            v = System.getenv("TENSORBUFFER_CPU_THREADS");
+            name = "TENSORBUFFER_CPU_THREADS";
+        }
         if (v == null || v.isBlank()) {
             return 1;
         }
@@ -99,7 +109,7 @@ public final class CpuKernels implements Kernels {
         } catch (NumberFormatException e) {
             // reported below
         }
-        throw new IllegalArgumentException("tensorbuffer.cpu.threads: need a positive integer, got '" + v + "'");
+        throw new IllegalArgumentException(name + ": need a positive integer, got '" + v + "'");
     }
 
     /** Threads the kernels' own loops may use (see {@link #CpuKernels(Gemm, int)}). */
@@ -137,9 +147,11 @@ public final class CpuKernels implements Kernels {
     /**
      * {@inheritDoc}
      *
-     * <p>Dispatch (see {@link Gemm}): {@code m * n * k <= } {@link Gemm#SMALL_WORK} in scalar Java; otherwise
-     * OpenBLAS ({@code cblas_?gemv} when {@code m == 1} or {@code n == 1}, else {@code cblas_?gemm}) or the blocked
-     * Vector API GEMM. {@link #gemm} is a batch of one.
+     * <p>Dispatch (see {@link Gemm}): {@code m * n * k <= } {@link Gemm#SMALL_WORK} in scalar Java; float32
+     * matrix-vector products ({@code n == 1} with A not transposed, or {@code m == 1} with B transposed) in the
+     * Vector API GEMV {@link GemvF32}, rows split over {@link #threads()} from {@link #PARALLEL_GEMV_ELEMENTS}
+     * matrix elements (unless OpenBLAS is forced); otherwise OpenBLAS ({@code cblas_?gemv} when {@code m == 1} or
+     * {@code n == 1}, else {@code cblas_?gemm}) or the blocked Vector API GEMM. {@link #gemm} is a batch of one.
      *
      * <p>Runs as a loop of single GEMMs (Debian's OpenBLAS 0.3.21 exports no {@code cblas_?gemm_batch_strided});
      * tiny matrices take the scalar Java path, so a batch of thousands of 2x2 products costs no native call at all.
@@ -176,8 +188,59 @@ public final class CpuKernels implements Kernels {
             bAddr = matrixAddress(b, bOffset, bRows, bCols, ldb, strideB, batch, es, "gemm B");
         }
         long cAddr = matrixAddress(c, cOffset, m, n, ldc, strideC, batch, es, "gemm C");
+        if (es == 4 && k > 0 && alpha != 0 && (long) m * n * k > Gemm.SMALL_WORK && gemm.javaGemvF32()) {
+            if (n == 1 && !transA) {
+                // y = C[:, 0] = A x: contiguous rows of A dotted with x = op(B)[:, 0]
+                for (int i = 0; i < batch; i++) {
+                    gemvF32(m, k, (float) alpha, aAddr + i * strideA * es, lda, bAddr + i * strideB * es,
+                            transB ? 1 : ldb, (float) beta, cAddr + i * strideC * es, ldc);
+                }
+                return;
+            }
+            if (m == 1 && transB) {
+                // y = C[0, :] = B_stored x: contiguous rows of the stored (n x k) B dotted with x = op(A)[0, :]
+                for (int i = 0; i < batch; i++) {
+                    gemvF32(n, k, (float) alpha, bAddr + i * strideB * es, ldb, aAddr + i * strideA * es,
+                            transA ? lda : 1, (float) beta, cAddr + i * strideC * es, 1);
+                }
+                return;
+            }
+        }
         gemm.run(dtype == DType.F64, transA, transB, m, n, k, alpha, aAddr, lda, strideA * es, bAddr, ldb,
                 strideB * es, beta, cAddr, ldc, strideC * es, batch);
+    }
+
+    /**
+     * {@link GemvF32} over all {@code rows}, split into {@link #threads} contiguous row blocks (multiples of four
+     * rows) when the matrix has at least {@link #PARALLEL_GEMV_ELEMENTS} elements.
+     */
+    private void gemvF32(int rows, int k, float alpha, long mat, int ld, long x, int incX, float beta, long y,
+                         int incY) {
+        int parts = (int) Math.min(threads, rows / 4);
+        if (parts > 1 && (long) rows * k >= PARALLEL_GEMV_ELEMENTS) {
+            int quads = (rows + 3) / 4;
+            parallel(parts, p -> GemvF32.rows(Math.min(rows, 4 * (p * quads / parts)),
+                    Math.min(rows, 4 * ((p + 1) * quads / parts)), k, alpha, mat, ld, x, incX, beta, y, incY));
+        } else {
+            GemvF32.rows(0, rows, k, alpha, mat, ld, x, incX, beta, y, incY);
+        }
+    }
+
+    /**
+     * Runs {@code body(0) .. body(parts - 1)}: parts 1.. as tasks of the kernels' pool, part 0 on the calling thread,
+     * and returns when all are done (rethrowing the first failure).
+     */
+    private void parallel(int parts, IntConsumer body) {
+        ForkJoinPool p = pool();
+        ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[parts - 1];
+        for (int i = 1; i < parts; i++) {
+            int part = i;
+            tasks[i - 1] = p.submit(() -> body.accept(part));
+        }
+        body.accept(0);
+        for (ForkJoinTask<?> t : tasks) {
+            t.join();
+        }
     }
 
     private static void checkLd(String name, int ld, int cols) {
@@ -501,9 +564,8 @@ public final class CpuKernels implements Kernels {
             int parts = Math.min(threads, nHeads);
             if (parts > 1 && (long) nHeads * (pos + 1) * headSize >= PARALLEL_ATTENTION_WORK) {
                 // Heads split over the kernels' pool; each part writes its own heads' att rows and outputs.
-                pool().submit(() -> IntStream.range(0, parts).parallel().forEach(i ->
-                        VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, i * nHeads / parts,
-                                (i + 1) * nHeads / parts, kvMul, headSize, kvDim, pos))).join();
+                parallel(parts, i -> VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, i * nHeads / parts,
+                        (i + 1) * nHeads / parts, kvMul, headSize, kvDim, pos));
             } else {
                 VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, 0, nHeads, kvMul, headSize, kvDim, pos);
             }

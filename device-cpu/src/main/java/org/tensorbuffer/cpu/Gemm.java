@@ -42,10 +42,16 @@ public final class Gemm {
     }
 
     private final OpenBlas blas;
+    private final boolean forceBlas;
     private final String description;
 
     private Gemm(OpenBlas blas) {
+        this(blas, false);
+    }
+
+    private Gemm(OpenBlas blas, boolean forceBlas) {
         this.blas = blas;
+        this.forceBlas = forceBlas;
         this.description = blas != null ? "OpenBLAS (" + blas.libraryName() + ")"
                 : "Java Vector API (" + JavaGemm.describe() + ")";
     }
@@ -60,7 +66,7 @@ public final class Gemm {
             case JAVA -> new Gemm(null);
             case AUTO -> new Gemm(OpenBlas.load().orElse(null));
             case OPENBLAS -> new Gemm(OpenBlas.load().orElseThrow(() -> new IllegalStateException(
-                    "tensorbuffer.cpu.gemm=openblas but OpenBLAS is unavailable: " + OpenBlas.loadError())));
+                    "tensorbuffer.cpu.gemm=openblas but OpenBLAS is unavailable: " + OpenBlas.loadError())), true);
         };
     }
 
@@ -90,6 +96,17 @@ public final class Gemm {
     public int threads() {
         return blas != null && blas.threads() > 0 ? blas.threads()
                 : Math.max(1, java.util.concurrent.ForkJoinPool.getCommonPoolParallelism());
+    }
+
+    /**
+     * Whether a float32 matrix-vector product ({@code rows x k} matrix with contiguous rows) above
+     * {@link #SMALL_WORK} runs as {@link GemvF32} rather than through {@link #run}: always, unless OpenBLAS was forced
+     * ({@link Mode#OPENBLAS}). Measured on this project's 2-core AVX-512 machine (docs/benchmarks.md, "GEMV"),
+     * {@link GemvF32} is faster than OpenBLAS 0.3.21's {@code cblas_sgemv} at every decode size, from 64x64 (no
+     * native call, no set-up) to 32000x512 (both bandwidth-bound), and it splits rows over the kernels' threads.
+     */
+    boolean javaGemvF32() {
+        return !forceBlas;
     }
 
     /** Whether products above {@link #SMALL_WORK} go to OpenBLAS. */

@@ -38,6 +38,13 @@ final class VectorOpsF32 {
 
     /** {@code sum a[i] * b[i]} over {@code n} floats. */
     static float dot(long a, long b, int n) {
+        if (n < L) {
+            float s = 0;
+            for (int i = 0; i < n; i++) {
+                s += ALL.get(F, a + i * 4L) * ALL.get(F, b + i * 4L);
+            }
+            return s;
+        }
         int i = 0;
         FloatVector acc = FloatVector.zero(FS);
         for (; i <= n - L; i += L) {
@@ -198,30 +205,83 @@ final class VectorOpsF32 {
 
     /** {@code out[i] = sum_t a[t] * v[t][i]} for {@code i < n}, rows of v {@code rowBytes} apart. */
     private static void weightedSum(long pa, long pv, long rowBytes, long po, int n, int steps) {
-        for (int i = 0; i < n; i += L) {
-            VectorMask<Float> m = FS.indexInRange(i, n);
-            // Four accumulators over t break the FMA latency chain.
-            FloatVector acc0 = FloatVector.zero(FS);
-            FloatVector acc1 = FloatVector.zero(FS);
-            FloatVector acc2 = FloatVector.zero(FS);
-            FloatVector acc3 = FloatVector.zero(FS);
-            long vt = pv + i * 4L;
-            int t = 0;
-            for (; t <= steps - 4; t += 4, vt += 4 * rowBytes) {
-                acc0 = FloatVector.fromMemorySegment(FS, ALL, vt, ORDER, m)
-                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L)), acc0);
-                acc1 = FloatVector.fromMemorySegment(FS, ALL, vt + rowBytes, ORDER, m)
-                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 4)), acc1);
-                acc2 = FloatVector.fromMemorySegment(FS, ALL, vt + 2 * rowBytes, ORDER, m)
-                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 8)), acc2);
-                acc3 = FloatVector.fromMemorySegment(FS, ALL, vt + 3 * rowBytes, ORDER, m)
-                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 12)), acc3);
-            }
-            for (; t < steps; t++, vt += rowBytes) {
-                acc0 = FloatVector.fromMemorySegment(FS, ALL, vt, ORDER, m)
-                        .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L)), acc0);
-            }
-            acc0.add(acc1).add(acc2.add(acc3)).intoMemorySegment(ALL, po + i * 4L, ORDER, m);
+        // One small method per vector of columns (C1 bailed out with "out of virtual registers" on one method
+        // holding both loops, which left it in slow C1 code; see GemvF32).
+        if (n < L) {
+            // Heads narrower than one vector (stories260K: 8 floats against 16 lanes): plain loops, which C2
+            // compiles without the masked vector operations that C1 failed on.
+            weightedSumScalar(pa, pv, rowBytes, po, n, steps);
+            return;
         }
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            weightedBlock(pa, pv + i * 4L, rowBytes, po + i * 4L, steps);
+        }
+        if (i < n) {
+            weightedBlockMasked(pa, pv + i * 4L, rowBytes, po + i * 4L, steps, FS.indexInRange(i, n));
+        }
+    }
+
+    /** {@link #weightedSum} in scalar code, accumulating in {@code out}. */
+    private static void weightedSumScalar(long pa, long pv, long rowBytes, long po, int n, int steps) {
+        for (int i = 0; i < n; i++) {
+            ALL.set(F, po + i * 4L, 0f);
+        }
+        long vt = pv;
+        for (int t = 0; t < steps; t++, vt += rowBytes) {
+            float a = ALL.get(F, pa + t * 4L);
+            for (int i = 0; i < n; i++) {
+                ALL.set(F, po + i * 4L, ALL.get(F, po + i * 4L) + a * ALL.get(F, vt + i * 4L));
+            }
+        }
+    }
+
+    /** {@link #weightedSum} of one whole vector of columns; four accumulators over t break the FMA latency chain. */
+    private static void weightedBlock(long pa, long vt, long rowBytes, long po, int steps) {
+        FloatVector acc0 = FloatVector.zero(FS);
+        FloatVector acc1 = FloatVector.zero(FS);
+        FloatVector acc2 = FloatVector.zero(FS);
+        FloatVector acc3 = FloatVector.zero(FS);
+        int t = 0;
+        for (; t <= steps - 4; t += 4, vt += 4 * rowBytes) {
+            acc0 = FloatVector.fromMemorySegment(FS, ALL, vt, ORDER)
+                    .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L)), acc0);
+            acc1 = FloatVector.fromMemorySegment(FS, ALL, vt + rowBytes, ORDER)
+                    .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 4)), acc1);
+            acc2 = FloatVector.fromMemorySegment(FS, ALL, vt + 2 * rowBytes, ORDER)
+                    .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 8)), acc2);
+            acc3 = FloatVector.fromMemorySegment(FS, ALL, vt + 3 * rowBytes, ORDER)
+                    .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 12)), acc3);
+        }
+        for (; t < steps; t++, vt += rowBytes) {
+            acc0 = FloatVector.fromMemorySegment(FS, ALL, vt, ORDER)
+                    .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L)), acc0);
+        }
+        acc0.add(acc1).add(acc2.add(acc3)).intoMemorySegment(ALL, po, ORDER);
+    }
+
+    /** {@link #weightedBlock} for the last, partial vector of columns ({@code m} selects them). */
+    private static void weightedBlockMasked(long pa, long vt, long rowBytes, long po, int steps,
+                                            VectorMask<Float> m) {
+        FloatVector acc0 = FloatVector.zero(FS);
+        FloatVector acc1 = FloatVector.zero(FS);
+        FloatVector acc2 = FloatVector.zero(FS);
+        FloatVector acc3 = FloatVector.zero(FS);
+        int t = 0;
+        for (; t <= steps - 4; t += 4, vt += 4 * rowBytes) {
+            acc0 = FloatVector.fromMemorySegment(FS, ALL, vt, ORDER, m)
+                    .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L)), acc0);
+            acc1 = FloatVector.fromMemorySegment(FS, ALL, vt + rowBytes, ORDER, m)
+                    .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 4)), acc1);
+            acc2 = FloatVector.fromMemorySegment(FS, ALL, vt + 2 * rowBytes, ORDER, m)
+                    .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 8)), acc2);
+            acc3 = FloatVector.fromMemorySegment(FS, ALL, vt + 3 * rowBytes, ORDER, m)
+                    .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L + 12)), acc3);
+        }
+        for (; t < steps; t++, vt += rowBytes) {
+            acc0 = FloatVector.fromMemorySegment(FS, ALL, vt, ORDER, m)
+                    .fma(FloatVector.broadcast(FS, ALL.get(F, pa + t * 4L)), acc0);
+        }
+        acc0.add(acc1).add(acc2.add(acc3)).intoMemorySegment(ALL, po, ORDER, m);
     }
 }

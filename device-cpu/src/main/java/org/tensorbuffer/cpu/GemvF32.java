@@ -1,0 +1,126 @@
+package org.tensorbuffer.cpu;
+
+import static org.tensorbuffer.cpu.NativeMemory.ALL;
+
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Float32 matrix-vector product {@code y[i] = alpha * dot(M[i, :], x) + beta * y[i]} for rows {@code r0 <= i < r1}
+ * with the Vector API, written to be bound by the memory bandwidth of streaming {@code M}: four rows at a time, so
+ * that each vector of {@code x} is loaded once for four rows and four independent FMA chains hide the FMA latency;
+ * {@code x} is read in place from native memory (no copy, no allocation); one species (the preferred one) with a
+ * masked tail. The decode step's {@code W x} products (weights {@code [out, in]} row-major times a vector) take this
+ * path: for the small matrices of a decode it avoids the native call and OpenBLAS's set-up, and for large ones it
+ * lets {@link CpuKernels} split the rows over its threads.
+ *
+ * <p>Rows start {@code ld} elements apart; {@code x} and {@code y} have element strides {@code incX}, {@code incY}
+ * (a strided {@code x} is read per element). With {@code beta == 0}, {@code y} is not read. Addresses are absolute
+ * and bounds-checked by the caller. Stateless and thread-safe; callers may run disjoint row ranges concurrently.
+ */
+final class GemvF32 {
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final int L = FS.length();
+
+    private GemvF32() {
+    }
+
+    /** Rows {@code r0 <= i < r1} of the product (see the class comment). */
+    static void rows(int r0, int r1, int k, float alpha, long mat, int ld, long x, int incX, float beta, long y,
+                     int incY) {
+        if (incX != 1) {
+            for (int i = r0; i < r1; i++) {
+                long row = mat + (long) i * ld * 4;
+                float s = 0;
+                for (int p = 0; p < k; p++) {
+                    s += ALL.get(F, row + p * 4L) * ALL.get(F, x + (long) p * incX * 4);
+                }
+                store(y + (long) i * incY * 4, s, alpha, beta);
+            }
+            return;
+        }
+        long rowBytes = (long) ld * 4;
+        int i = r0;
+        for (; i + 4 <= r1; i += 4) {
+            quad(mat + i * rowBytes, rowBytes, k, x, alpha, beta, y + (long) i * incY * 4, (long) incY * 4);
+        }
+        for (; i < r1; i++) {
+            single(mat + i * rowBytes, k, x, alpha, beta, y + (long) i * incY * 4);
+        }
+    }
+
+    // The loops live in small methods of their own: C1 (tiered level 3, on the way to C2) inlines the Vector API's
+    // force-inlined Java fallbacks, and a method with many vector operations in loops made it bail out ("out of
+    // virtual registers"), which left the method in slow C1 code for the rest of the run (seen in JFR compilation
+    // events when the JIT's threads shared one CPU with the decode).
+
+    /** Four rows from {@code m0}, {@code rowBytes} apart, into {@code y0}, {@code y0 + yStep}, ... */
+    private static void quad(long m0, long rowBytes, int k, long x, float alpha, float beta, long y0, long yStep) {
+        long m1 = m0 + rowBytes;
+        long m2 = m1 + rowBytes;
+        long m3 = m2 + rowBytes;
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        FloatVector a2 = FloatVector.zero(FS);
+        FloatVector a3 = FloatVector.zero(FS);
+        long end = (long) (k - k % L) * 4;
+        for (long off = 0; off < end; off += L * 4L) {
+            FloatVector xv = FloatVector.fromMemorySegment(FS, ALL, x + off, ORDER);
+            a0 = FloatVector.fromMemorySegment(FS, ALL, m0 + off, ORDER).fma(xv, a0);
+            a1 = FloatVector.fromMemorySegment(FS, ALL, m1 + off, ORDER).fma(xv, a1);
+            a2 = FloatVector.fromMemorySegment(FS, ALL, m2 + off, ORDER).fma(xv, a2);
+            a3 = FloatVector.fromMemorySegment(FS, ALL, m3 + off, ORDER).fma(xv, a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        float s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD);
+        float s3 = a3.reduceLanes(VectorOperators.ADD);
+        if (end < k * 4L) {
+            s0 += tail(m0, x, k);
+            s1 += tail(m1, x, k);
+            s2 += tail(m2, x, k);
+            s3 += tail(m3, x, k);
+        }
+        store(y0, s0, alpha, beta);
+        store(y0 + yStep, s1, alpha, beta);
+        store(y0 + 2 * yStep, s2, alpha, beta);
+        store(y0 + 3 * yStep, s3, alpha, beta);
+    }
+
+    /** One row. */
+    private static void single(long m0, int k, long x, float alpha, float beta, long yi) {
+        FloatVector a0 = FloatVector.zero(FS);
+        long end = (long) (k - k % L) * 4;
+        for (long off = 0; off < end; off += L * 4L) {
+            a0 = FloatVector.fromMemorySegment(FS, ALL, m0 + off, ORDER)
+                    .fma(FloatVector.fromMemorySegment(FS, ALL, x + off, ORDER), a0);
+        }
+        float s = a0.reduceLanes(VectorOperators.ADD);
+        if (end < k * 4L) {
+            s += tail(m0, x, k);
+        }
+        store(yi, s, alpha, beta);
+    }
+
+    /**
+     * The dot product of the last {@code k % L} elements of a row with those of {@code x}, in sequential scalar
+     * code: a masked vector reduction gave different bits in interpreted and C2-compiled code, so a run's result
+     * depended on the JIT's progress (PlannedDecodeTest compares two decodes bit for bit).
+     */
+    private static float tail(long row, long x, int k) {
+        float s = 0;
+        for (int p = k - k % L; p < k; p++) {
+            s += ALL.get(F, row + p * 4L) * ALL.get(F, x + p * 4L);
+        }
+        return s;
+    }
+
+    private static void store(long yi, float s, float alpha, float beta) {
+        ALL.set(F, yi, beta == 0 ? alpha * s : alpha * s + beta * ALL.get(F, yi));
+    }
+}

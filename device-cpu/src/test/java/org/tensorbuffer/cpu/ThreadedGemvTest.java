@@ -1,0 +1,75 @@
+package org.tensorbuffer.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.SplittableRandom;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.tensorbuffer.device.DeviceBuffer;
+import org.tensorbuffer.types.DType;
+
+/**
+ * The float32 matrix-vector path ({@link GemvF32}, rows split over the kernels' threads): {@code W x} as
+ * {@code gemm(m=rows, n=1, k)} and {@code x^T W^T} as {@code gemm(m=1, n=rows, k, transB)}, with row counts that are
+ * not multiples of four and lengths that are not multiples of the vector length, one and three threads, against a
+ * float64 reference (each row's sum within a few float32 ulps of the row's magnitude); with {@code beta} the old
+ * {@code y} is added; three threads give one thread's bits (each row is computed by the same code either way).
+ */
+class ThreadedGemvTest {
+    private static final CpuDevice DEVICE = new CpuDevice();
+
+    @AfterAll
+    static void close() {
+        assertThat(DEVICE.liveBuffers()).isZero();
+        DEVICE.close();
+    }
+
+    @ParameterizedTest
+    @CsvSource({"9, 37", "64, 64", "131, 37", "1030, 33", "513, 288"})
+    void matchesFloat64AndThreadsGiveTheSameBits(int rows, int k) {
+        assertThat(rows * k > Gemm.SMALL_WORK).isTrue();
+        SplittableRandom rnd = new SplittableRandom(rows * 31L + k);
+        double[] w = new double[rows * k];
+        double[] x = new double[k];
+        double[] y0 = new double[rows];
+        for (double[] a : new double[][] {w, x, y0}) {
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (float) (rnd.nextDouble() * 2 - 1);
+            }
+        }
+        CpuKernels one = new CpuKernels(new CpuKernels().gemmImplementation(), 1);
+        CpuKernels three = new CpuKernels(new CpuKernels().gemmImplementation(), 3);
+        try (NativeFixture f = new NativeFixture(DEVICE)) {
+            DeviceBuffer bw = f.buffer(DType.F32, w);
+            DeviceBuffer bx = f.buffer(DType.F32, x);
+            double[][] results = new double[4][];
+            int r = 0;
+            for (CpuKernels kern : new CpuKernels[] {one, three}) {
+                DeviceBuffer y = f.buffer(DType.F32, y0);
+                // y = 2 * W x + 0.5 * y0
+                kern.gemm(DType.F32, false, false, rows, 1, k, 2.0, bw, 0, k, bx, 0, 1, 0.5, y, 0, 1);
+                results[r++] = f.read(DType.F32, y, rows);
+                DeviceBuffer yt = f.nans(DType.F32, rows);
+                // y^T = x^T W^T (beta 0: the NaNs are not read)
+                kern.gemm(DType.F32, false, true, 1, rows, k, 1.0, bx, 0, k, bw, 0, k, 0.0, yt, 0, rows);
+                results[r++] = f.read(DType.F32, yt, rows);
+            }
+            for (int i = 0; i < rows; i++) {
+                double dot = 0;
+                double mag = 0;
+                for (int p = 0; p < k; p++) {
+                    dot += w[i * k + p] * x[p];
+                    mag += Math.abs(w[i * k + p] * x[p]);
+                }
+                double tol = 4 * Math.ulp((float) mag) * Math.sqrt(k) + 1e-30;
+                assertThat(results[0][i]).as("row %d of 2 W x + 0.5 y", i)
+                        .isCloseTo(2 * dot + 0.5 * y0[i], Offset.offset(2 * tol + Math.ulp((float) y0[i])));
+                assertThat(results[1][i]).as("row %d of x^T W^T", i).isCloseTo(dot, Offset.offset(tol));
+            }
+            assertThat(results[2]).isEqualTo(results[0]);
+            assertThat(results[3]).isEqualTo(results[1]);
+        }
+    }
+}
