@@ -136,7 +136,10 @@ public final class MemoryScope implements AutoCloseable {
      * scope (see {@link #escape}); only then is the returned future completed, with the same value or exception.
      * Exceptional completion and cancellation release everything, the escaped tensors included (nobody gets the
      * result they were escaped for). Cancelling the returned future cancels the body's
-     * stage; tasks still running keep their tensors until they return.
+     * stage; tasks still running keep their tensors until they return. Once the scope has begun closing (it has
+     * committed to the work's outcome), a cancel or outside completion of the returned future is refused and returns
+     * {@code false}, as {@link java.util.concurrent.FutureTask#cancel} is while a task completes: the future then
+     * completes with the work's outcome, and the caller owns the value's tensors.
      *
      * <p>An exception thrown by {@code body} itself completes the returned future exceptionally (as
      * {@link CompletableFuture#supplyAsync}); the scope's tensors are released.
