@@ -96,6 +96,7 @@ public final class MemoryScope implements AutoCloseable {
         this.thread = Thread.currentThread();
         this.depth = parent == null ? 1 : parent.depth + 1;
         this.async = async;
+        async.result = new AsyncResult<>(this);
     }
 
     /** Opens a scope nested in the current thread's innermost one (if any); close it with try-with-resources. */
@@ -135,7 +136,10 @@ public final class MemoryScope implements AutoCloseable {
      * scope (see {@link #escape}); only then is the returned future completed, with the same value or exception.
      * Exceptional completion and cancellation release everything, the escaped tensors included (nobody gets the
      * result they were escaped for). Cancelling the returned future cancels the body's
-     * stage; tasks still running keep their tensors until they return.
+     * stage; tasks still running keep their tensors until they return. Once the scope has begun closing (it has
+     * committed to the work's outcome), a cancel or outside completion of the returned future is refused and returns
+     * {@code false}, as {@link java.util.concurrent.FutureTask#cancel} is while a task completes: the future then
+     * completes with the work's outcome, and the caller owns the value's tensors.
      *
      * <p>An exception thrown by {@code body} itself completes the returned future exceptionally (as
      * {@link CompletableFuture#supplyAsync}); the scope's tensors are released.
@@ -181,12 +185,14 @@ public final class MemoryScope implements AutoCloseable {
         }
         s.exit(prev);
         CompletableFuture<?> work = stage.toCompletableFuture();
-        result.whenComplete((v, e) -> {
-            if (s.abandon()) {
-                work.cancel(true);
-                s.settle(null, e, true);
-            }
-        });
+        boolean abandoned;
+        synchronized (s) {
+            s.async.work = work;
+            abandoned = s.async.abandoned; // the result was cancelled while the body ran
+        }
+        if (abandoned) {
+            work.cancel(true);
+        }
         work.whenComplete((v, e) -> s.settle(v, e, false));
         return (CompletableFuture<T>) (CompletableFuture<?>) result;
     }
@@ -373,7 +379,7 @@ public final class MemoryScope implements AutoCloseable {
             async.done = true;
             async.value = value;
             async.failure = failure;
-            async.abandoned = abandoned;
+            async.abandoned |= abandoned; // a cancel that raced with a normal settlement stays a cancel
             closeNow = async.active == 0 && open;
             if (closeNow) {
                 open = false;
@@ -385,15 +391,28 @@ public final class MemoryScope implements AutoCloseable {
     }
 
     /**
-     * Called when the result future completes: if someone other than this scope completed it (cancelled it, mostly),
-     * marks the work abandoned, so that nothing escapes when the scope closes, and returns {@code true}.
+     * Called by {@link AsyncResult} before someone other than this scope completes the result future (cancels it,
+     * mostly): marks the work abandoned, so that nothing escapes when the scope closes, and returns {@code true};
+     * returns {@code false} (refused) if the scope has already committed to its outcome in {@link #closeAsync}.
      */
-    private synchronized boolean abandon() {
+    synchronized boolean abandonResult() {
         if (async.completing) {
             return false;
         }
         async.abandoned = true;
         return true;
+    }
+
+    /** After an outside completion of the result future: cancels the work and settles the scope as abandoned. */
+    void resultAbandoned() {
+        CompletableFuture<?> work;
+        synchronized (this) {
+            work = async.work;
+        }
+        if (work != null) {
+            work.cancel(true);
+        }
+        settle(null, null, true);
     }
 
     /**
@@ -406,8 +425,11 @@ public final class MemoryScope implements AutoCloseable {
         Tensor[] table;
         int n;
         boolean succeeded;
+        boolean abandoned;
         synchronized (this) {
-            succeeded = st.failure == null && !st.abandoned;
+            st.completing = true; // committed: from here on an outside cancel or completion of the result is refused
+            abandoned = st.abandoned;
+            succeeded = st.failure == null && !abandoned;
             keep = new ArrayList<>(st.escapees);
             st.escapees.clear();
             if (succeeded && st.keepValue) {
@@ -457,18 +479,18 @@ public final class MemoryScope implements AutoCloseable {
                 t.scope = this; // a later use says which scope released it
             }
         }
-        synchronized (this) {
-            st.completing = true;
-        }
-        if (st.failure != null) {
-            if (releaseFailure != null) {
-                st.failure.addSuppressed(releaseFailure);
+        // if the result was abandoned, whoever did it completes it (their cancel or completion came before the commit)
+        if (!abandoned) {
+            if (st.failure != null) {
+                if (releaseFailure != null) {
+                    st.failure.addSuppressed(releaseFailure);
+                }
+                st.result.failFromScope(st.failure);
+            } else if (releaseFailure != null) {
+                st.result.failFromScope(releaseFailure);
+            } else {
+                st.result.completeFromScope(st.keepValue ? st.value : null);
             }
-            st.result.completeExceptionally(st.failure);
-        } else if (releaseFailure != null) {
-            st.result.completeExceptionally(releaseFailure);
-        } else {
-            st.result.complete(st.keepValue ? st.value : null);
         }
         st.closed.complete(null);
     }

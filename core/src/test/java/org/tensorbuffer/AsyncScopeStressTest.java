@@ -12,7 +12,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.tensorbuffer.memory.BufferPool;
 import org.tensorbuffer.memory.PoolStats;
@@ -24,11 +23,10 @@ import org.tensorbuffer.types.Shape;
  * 10,000 asynchronous scopes open at the same time, each holding tensors from its body and then fanning out to two
  * stages on a 4-thread pool that create temporaries, open nested synchronous scopes, escape one tensor and return
  * another; one in seven fails and one in eleven is cancelled (half before their stages start, half while they run).
- * Afterwards the caller closes what escaped from the successful ones, and the pool must have 0 bytes live.
+ * Afterwards the caller closes what escaped from the successful ones, and the pool must have 0 bytes live. (One run
+ * in five once ended with 512 B live: a cancel that landed after a scope had committed to success, see
+ * {@link AsyncScopeCompletionRaceTest}, which forces that interleaving.) About 2-4 s.
  */
-// Not in the default run: one CI-like run in four left 512 B live at the end (an open defect, see docs/scopes.md).
-// Run it with: ./mvnw -pl core verify -Dtest=AsyncScopeStressTest -Dtest.excludedGroups=
-@Tag("stress")
 class AsyncScopeStressTest {
     private static final int SCOPES = 10_000;
 

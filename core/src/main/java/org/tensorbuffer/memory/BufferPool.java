@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.ReentrantLock;
 import javax.management.ObjectName;
 import org.tensorbuffer.device.Device;
@@ -20,7 +21,14 @@ import org.tensorbuffer.leak.LeakDetector;
  * <ul>
  *   <li>Per-thread caches ({@link ThreadCache}): up to 64 free blocks per class and {@code maxThreadCacheBytes} per
  *       thread. The hit path ({@link #take} then {@link Block#release()} on the same thread) touches only these: no
- *       lock, no shared atomic, no Java heap allocation.</li>
+ *       lock, no shared atomic, no Java heap allocation. Platform threads only: a virtual thread gets no cache of its
+ *       own (with one virtual thread per task, {@code Executors.newVirtualThreadPerTaskExecutor()}, one cache per
+ *       thread would grow with the number of tasks and strand free blocks in caches of threads that ran once).
+ *       Virtual threads share a fixed set of caches instead, the smallest power of two at least twice the number of
+ *       processors, picked by thread id (jemalloc's thread-identifier hashing where there is no TLS; Netty gives
+ *       thread caches only to its event-loop threads by default, {@code useCacheForAllThreads=false}, and shares
+ *       arenas among the rest); each shared cache is guarded by its own lock, so a virtual thread's hit is one
+ *       uncontended lock more than a platform thread's, and the number of caches stays bounded.</li>
  *   <li>A shared tier under one lock: a free list per class (most recently used first) and one LRU list over all
  *       classes. Blocks overflow into it from thread caches and are taken from it when a thread cache is empty.</li>
  *   <li>Limits: at most {@code maxBlocksPerClass} free blocks per class in the shared tier, and at most
@@ -52,6 +60,9 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
     private final int maxBlocksPerClass;
     private final long maxThreadCacheBytes;
     private final ThreadLocal<ThreadCache> threadCache = ThreadLocal.withInitial(this::registerThreadCache);
+    /** The caches virtual threads share, created on first use (see the class comment); a power-of-two count. */
+    private final AtomicReferenceArray<ThreadCache> virtualCaches = new AtomicReferenceArray<>(
+            Integer.highestOneBit(Math.max(1, 2 * Runtime.getRuntime().availableProcessors() - 1)) << 1);
 
     private final ReentrantLock lock = new ReentrantLock();
     // --- guarded by lock ---
@@ -131,7 +142,25 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
      */
     public Block take(long bytes) {
         int index = SizeClasses.index(bytes);
-        ThreadCache tc = threadCache.get();
+        Thread thread = Thread.currentThread();
+        if (thread.isVirtual()) {
+            return takeVirtual(thread, index);
+        }
+        return takeFrom(threadCache.get(), index);
+    }
+
+    /** {@link #take} on a virtual thread: from a shared cache, under its lock. */
+    private Block takeVirtual(Thread thread, int index) {
+        ThreadCache tc = virtualCache(thread);
+        tc.lock.lock();
+        try {
+            return takeFrom(tc, index);
+        } finally {
+            tc.lock.unlock();
+        }
+    }
+
+    private Block takeFrom(ThreadCache tc, int index) {
         tc.requests++;
         tc.classRequests[index]++;
         Block b = tc.pop(index);
@@ -205,7 +234,26 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
     /** Called by {@link Block#release()} when the last reference is gone. */
     @Override
     protected void recycle(Block b) {
-        ThreadCache tc = threadCache.get();
+        Thread thread = Thread.currentThread();
+        if (thread.isVirtual()) {
+            recycleVirtual(thread, b);
+            return;
+        }
+        recycleTo(threadCache.get(), b);
+    }
+
+    /** {@link #recycle} on a virtual thread: into a shared cache, under its lock. */
+    private void recycleVirtual(Thread thread, Block b) {
+        ThreadCache tc = virtualCache(thread);
+        tc.lock.lock();
+        try {
+            recycleTo(tc, b);
+        } finally {
+            tc.lock.unlock();
+        }
+    }
+
+    private void recycleTo(ThreadCache tc, Block b) {
         tc.returnedBytes += b.capacity;
         // tc.requests == 0: a thread that never takes (a cleanup thread, a consumer) would hoard what it caches
         if (!tc.flushRequested && !closed && tc.requests != 0 && tc.push(b)) {
@@ -406,13 +454,60 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
      * {@code torch.cuda.empty_cache()}.
      */
     public void emptyCache() {
-        ThreadCache tc = threadCache.get();
+        Thread thread = Thread.currentThread();
+        ThreadCache tc = thread.isVirtual() ? virtualCache(thread) : threadCache.get();
+        if (tc.lock != null) {
+            tc.lock.lock(); // a shared cache's lock comes before the pool's
+        }
+        try {
+            lock.lock();
+            try {
+                releaseAllCachedLocked(tc);
+            } finally {
+                lock.unlock();
+            }
+        } finally {
+            if (tc.lock != null) {
+                tc.lock.unlock();
+            }
+        }
+    }
+
+    /** The shared cache of a virtual thread, by its id; created on first use. */
+    private ThreadCache virtualCache(Thread thread) {
+        int i = (int) thread.threadId() & (virtualCaches.length() - 1);
+        ThreadCache tc = virtualCaches.get(i);
+        return tc != null ? tc : createVirtualCache(i);
+    }
+
+    private ThreadCache createVirtualCache(int i) {
         lock.lock();
         try {
-            releaseAllCachedLocked(tc);
+            ThreadCache tc = virtualCaches.get(i);
+            if (tc == null) {
+                tc = new ThreadCache();
+                caches.add(tc);
+                virtualCaches.set(i, tc);
+            }
+            return tc;
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Number of thread caches the pool keeps now (platform threads' own, dead ones not yet reaped, shared ones). */
+    int threadCacheCount() {
+        lock.lock();
+        try {
+            return caches.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** How many shared caches virtual threads may use at most. */
+    int virtualThreadCacheLimit() {
+        return virtualCaches.length();
     }
 
     private ThreadCache registerThreadCache() {
@@ -429,7 +524,7 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
     private void reapDeadThreads() {
         for (var it = caches.iterator(); it.hasNext(); ) {
             ThreadCache c = it.next();
-            if (!c.thread.isAlive()) { // thread termination happens-before isAlive() returning false
+            if (c.ownerDead()) {
                 drainLocked(c, closed);
                 retiredRequests += c.requests;
                 retiredHits += c.hits;
@@ -558,9 +653,9 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
                 return;
             }
             closed = true; // volatile write before reading any reference count below (pairs with recycle's CAS)
-            ThreadCache own = threadCache.get();
+            ThreadCache own = Thread.currentThread().isVirtual() ? null : threadCache.get();
             for (ThreadCache c : caches) {
-                if (c == own || !c.thread.isAlive()) { // other live threads' caches are theirs to touch
+                if (c == own || c.ownerDead()) { // other live threads' caches and shared ones are theirs to touch
                     drainLocked(c, true);
                 }
             }

@@ -1,12 +1,21 @@
 package org.tensorbuffer.memory;
 
+import java.util.concurrent.locks.ReentrantLock;
+
 /**
  * One thread's private cache of free blocks for one {@link BufferPool}, as jemalloc's tcache and Netty's
  * {@code PoolThreadCache}: the pool's hit path pops and pushes here without any lock or atomic. Counters are written
  * by the owning thread only and summed by the pool when a snapshot is taken.
+ *
+ * <p>A <em>shared</em> cache ({@link #lock} not null, {@link #thread} null) serves virtual threads instead: the pool
+ * keeps a fixed number of them and picks one by thread id; every access to it, including the counters, holds its
+ * lock.
  */
 final class ThreadCache {
+    /** The owning platform thread; null for a shared cache. */
     final Thread thread;
+    /** Guards a shared cache (taken before the pool's lock); null for a thread's own cache. */
+    final ReentrantLock lock;
     final Block[][] stacks = new Block[SizeClasses.COUNT][];
     final int[] counts = new int[SizeClasses.COUNT];
     final long[] classRequests = new long[SizeClasses.COUNT];
@@ -27,6 +36,18 @@ final class ThreadCache {
 
     ThreadCache(Thread thread) {
         this.thread = thread;
+        this.lock = null;
+    }
+
+    /** A shared cache for virtual threads. */
+    ThreadCache() {
+        this.thread = null;
+        this.lock = new ReentrantLock();
+    }
+
+    /** Whether the owner of this cache has terminated (never for a shared cache). */
+    boolean ownerDead() {
+        return thread != null && !thread.isAlive(); // thread termination happens-before isAlive() returning false
     }
 
     /** Maximum blocks of class {@code index} a thread cache keeps: 4 MiB worth, between 1 and 64. */

@@ -28,6 +28,7 @@ public final class TestDevice implements Device {
     private final Arena arena = Arena.ofShared();
     private final AtomicLong nextFake = new AtomicLong(1L << 40);
     private volatile Runnable beforeAllocate;
+    private volatile Runnable beforeFree;
 
     /** A device named {@code id} with {@code limitBytes} of memory ({@code Long.MAX_VALUE} for no limit). */
     public TestDevice(String id, long limitBytes) {
@@ -56,6 +57,15 @@ public final class TestDevice implements Device {
      */
     public void beforeAllocate(Runnable hook) {
         this.beforeAllocate = hook;
+    }
+
+    /**
+     * Runs {@code hook} at the start of every {@link #free} (on the freeing thread), or with {@code null} stops; for
+     * tests that act at a known point of a release (with {@code AllocationStrategy.NONE} every tensor's last release
+     * frees its buffer).
+     */
+    public void beforeFree(Runnable hook) {
+        this.beforeFree = hook;
     }
 
     /** Raw allocations made. */
@@ -128,6 +138,10 @@ public final class TestDevice implements Device {
 
     @Override
     public void free(DeviceBuffer buffer) {
+        Runnable hook = beforeFree;
+        if (hook != null) {
+            hook.run();
+        }
         if (!buffer.isRoot()) {
             throw new IllegalArgumentException("free of a slice " + buffer);
         }
