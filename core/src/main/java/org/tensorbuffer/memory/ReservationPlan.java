@@ -27,6 +27,8 @@ import org.tensorbuffer.types.Shape;
  */
 public final class ReservationPlan {
     private static final String HEADER = "# tensorbuffer reservation plan v1: dtype shape count";
+    /** Largest plan file {@link #load(Path)} reads. */
+    private static final long MAX_FILE_BYTES = 16L << 20;
     private static final Comparator<Entry> ORDER = Comparator.comparing((Entry e) -> e.dtype())
             .thenComparing(Comparator.comparingLong(Entry::bytes).reversed())
             .thenComparing(e -> e.shape().toString());
@@ -126,6 +128,22 @@ public final class ReservationPlan {
         return n;
     }
 
+    /**
+     * The plan that covers both this one and {@code other}: per key the larger count (for steps that are never live at
+     * the same time, e.g. a prefill and a decode step, which {@link TensorBuffer#reserve(ReservationPlan)} tops up
+     * the same way).
+     */
+    public ReservationPlan max(ReservationPlan other) {
+        Map<List<Object>, Entry> m = new java.util.LinkedHashMap<>();
+        for (Entry e : entries) {
+            m.put(List.of(e.shape(), e.dtype()), e);
+        }
+        for (Entry e : other.entries) {
+            m.merge(List.of(e.shape(), e.dtype()), e, (x, y) -> x.count() >= y.count() ? x : y);
+        }
+        return new ReservationPlan(new ArrayList<>(m.values()));
+    }
+
     /** The count for a key, 0 if the plan does not have it. */
     public int count(Shape shape, DType dtype) {
         for (Entry e : entries) {
@@ -155,10 +173,20 @@ public final class ReservationPlan {
      * Reads a plan written by {@link #save(Path)} (blank lines and lines starting with {@code #} are ignored).
      *
      * @throws IOException              if the file cannot be read
-     * @throws IllegalArgumentException naming the file and line for malformed content
+     * @throws IllegalArgumentException naming the file (and line) for malformed content, a file that is not UTF-8
+     *                                  text or one larger than 16 MiB
      */
     public static ReservationPlan load(Path file) throws IOException {
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        if (Files.isRegularFile(file) && Files.size(file) > MAX_FILE_BYTES) {
+            throw new IllegalArgumentException(file + ": " + Files.size(file) + " bytes is too large for a reservation "
+                    + "plan (at most " + MAX_FILE_BYTES + ")");
+        }
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new IllegalArgumentException(file + ": not a reservation plan (not UTF-8 text)", e);
+        }
         List<Entry> e = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {
             String l = lines.get(i).strip();
@@ -168,8 +196,8 @@ public final class ReservationPlan {
             String where = file + " line " + (i + 1);
             String[] f = l.split("\\s+");
             if (f.length != 3 || !f[1].startsWith("[") || !f[1].endsWith("]")) {
-                throw new IllegalArgumentException(where + ": expected '<dtype> [d0,d1,...] <count>', got '" + l
-                        + "'");
+                throw new IllegalArgumentException(where + ": expected '<dtype> [d0,d1,...] <count>', got '"
+                        + excerpt(l) + "' (not a reservation plan written by 'tensorbuffer ... --save-plan'?)");
             }
             try {
                 DType dtype = DType.of(f[0]);
@@ -186,6 +214,16 @@ public final class ReservationPlan {
         } catch (IllegalArgumentException ex) {
             throw new IllegalArgumentException(file + ": " + ex.getMessage(), ex);
         }
+    }
+
+    /** At most 60 characters of a line, control and non-ASCII characters as '?', for one-line error messages. */
+    private static String excerpt(String l) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < l.length() && sb.length() < 60; i++) {
+            char c = l.charAt(i);
+            sb.append(c >= 0x20 && c < 0x7f ? c : '?');
+        }
+        return l.length() > 60 ? sb + "..." : sb.toString();
     }
 
     private static String compact(Shape s) {
