@@ -15,9 +15,13 @@ import org.tensorbuffer.types.Shape;
  * a reservation recorded from a step is exactly what the reactive pool would have allocated in that step
  * ({@code max concurrent count x class size} per class), made before the step instead of during it.
  *
- * <p>Measured on the 14 einsum instances (docs/benchmarks.md, "Einsum: peak reserved bytes"): SIZE_CLASS never reserves
- * more than SHAPE or ELEMENTS and removes most of SHAPE's excess on instances with many distinct shapes; on the decode
- * loop (few fixed shapes) the modes reserve within 1% of each other.
+ * <p>Measured on the 14 einsum instances (docs/benchmarks.md, "Einsum: peak reserved bytes against the liveness lower
+ * bound"): no mode is best everywhere. SIZE_CLASS removes SHAPE's excess where many distinct shapes are live at
+ * different times (the MPS instance: 41x the lower bound by shape, 5.9x by size class, as the reactive pool), but
+ * rounding up costs up to 10% where few large shapes dominate (gm_queen5_5_3, the closed MERA), where SHAPE is best;
+ * ELEMENTS is best on the language-model instances. So the einsum workload records under all three and keeps the
+ * smallest plan, and a {@link ReservationPlan} carries the keying it was recorded under. SHAPE stays the
+ * TensorBuffer's default: exact blocks, and on the decode loop (few fixed shapes) there is nothing to share.
  */
 public enum ReservationKeying {
     /** One key per exact (shape, dtype): the default; blocks are exactly {@code shape.byteSize(dtype)} bytes. */

@@ -27,6 +27,8 @@ import org.tensorbuffer.types.Shape;
  */
 public final class ReservationPlan {
     private static final String HEADER = "# tensorbuffer reservation plan v1: dtype shape count";
+    /** Line prefix naming a keying other than exact shapes. */
+    private static final String KEYING = "# keying: ";
     /** Largest plan file {@link #load(Path)} reads. */
     private static final long MAX_FILE_BYTES = 16L << 20;
     private static final Comparator<Entry> ORDER = Comparator.comparing((Entry e) -> e.dtype())
@@ -34,6 +36,7 @@ public final class ReservationPlan {
             .thenComparing(e -> e.shape().toString());
 
     private final List<Entry> entries;
+    private final ReservationKeying keying;
 
     /**
      * One key of a plan.
@@ -73,6 +76,18 @@ public final class ReservationPlan {
      * @throws IllegalArgumentException if a (shape, dtype) key appears twice
      */
     public ReservationPlan(List<Entry> entries) {
+        this(entries, ReservationKeying.SHAPE);
+    }
+
+    /**
+     * A plan of the given entries whose shapes are keys of {@code keying} (as a TensorBuffer with that
+     * {@link TensorBuffer#keying(ReservationKeying) keying} records them): reserved into an empty TensorBuffer, the
+     * TensorBuffer takes that keying.
+     *
+     * @throws IllegalArgumentException if a (shape, dtype) key appears twice
+     */
+    public ReservationPlan(List<Entry> entries, ReservationKeying keying) {
+        this.keying = java.util.Objects.requireNonNull(keying, "keying");
         List<Entry> e = new ArrayList<>(entries);
         e.sort(ORDER);
         for (int i = 1; i < e.size(); i++) {
@@ -98,6 +113,11 @@ public final class ReservationPlan {
     /** The empty plan. */
     public static ReservationPlan empty() {
         return new ReservationPlan(List.of());
+    }
+
+    /** What the entries' shapes are keys of ({@link ReservationKeying#SHAPE} for exact shapes). */
+    public ReservationKeying keying() {
+        return keying;
     }
 
     /** The entries, in canonical order. */
@@ -134,6 +154,13 @@ public final class ReservationPlan {
      * the same way).
      */
     public ReservationPlan max(ReservationPlan other) {
+        if (other.keying != keying && !other.entries.isEmpty() && !entries.isEmpty()) {
+            throw new IllegalArgumentException("cannot merge a plan keyed by " + keying + " with one keyed by "
+                    + other.keying);
+        }
+        if (entries.isEmpty()) {
+            return other;
+        }
         Map<List<Object>, Entry> m = new java.util.LinkedHashMap<>();
         for (Entry e : entries) {
             m.put(List.of(e.shape(), e.dtype()), e);
@@ -141,7 +168,7 @@ public final class ReservationPlan {
         for (Entry e : other.entries) {
             m.merge(List.of(e.shape(), e.dtype()), e, (x, y) -> x.count() >= y.count() ? x : y);
         }
-        return new ReservationPlan(new ArrayList<>(m.values()));
+        return new ReservationPlan(new ArrayList<>(m.values()), keying);
     }
 
     /** The count for a key, 0 if the plan does not have it. */
@@ -162,6 +189,9 @@ public final class ReservationPlan {
      */
     public void save(Path file) throws IOException {
         StringBuilder sb = new StringBuilder(HEADER).append('\n');
+        if (keying != ReservationKeying.SHAPE) {
+            sb.append(KEYING).append(keying.name().toLowerCase(Locale.ROOT)).append('\n');
+        }
         for (Entry e : entries) {
             sb.append(e.dtype().displayName()).append(' ').append(compact(e.shape())).append(' ').append(e.count())
                     .append('\n');
@@ -188,8 +218,19 @@ public final class ReservationPlan {
             throw new IllegalArgumentException(file + ": not a reservation plan (not UTF-8 text)", e);
         }
         List<Entry> e = new ArrayList<>();
+        ReservationKeying keying = ReservationKeying.SHAPE;
         for (int i = 0; i < lines.size(); i++) {
             String l = lines.get(i).strip();
+            if (l.startsWith(KEYING)) {
+                String k = l.substring(KEYING.length()).strip();
+                try {
+                    keying = ReservationKeying.valueOf(k.toUpperCase(Locale.ROOT));
+                } catch (IllegalArgumentException ex) {
+                    throw new IllegalArgumentException(file + " line " + (i + 1) + ": unknown keying '" + excerpt(k)
+                            + "' (shape, elements or size_class)", ex);
+                }
+                continue;
+            }
             if (l.isEmpty() || l.startsWith("#")) {
                 continue;
             }
@@ -210,7 +251,7 @@ public final class ReservationPlan {
             }
         }
         try {
-            return new ReservationPlan(e);
+            return new ReservationPlan(e, keying);
         } catch (IllegalArgumentException ex) {
             throw new IllegalArgumentException(file + ": " + ex.getMessage(), ex);
         }
@@ -232,7 +273,7 @@ public final class ReservationPlan {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof ReservationPlan p && p.entries.equals(entries);
+        return o instanceof ReservationPlan p && p.entries.equals(entries) && p.keying == keying;
     }
 
     @Override
@@ -250,6 +291,9 @@ public final class ReservationPlan {
                     e.count(), e.totalBytes()));
         }
         sb.append(String.format(Locale.ROOT, "%-24s %-9s %6d %,14d%n", "total", "", bufferCount(), totalBytes()));
+        if (keying != ReservationKeying.SHAPE) {
+            sb.append("(keyed by ").append(keying.name().toLowerCase(Locale.ROOT)).append(')').append(System.lineSeparator());
+        }
         return sb.toString();
     }
 }

@@ -275,6 +275,13 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             throw new IllegalStateException(describe() + " is recording; cannot change its keying");
         }
         this.keying = keying;
+        if (learning != null) { // its keys would be of the old keying
+            boolean current = tracker == learning;
+            learning = new TensorBufferTracker(false, learning.steps, keying);
+            if (current) {
+                tracker = learning;
+            }
+        }
     }
 
     /** How requests map to reservation keys. */
@@ -305,15 +312,19 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
 
     /**
      * Reserves what {@code plan} says: each key of the plan is topped up to the plan's count (blocks the key already
-     * has, in use or free, count towards it), so reserving the same plan twice reserves once. All or nothing: if the
+     * has, in use or free, count towards it), so reserving the same plan twice reserves once. A plan of exact shapes
+     * is mapped to this TensorBuffer's {@link #keying() keying} (entries that map to one key add up); a plan keyed
+     * otherwise makes an empty TensorBuffer take its keying. All or nothing: if the
      * device runs out of memory, every buffer this call got is freed before the exception is thrown.
      *
      * @return the number of buffers allocated by this call
-     * @throws IllegalStateException    if the TensorBuffer is closed
+     * @throws IllegalStateException    if the TensorBuffer is closed, or the plan is keyed by other than shapes and
+     *                                  this TensorBuffer is keyed otherwise and has reservations
      * @throws PoolOutOfMemoryException if the device cannot provide them
      */
     public int reserve(ReservationPlan plan) {
         checkOpen();
+        adoptKeying(plan.keying());
         List<ReservationPlan.Entry> entries = keyed(plan.entries());
         Block[][] got = new Block[entries.size()][];
         int made = 0;
@@ -347,6 +358,22 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             push(e.shape(), e.dtype(), e.bytes(), got[i]);
         }
         return made;
+    }
+
+    /**
+     * A plan keyed by other than exact shapes needs this TensorBuffer keyed the same way (its shapes are keys, not
+     * request shapes): an empty TensorBuffer takes the plan's keying.
+     */
+    private synchronized void adoptKeying(ReservationKeying k) {
+        if (k == ReservationKeying.SHAPE || k == keying) {
+            return;
+        }
+        try {
+            keying(k);
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException("a plan keyed by " + k + " cannot be reserved in " + describe()
+                    + ", keyed by " + keying + " with reservations already", e);
+        }
     }
 
     /** The entries mapped to this TensorBuffer's keys; entries that map to one key add up. */
@@ -708,7 +735,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
      */
     public ReservationPlan record(Runnable step) {
         checkOpen();
-        TensorBufferTracker t = new TensorBufferTracker(true, 0);
+        TensorBufferTracker t = new TensorBufferTracker(true, 0, keying);
         synchronized (this) {
             if (tracker != null && tracker.all) {
                 throw new IllegalStateException(describe() + " is already recording");
@@ -737,7 +764,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         if (steps < 1) {
             throw new IllegalArgumentException("learning steps " + steps + " must be at least 1");
         }
-        learning = new TensorBufferTracker(false, steps);
+        learning = new TensorBufferTracker(false, steps, keying);
         if (tracker == null || !tracker.all) {
             tracker = learning;
         }
@@ -790,7 +817,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             }
             topUp.add(new ReservationPlan.Entry(e.shape(), e.dtype(), have + e.count()));
         }
-        reserve(new ReservationPlan(topUp));
+        reserve(new ReservationPlan(topUp, keying));
         return learned;
     }
 
