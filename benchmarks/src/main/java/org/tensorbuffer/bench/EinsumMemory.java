@@ -4,11 +4,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.stream.Stream;
 import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.Tensor;
@@ -17,8 +14,8 @@ import org.tensorbuffer.device.Devices;
 import org.tensorbuffer.einsum.Contraction;
 import org.tensorbuffer.einsum.Evaluator;
 import org.tensorbuffer.einsum.Instance;
+import org.tensorbuffer.memory.ReservationKeying;
 import org.tensorbuffer.memory.ReservationPlan;
-import org.tensorbuffer.plan.AllocationRecord;
 import org.tensorbuffer.plan.AllocationTrace;
 import org.tensorbuffer.plan.PlannedRun;
 import org.tensorbuffer.types.DType;
@@ -33,9 +30,11 @@ import org.tensorbuffer.types.Shape;
  * <p>Columns: lower bound (the planner's bound over a recorded evaluation, 64-byte aligned); none (the evaluation's
  * peak of live bytes: what raw allocations hold); reactive (the BufferPool's peak reserved bytes over two
  * evaluations); proactive (the TensorBuffer's reservation from an evaluation recorded on meta, exact shapes; plus any
- * pool bytes from misses); proactive by elements (the same reservation keyed by element count and dtype, a view of
- * the requested shape over the block, as design note 002's TensorPool); planned (the arena plus the pool bytes of
- * its recording run); and the proactive misses of the second evaluation.
+ * pool bytes from misses); proactive by elements and by size class (the TensorBuffer keyed by
+ * {@link ReservationKeying#ELEMENTS} and {@link ReservationKeying#SIZE_CLASS}, each recorded and reserved in that mode:
+ * a view of the requested shape over the block, as design note 002's TensorPool); planned (the arena plus the pool
+ * bytes of its recording run); and each keying's TensorBuffer misses in the second evaluation (packed in
+ * {@link Row#proactiveMissesSecond()}, 21 bits per keying: shape, elements, size class).
  *
  * <p>Usage: {@code EinsumMemory [DIR]} (default {@code data/einsum}); prints a Markdown table.
  */
@@ -45,7 +44,7 @@ public final class EinsumMemory {
 
     /** One instance's figures in bytes. */
     public record Row(String instance, long lowerBound, long none, long reactive, long proactive,
-                      long proactiveByElements, long planned, long proactiveMissesSecond) {
+                      long proactiveByElements, long proactiveBySizeClass, long planned, long proactiveMissesSecond) {
     }
 
     /** Prints the table for the instances in the directory given (or {@code data/einsum}). */
@@ -56,14 +55,20 @@ public final class EinsumMemory {
             files = s.filter(p -> p.toString().endsWith(".json")).sorted().toList();
         }
         System.out.println("| instance | lower bound | none | reactive | proactive (shape) | proactive (elements) "
-                + "| planned | proactive misses, 2nd evaluation |");
-        System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
+                + "| proactive (size class) | planned | proactive misses, 2nd evaluation (shape/elements/size class) |");
+        System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (Path f : files) {
             Row r = measure(Instance.read(f));
-            System.out.printf(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %d |%n", r.instance(),
+            System.out.printf(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", r.instance(),
                     Format.bytes(r.lowerBound()), cell(r.none(), r), cell(r.reactive(), r), cell(r.proactive(), r),
-                    cell(r.proactiveByElements(), r), cell(r.planned(), r), r.proactiveMissesSecond());
+                    cell(r.proactiveByElements(), r), cell(r.proactiveBySizeClass(), r), cell(r.planned(), r),
+                    misses(r.proactiveMissesSecond()));
         }
+    }
+
+    /** The three keyings' second-evaluation misses, packed by {@link #measure} 21 bits each. */
+    private static String misses(long packed) {
+        return (packed & 0x1fffff) + "/" + ((packed >>> 21) & 0x1fffff) + "/" + (packed >>> 42);
     }
 
     private static String cell(long v, Row r) {
@@ -90,10 +95,16 @@ public final class EinsumMemory {
             ops.forEach(Tensor::close);
         }
         long reactive = peakReserved(inst, plan, AllocationStrategy.REACTIVE, null)[0];
-        ReservationPlan recorded = Evaluator.recordEvaluation(plan);
-        long[] pro = peakReserved(inst, plan, AllocationStrategy.PROACTIVE, recorded);
-        return new Row(inst.name(), trace.lowerBound(), trace.peakLiveBytes(), reactive, pro[0],
-                byElements(trace), planned, pro[1]);
+        long[][] pro = new long[3][];
+        ReservationKeying[] modes = {ReservationKeying.SHAPE, ReservationKeying.ELEMENTS, ReservationKeying.SIZE_CLASS};
+        for (int k = 0; k < 3; k++) {
+            ReservationPlan recorded = Evaluator.recordEvaluation(plan, "meta", modes[k]);
+            pro[k] = peakReserved(inst, plan, AllocationStrategy.PROACTIVE, recorded);
+        }
+        long misses = Math.min(pro[0][1], 0x1fffff) | Math.min(pro[1][1], 0x1fffff) << 21
+                | Math.min(pro[2][1], 0x1fffff) << 42;
+        return new Row(inst.name(), trace.lowerBound(), trace.peakLiveBytes(), reactive, pro[0][0], pro[1][0],
+                pro[2][0], planned, misses);
     }
 
     /** {peak reserved bytes of pool + TensorBuffer over two evaluations, TensorBuffer misses of the second}. */
@@ -121,37 +132,5 @@ public final class EinsumMemory {
             ops.add(ctx.empty(Shape.of(inst.shape(k)), DType.F64));
         }
         return ops;
-    }
-
-    /**
-     * Bytes a TensorBuffer keyed by (element count, dtype) would reserve for the trace: per key the peak number of
-     * live tensors times the key's bytes.
-     */
-    static long byElements(AllocationTrace trace) {
-        record Key(long elements, DType dtype) {
-        }
-        Map<Key, int[]> live = new LinkedHashMap<>();
-        int n = trace.size();
-        long[][] ev = new long[2 * n][];
-        for (int i = 0; i < n; i++) {
-            AllocationRecord r = trace.get(i);
-            ev[2 * i] = new long[] {r.firstUse(), 0, i};
-            ev[2 * i + 1] = new long[] {r.lastUse(), 1, i};
-        }
-        Arrays.sort(ev, (a, b) -> a[0] != b[0] ? Long.compare(a[0], b[0]) : Long.compare(a[1], b[1]));
-        for (long[] e : ev) {
-            AllocationRecord r = trace.get((int) e[2]);
-            int[] c = live.computeIfAbsent(new Key(r.shape().elementCount(), r.dtype()), k -> new int[2]);
-            if (e[1] == 0) {
-                c[1] = Math.max(c[1], ++c[0]);
-            } else {
-                c[0]--;
-            }
-        }
-        long bytes = 0;
-        for (Map.Entry<Key, int[]> e : live.entrySet()) {
-            bytes += e.getValue()[1] * e.getKey().elements() * e.getKey().dtype().byteSize();
-        }
-        return bytes;
     }
 }

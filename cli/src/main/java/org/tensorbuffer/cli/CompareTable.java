@@ -19,7 +19,7 @@ final class CompareTable {
         CompareResult base = c.baseline();
         String b = base.name();
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"strategy", "tok/s", "vs " + b, "tok/CPU-s", "vs " + b, "first token ms",
+        rows.add(new String[] {"strategy", "tok/s", "vs " + b, "tok/CPU-s", "vs " + b, "reserve ms", "first token ms",
             "1st CPU ms", "1st allocs", "allocs/token", "vs " + b,
             "pool hit", "TensorBuffer hit", "peak live KiB", "peak reserved KiB", "vs " + b, "vs bound"});
         for (CompareResult r : c.results()) {
@@ -29,6 +29,7 @@ final class CompareTable {
                 ratio(r.tokensPerSecond(), base.tokensPerSecond()),
                 fmt("%.0f", r.tokensPerCpuSecond()),
                 ratio(r.tokensPerCpuSecond(), base.tokensPerCpuSecond()),
+                fmt("%.2f", r.reserveMillis()),
                 fmt("%.2f", r.firstTokenMillis()),
                 fmt("%.2f", r.firstTokenCpuMillis()),
                 fmt("%.0f", r.rawAllocsFirst()),
@@ -68,9 +69,11 @@ final class CompareTable {
                         + "strategy after %d warm-up round(s), strategies interleaved; %s.%n"
                         + "tok/s: positions per second of wall time over the whole decode; tok/CPU-s: per second of "
                         + "the decoding thread's CPU time (steadier than wall time when other processes share the "
-                        + "cores); first token ms / 1st CPU ms: wall time and decoding-thread CPU time of the "
-                        + "first step; 1st allocs: device allocations during the first step (proactive reserves "
-                        + "before it, from a step recorded on the meta device); allocs/token: device allocations per "
+                        + "cores); reserve ms: wall time before the first step spent on reservations (proactive: "
+                        + "recording one step on the meta device and reserving its plan; 0 for the others); first "
+                        + "token ms / 1st CPU ms: wall time and decoding-thread CPU time of the first step alone "
+                        + "(after the reservations and the KV cache allocation, up to its logits synchronized); 1st "
+                        + "allocs: device allocations during the first step; allocs/token: device allocations per "
                         + "step after the first; pool hit: BufferPool hit rate after the first step; TensorBuffer "
                         + "hit: over the whole decode; peak bytes include the weights (sum of each allocator's "
                         + "high-water mark); vs bound: peak reserved over the liveness lower bound (weights + the "

@@ -101,6 +101,9 @@ final class DecodeCommand implements Callable<Integer> {
     @Mixin
     MemorySnapshotOptions memoryOptions;
 
+    @Mixin
+    ReservationPlanOptions planOptions;
+
 
     @Override
     public Integer call() {
@@ -112,6 +115,7 @@ final class DecodeCommand implements Callable<Integer> {
         try {
             AllocationStrategy s = strategyOption.or(AllocationStrategy.PROACTIVE);
             PrefillMode prefillMode = PrefillMode.parse(prefill);
+            org.tensorbuffer.memory.ReservationPlan loadedPlan = planOptions.load(s);
             Config config;
             try (Checkpoint ck = Checkpoint.open(model)) {
                 config = ck.config();
@@ -128,6 +132,7 @@ final class DecodeCommand implements Callable<Integer> {
             Progress progress = new Progress(err, json || ids);
             int total = steps == 0 ? config.seqLen() : steps;
             boolean[] first = {true};
+            org.tensorbuffer.memory.ReservationPlan[] reservedPlan = {null};
             Generator.Listener listener = (pos, prev, next, sampled) -> {
                 if (text != null) {
                     byte[] piece = text.decode(prev, next);
@@ -141,7 +146,7 @@ final class DecodeCommand implements Callable<Integer> {
             };
             DecodeRun.Result r = DecodeRun.run(req, listener, memoryOptions.recording(memoryTimeline,
                     "decode " + model.getFileName() + " (" + s.name().toLowerCase(java.util.Locale.ROOT) + ", " + device + ")", spec),
-                    prefillMode);
+                    prefillMode, loadedPlan, p -> reservedPlan[0] = p);
             progress.done();
             DecodeStats st = r.stats();
             if (json) {
@@ -156,6 +161,7 @@ final class DecodeCommand implements Callable<Integer> {
                                 + "after the first)%n", st.tokensPerSecond(), st.tokens(),
                         st.strategy().name().toLowerCase(Locale.ROOT), st.rawAllocsPerTokenSteady());
             }
+            planOptions.save(reservedPlan[0], err, json);
             if (memoryTimeline != null && !json) {
                 err.println("memory timeline written to " + memoryTimeline);
             }

@@ -99,6 +99,8 @@ final class EinsumCommand implements Callable<Integer> {
     @Mixin
     MemorySnapshotOptions memoryOptions;
 
+    @Mixin
+    ReservationPlanOptions planOptions;
 
     @Override
     public Integer call() throws Exception {
@@ -115,6 +117,7 @@ final class EinsumCommand implements Callable<Integer> {
         boolean planned = strat == AllocationStrategy.PLANNED;
         Instance inst = Instance.read(instanceFile);
         Contraction plan = Contraction.plan(inst, path);
+        org.tensorbuffer.memory.ReservationPlan loadedPlan = planOptions.load(strat);
         Device dev = Devices.get(device);
         Map<String, Object> out = new LinkedHashMap<>();
         MemoryRecording recording = memoryOptions.recording(memoryTimeline, "einsum " + inst.name() + " ("
@@ -123,7 +126,10 @@ final class EinsumCommand implements Callable<Integer> {
              MemoryHistory history = recording.start(ctx)) {
             List<Tensor> ops = inputs != null ? Operands.fromNpy(inst, inputs, ctx) : Operands.seeded(inst, seed, ctx);
             if (strat == AllocationStrategy.PROACTIVE) {
-                ctx.tensorBuffer().reserve(Evaluator.recordEvaluation(plan)); // one evaluation recorded on meta
+                org.tensorbuffer.memory.ReservationPlan rp = loadedPlan != null ? loadedPlan
+                        : Evaluator.recordEvaluation(plan); // one evaluation recorded on meta
+                ctx.tensorBuffer().reserve(rp);
+                planOptions.save(rp, System.err, json);
             }
             Evaluator ev = new Evaluator(plan);
             StderrProgress progress = new StderrProgress(System.err, true, "einsum " + inst.name());

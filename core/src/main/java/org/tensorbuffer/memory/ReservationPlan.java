@@ -27,11 +27,16 @@ import org.tensorbuffer.types.Shape;
  */
 public final class ReservationPlan {
     private static final String HEADER = "# tensorbuffer reservation plan v1: dtype shape count";
+    /** Line prefix naming a keying other than exact shapes. */
+    private static final String KEYING = "# keying: ";
+    /** Largest plan file {@link #load(Path)} reads. */
+    private static final long MAX_FILE_BYTES = 16L << 20;
     private static final Comparator<Entry> ORDER = Comparator.comparing((Entry e) -> e.dtype())
             .thenComparing(Comparator.comparingLong(Entry::bytes).reversed())
             .thenComparing(e -> e.shape().toString());
 
     private final List<Entry> entries;
+    private final ReservationKeying keying;
 
     /**
      * One key of a plan.
@@ -71,6 +76,18 @@ public final class ReservationPlan {
      * @throws IllegalArgumentException if a (shape, dtype) key appears twice
      */
     public ReservationPlan(List<Entry> entries) {
+        this(entries, ReservationKeying.SHAPE);
+    }
+
+    /**
+     * A plan of the given entries whose shapes are keys of {@code keying} (as a TensorBuffer with that
+     * {@link TensorBuffer#keying(ReservationKeying) keying} records them): reserved into an empty TensorBuffer, the
+     * TensorBuffer takes that keying.
+     *
+     * @throws IllegalArgumentException if a (shape, dtype) key appears twice
+     */
+    public ReservationPlan(List<Entry> entries, ReservationKeying keying) {
+        this.keying = java.util.Objects.requireNonNull(keying, "keying");
         List<Entry> e = new ArrayList<>(entries);
         e.sort(ORDER);
         for (int i = 1; i < e.size(); i++) {
@@ -96,6 +113,11 @@ public final class ReservationPlan {
     /** The empty plan. */
     public static ReservationPlan empty() {
         return new ReservationPlan(List.of());
+    }
+
+    /** What the entries' shapes are keys of ({@link ReservationKeying#SHAPE} for exact shapes). */
+    public ReservationKeying keying() {
+        return keying;
     }
 
     /** The entries, in canonical order. */
@@ -126,6 +148,29 @@ public final class ReservationPlan {
         return n;
     }
 
+    /**
+     * The plan that covers both this one and {@code other}: per key the larger count (for steps that are never live at
+     * the same time, e.g. a prefill and a decode step, which {@link TensorBuffer#reserve(ReservationPlan)} tops up
+     * the same way).
+     */
+    public ReservationPlan max(ReservationPlan other) {
+        if (other.keying != keying && !other.entries.isEmpty() && !entries.isEmpty()) {
+            throw new IllegalArgumentException("cannot merge a plan keyed by " + keying + " with one keyed by "
+                    + other.keying);
+        }
+        if (entries.isEmpty()) {
+            return other;
+        }
+        Map<List<Object>, Entry> m = new java.util.LinkedHashMap<>();
+        for (Entry e : entries) {
+            m.put(List.of(e.shape(), e.dtype()), e);
+        }
+        for (Entry e : other.entries) {
+            m.merge(List.of(e.shape(), e.dtype()), e, (x, y) -> x.count() >= y.count() ? x : y);
+        }
+        return new ReservationPlan(new ArrayList<>(m.values()), keying);
+    }
+
     /** The count for a key, 0 if the plan does not have it. */
     public int count(Shape shape, DType dtype) {
         for (Entry e : entries) {
@@ -144,6 +189,9 @@ public final class ReservationPlan {
      */
     public void save(Path file) throws IOException {
         StringBuilder sb = new StringBuilder(HEADER).append('\n');
+        if (keying != ReservationKeying.SHAPE) {
+            sb.append(KEYING).append(keying.name().toLowerCase(Locale.ROOT)).append('\n');
+        }
         for (Entry e : entries) {
             sb.append(e.dtype().displayName()).append(' ').append(compact(e.shape())).append(' ').append(e.count())
                     .append('\n');
@@ -155,21 +203,42 @@ public final class ReservationPlan {
      * Reads a plan written by {@link #save(Path)} (blank lines and lines starting with {@code #} are ignored).
      *
      * @throws IOException              if the file cannot be read
-     * @throws IllegalArgumentException naming the file and line for malformed content
+     * @throws IllegalArgumentException naming the file (and line) for malformed content, a file that is not UTF-8
+     *                                  text or one larger than 16 MiB
      */
     public static ReservationPlan load(Path file) throws IOException {
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        if (Files.isRegularFile(file) && Files.size(file) > MAX_FILE_BYTES) {
+            throw new IllegalArgumentException(file + ": " + Files.size(file) + " bytes is too large for a reservation "
+                    + "plan (at most " + MAX_FILE_BYTES + ")");
+        }
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new IllegalArgumentException(file + ": not a reservation plan (not UTF-8 text)", e);
+        }
         List<Entry> e = new ArrayList<>();
+        ReservationKeying keying = ReservationKeying.SHAPE;
         for (int i = 0; i < lines.size(); i++) {
             String l = lines.get(i).strip();
+            if (l.startsWith(KEYING)) {
+                String k = l.substring(KEYING.length()).strip();
+                try {
+                    keying = ReservationKeying.valueOf(k.toUpperCase(Locale.ROOT));
+                } catch (IllegalArgumentException ex) {
+                    throw new IllegalArgumentException(file + " line " + (i + 1) + ": unknown keying '" + excerpt(k)
+                            + "' (shape, elements or size_class)", ex);
+                }
+                continue;
+            }
             if (l.isEmpty() || l.startsWith("#")) {
                 continue;
             }
             String where = file + " line " + (i + 1);
             String[] f = l.split("\\s+");
             if (f.length != 3 || !f[1].startsWith("[") || !f[1].endsWith("]")) {
-                throw new IllegalArgumentException(where + ": expected '<dtype> [d0,d1,...] <count>', got '" + l
-                        + "'");
+                throw new IllegalArgumentException(where + ": expected '<dtype> [d0,d1,...] <count>', got '"
+                        + excerpt(l) + "' (not a reservation plan written by 'tensorbuffer ... --save-plan'?)");
             }
             try {
                 DType dtype = DType.of(f[0]);
@@ -182,10 +251,20 @@ public final class ReservationPlan {
             }
         }
         try {
-            return new ReservationPlan(e);
+            return new ReservationPlan(e, keying);
         } catch (IllegalArgumentException ex) {
             throw new IllegalArgumentException(file + ": " + ex.getMessage(), ex);
         }
+    }
+
+    /** At most 60 characters of a line, control and non-ASCII characters as '?', for one-line error messages. */
+    private static String excerpt(String l) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < l.length() && sb.length() < 60; i++) {
+            char c = l.charAt(i);
+            sb.append(c >= 0x20 && c < 0x7f ? c : '?');
+        }
+        return l.length() > 60 ? sb + "..." : sb.toString();
     }
 
     private static String compact(Shape s) {
@@ -194,7 +273,7 @@ public final class ReservationPlan {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof ReservationPlan p && p.entries.equals(entries);
+        return o instanceof ReservationPlan p && p.entries.equals(entries) && p.keying == keying;
     }
 
     @Override
@@ -212,6 +291,9 @@ public final class ReservationPlan {
                     e.count(), e.totalBytes()));
         }
         sb.append(String.format(Locale.ROOT, "%-24s %-9s %6d %,14d%n", "total", "", bufferCount(), totalBytes()));
+        if (keying != ReservationKeying.SHAPE) {
+            sb.append("(keyed by ").append(keying.name().toLowerCase(Locale.ROOT)).append(')').append(System.lineSeparator());
+        }
         return sb.toString();
     }
 }

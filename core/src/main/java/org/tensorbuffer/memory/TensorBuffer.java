@@ -20,8 +20,9 @@ import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
 
 /**
- * The proactive pool: buffers reserved by exact (shape, dtype) before they are needed, taken in O(1), returned on
- * release, and never given back to the device until a {@code clear*} call.
+ * The proactive pool: buffers reserved by (shape, dtype) key (the exact shape by default, see
+ * {@link ReservationKeying}) before they are needed, taken in O(1), returned on release, and never given back to the
+ * device until a {@code clear*} call.
  *
  * <h2>Where reservations come from</h2>
  * <ol>
@@ -49,8 +50,14 @@ import org.tensorbuffer.types.Shape;
  * takes up to half of the depot's blocks; a full magazine spills half of itself to the depot. A block released on a
  * thread other than the one that took it goes to the depot of its key (under its lock), where the taker's next
  * magazine refill finds it; so it is reusable by the taker (and by any other thread). Statistics are kept per thread
- * and summed by {@link #stats()}; no shared counter is written on the hit path. The {@link Shape} caches its hash, so
- * finding a key costs one hash-map probe.
+ * and summed by {@link #stats()}; no shared counter is written on the hit path. Finding the magazine costs no
+ * hash-map probe for a shape object the thread has asked for before: each thread keeps a small direct-mapped cache
+ * from the requested {@link Shape} object (by identity, indexed by its cached hash) to the magazine of its key, and
+ * the first thread that uses the TensorBuffer finds its own state with one compare instead of a {@link ThreadLocal}
+ * probe (other threads use the thread-local). A take on the hit path therefore reads a few fields of the thread's own
+ * state, pops the magazine and sets the block's reference count (a release store); its release is one compare-and-set
+ * of the reference count and a push. Requests are mapped to keys by the {@link #keying(ReservationKeying) keying}
+ * (exact shape by default).
  *
  * <p>Peaks: {@code peakLiveBytes} is exact when one thread takes and releases; with several threads it is the sum of
  * each thread's own peak (an upper bound, never below the truth; with blocks released on other threads than their
@@ -73,10 +80,12 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
 
     private static final Object LEARNABLE = new Object();
     private static final VarHandle CLOSED;
+    private static final VarHandle PRIMARY;
 
     static {
         try {
             CLOSED = MethodHandles.lookup().findVarHandle(TensorBuffer.class, "closed", boolean.class);
+            PRIMARY = MethodHandles.lookup().findVarHandle(TensorBuffer.class, "primary", ThreadState.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -91,6 +100,17 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
     private final Map<String, Block> learnables = new ConcurrentHashMap<>();
     private final AtomicInteger nextSlotId = new AtomicInteger();
     private final ThreadLocal<ThreadState> threadState = ThreadLocal.withInitial(this::register);
+    /**
+     * The first thread that used this TensorBuffer and its state (each set once, never rewritten): that thread finds
+     * its state with one compare instead of a {@link ThreadLocal} probe. The thread is kept in a field of its own so
+     * that other threads compare against it without reading the primary's {@link ThreadState}, whose counters the
+     * primary writes on every take (reading them would bounce that cache line between cores: measured at 65-78 ns
+     * per take + close with 2 threads when the check read {@code primary.thread}).
+     */
+    private Thread primaryThread; // plain: only the primary thread can match it, and it sees its own writes
+    private ThreadState primary;
+    /** How requests map to keys; fixed once a key exists ({@link #keying(ReservationKeying)}). */
+    private volatile ReservationKeying keying = ReservationKeying.SHAPE;
     private final List<ThreadState> threads = new ArrayList<>(); // guarded by itself
     private final AtomicLong reserved = new AtomicLong();
     private final AtomicLong peakReserved = new AtomicLong();
@@ -146,8 +166,9 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         final ThreadState owner;
         final Block[] blocks = new Block[MAGAZINE];
         int count;
-        long requests;
         long hits;
+        /** Takes of the key that found neither the magazine nor the depot with a free block. */
+        long misses;
 
         Magazine(Slot slot, ThreadState owner) {
             this.slot = slot;
@@ -157,8 +178,17 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
 
     /** One thread's magazines (indexed by slot id) and counters. Written by the owning thread only. */
     private static final class ThreadState {
+        /** Entries of the request-to-magazine cache (a power of two). */
+        static final int KEYS = 64;
         final Thread thread;
         Magazine[] magazines = new Magazine[8];
+        /**
+         * Direct-mapped cache from the requested {@link Shape} object (by identity) to the magazine of its key: a take
+         * of a shape object seen before costs no hash-map probe, no {@code equals} and no key mapping. Cleared with
+         * the magazines of cleared keys ({@link #dropCleared}).
+         */
+        final Shape[] keyShapes = new Shape[KEYS];
+        final Magazine[] keyMagazines = new Magazine[KEYS];
         int seenEpoch;
         long tookBytes;
         long returnedBytes;
@@ -227,7 +257,53 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         synchronized (threads) {
             threads.add(ts);
         }
+        if (PRIMARY.compareAndSet(this, null, ts)) {
+            primaryThread = ts.thread;
+        }
         return ts;
+    }
+
+    /** The calling thread's state: the primary thread's by one compare, any other's from the thread-local. */
+    private ThreadState state() {
+        if (primaryThread == Thread.currentThread()) {
+            return primary;
+        }
+        return threadState.get();
+    }
+
+    /**
+     * Sets how requests map to reservation keys (default {@link ReservationKeying#SHAPE}). Plans recorded from this
+     * TensorBuffer are then keyed the same way; a plan keyed otherwise is mapped entry by entry when reserved (entries
+     * that map to one key add up, so it never reserves less than the plan asks).
+     *
+     * @throws IllegalStateException if a key has already been reserved (clear first) or a recording is running
+     */
+    public synchronized void keying(ReservationKeying keying) {
+        if (keying == this.keying) {
+            return;
+        }
+        for (Map<Shape, Slot> m : slots) {
+            if (!m.isEmpty()) {
+                throw new IllegalStateException(describe() + " has reservations keyed by " + this.keying
+                        + "; clear() before keying by " + keying);
+            }
+        }
+        if (tracker != null && tracker.all) {
+            throw new IllegalStateException(describe() + " is recording; cannot change its keying");
+        }
+        this.keying = keying;
+        if (learning != null) { // its keys would be of the old keying
+            boolean current = tracker == learning;
+            learning = new TensorBufferTracker(false, learning.steps, keying);
+            if (current) {
+                tracker = learning;
+            }
+        }
+    }
+
+    /** How requests map to reservation keys. */
+    public ReservationKeying keying() {
+        return keying;
     }
 
     /**
@@ -245,23 +321,28 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             throw new IllegalArgumentException("reserve count " + count + " for " + shape + " " + dtype
                     + " is negative");
         }
-        long bytes = shape.byteSize(dtype);
+        Shape key = keying.key(shape, dtype);
+        long bytes = key.byteSize(dtype);
         Block[] got = allocateBlocks(bytes, count);
-        push(shape, dtype, bytes, got);
+        push(key, dtype, bytes, got);
     }
 
     /**
      * Reserves what {@code plan} says: each key of the plan is topped up to the plan's count (blocks the key already
-     * has, in use or free, count towards it), so reserving the same plan twice reserves once. All or nothing: if the
+     * has, in use or free, count towards it), so reserving the same plan twice reserves once. A plan of exact shapes
+     * is mapped to this TensorBuffer's {@link #keying() keying} (entries that map to one key add up); a plan keyed
+     * otherwise makes an empty TensorBuffer take its keying. All or nothing: if the
      * device runs out of memory, every buffer this call got is freed before the exception is thrown.
      *
      * @return the number of buffers allocated by this call
-     * @throws IllegalStateException    if the TensorBuffer is closed
+     * @throws IllegalStateException    if the TensorBuffer is closed, or the plan is keyed by other than shapes and
+     *                                  this TensorBuffer is keyed otherwise and has reservations
      * @throws PoolOutOfMemoryException if the device cannot provide them
      */
     public int reserve(ReservationPlan plan) {
         checkOpen();
-        List<ReservationPlan.Entry> entries = plan.entries();
+        adoptKeying(plan.keying());
+        List<ReservationPlan.Entry> entries = keyed(plan.entries());
         Block[][] got = new Block[entries.size()][];
         int made = 0;
         try {
@@ -294,6 +375,40 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             push(e.shape(), e.dtype(), e.bytes(), got[i]);
         }
         return made;
+    }
+
+    /**
+     * A plan keyed by other than exact shapes needs this TensorBuffer keyed the same way (its shapes are keys, not
+     * request shapes): an empty TensorBuffer takes the plan's keying.
+     */
+    private synchronized void adoptKeying(ReservationKeying k) {
+        if (k == ReservationKeying.SHAPE || k == keying) {
+            return;
+        }
+        try {
+            keying(k);
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException("a plan keyed by " + k + " cannot be reserved in " + describe()
+                    + ", keyed by " + keying + " with reservations already", e);
+        }
+    }
+
+    /** The entries mapped to this TensorBuffer's keys; entries that map to one key add up. */
+    private List<ReservationPlan.Entry> keyed(List<ReservationPlan.Entry> entries) {
+        ReservationKeying k = keying;
+        Map<List<Object>, Integer> counts = new java.util.LinkedHashMap<>();
+        boolean same = true;
+        for (ReservationPlan.Entry e : entries) {
+            Shape key = k.key(e.shape(), e.dtype());
+            same &= key.equals(e.shape());
+            counts.merge(List.of(key, e.dtype()), e.count(), Integer::sum);
+        }
+        if (same && counts.size() == entries.size()) {
+            return entries;
+        }
+        List<ReservationPlan.Entry> out = new ArrayList<>(counts.size());
+        counts.forEach((key, n) -> out.add(new ReservationPlan.Entry((Shape) key.get(0), (DType) key.get(1), n)));
+        return out;
     }
 
     /** Allocates {@code count} blocks of {@code bytes}; frees them all and rethrows if one allocation fails. */
@@ -377,7 +492,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
      * (0 for a key never reserved). Lets a layer above choose between keys, e.g. {@link ShapeBuckets}.
      */
     public int reservedCount(Shape shape, DType dtype) {
-        Slot slot = slots[dtype.ordinal()].get(shape);
+        Slot slot = slots[dtype.ordinal()].get(keying.key(shape, dtype));
         if (slot == null) {
             return 0;
         }
@@ -398,42 +513,61 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
      * {@code [T', dim]}).
      */
     public Block take(Shape shape, DType dtype) {
-        ThreadState ts = threadState.get();
+        ThreadState ts = state();
         if (ts.seenEpoch != clearEpoch) {
             dropCleared(ts);
         }
         TensorBufferTracker tr = tracker;
-        Slot slot = slots[dtype.ordinal()].get(shape);
-        if (slot != null) {
-            Magazine m = ts.magazine(slot);
-            m.requests++;
-            Block b;
-            int c = m.count;
-            if (c > 0) {
-                b = m.blocks[--c];
-                m.blocks[c] = null;
-                m.count = c;
-            } else {
-                b = refill(m);
+        int h = shape.hashCode() + dtype.ordinal() * 0x61c88647;
+        int i = (h ^ (h >>> 16)) & (ThreadState.KEYS - 1);
+        Magazine m = ts.keyMagazines[i];
+        if (ts.keyShapes[i] != shape || m.slot.dtype != dtype) {
+            m = resolve(ts, shape, dtype, i);
+            if (m == null) {
+                ts.unkeyedMisses++;
+                Block b = fallback.take(shape.byteSize(dtype));
+                return tr != null ? tr.wrap(this, b, keying.key(shape, dtype), dtype) : b;
             }
-            if (b != null) {
-                b.ownerData = m;
-                if (b.tryAcquire()) {
-                    m.hits++;
-                    long net = (ts.tookBytes += b.capacity) - ts.returnedBytes;
-                    if (net > ts.peakNetBytes) {
-                        ts.peakNetBytes = net;
-                    }
-                    return tr != null && tr.all ? tr.wrap(this, b, shape, dtype) : b;
-                }
-                // revoked and freed by a concurrent clear or close of the key: never handed out; a miss
-                dropCleared(ts);
-            }
-        } else {
-            ts.unkeyedMisses++;
         }
-        Block b = fallback.take(shape.byteSize(dtype));
-        return tr != null ? tr.wrap(this, b, shape, dtype) : b;
+        Block b;
+        int c = m.count;
+        if (c > 0) {
+            b = m.blocks[--c];
+            m.blocks[c] = null;
+            m.count = c;
+        } else if ((b = refill(m)) == null) {
+            m.misses++;
+            b = fallback.take(shape.byteSize(dtype));
+            return tr != null ? tr.wrap(this, b, m.slot.shape, dtype) : b;
+        }
+        if (!b.tryAcquire()) {
+            // revoked and freed by a concurrent clear or close of the key: never handed out; a miss
+            dropCleared(ts);
+            ts.unkeyedMisses++;
+            b = fallback.take(shape.byteSize(dtype));
+            return tr != null ? tr.wrap(this, b, m.slot.shape, dtype) : b;
+        }
+        m.hits++;
+        long net = (ts.tookBytes += b.capacity) - ts.returnedBytes;
+        if (net > ts.peakNetBytes) {
+            ts.peakNetBytes = net;
+        }
+        return tr != null && tr.all ? tr.wrap(this, b, m.slot.shape, dtype) : b;
+    }
+
+    /**
+     * The calling thread's magazine for the key {@code shape} maps to, entered in its request cache at {@code i}; or
+     * {@code null} when the key has no reservation (nothing is cached then, so a later reservation is found).
+     */
+    private Magazine resolve(ThreadState ts, Shape shape, DType dtype, int i) {
+        Slot slot = slots[dtype.ordinal()].get(keying.key(shape, dtype));
+        if (slot == null) {
+            return null;
+        }
+        Magazine m = ts.magazine(slot);
+        ts.keyShapes[i] = shape;
+        ts.keyMagazines[i] = m;
+        return m;
     }
 
     /**
@@ -467,8 +601,12 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             }
             s.depotCount = n;
         }
-        for (int i = 1; i < move; i++) {
-            m.blocks[m.count++] = got[i];
+        for (int i = 0; i < move; i++) {
+            // fresh objects for blocks from another thread were made under the lock above
+            got[i].ownerData = m; // stays while the block moves between this magazine and this thread's takes
+            if (i > 0) {
+                m.blocks[m.count++] = got[i];
+            }
         }
         return got[0];
     }
@@ -476,15 +614,14 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
     @Override
     protected void recycle(Block b) {
         Object od = b.ownerData;
-        if (od == LEARNABLE) {
-            freeRaw(b);
+        if (!(od instanceof Magazine m)) {
+            if (od == LEARNABLE) {
+                freeRaw(b);
+            } else {
+                TensorBufferTracker.released((TensorBufferTracker.Tracked) od);
+            }
             return;
         }
-        if (od instanceof TensorBufferTracker.Tracked t) {
-            TensorBufferTracker.released(t);
-            return;
-        }
-        Magazine m = (Magazine) od;
         ThreadState ts = m.owner;
         Slot slot = m.slot;
         if (ts.thread == Thread.currentThread()) {
@@ -493,7 +630,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             if (c < MAGAZINE && !slot.cleared) {
                 m.blocks[c] = b;
                 m.count = c + 1;
-                    return;
+                return;
             }
             recycleToDepot(slot, b, m);
         } else {
@@ -535,6 +672,8 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
      */
     private void dropCleared(ThreadState ts) {
         ts.seenEpoch = clearEpoch;
+        Arrays.fill(ts.keyShapes, null);
+        Arrays.fill(ts.keyMagazines, null);
         for (Magazine m : ts.magazines) {
             if (m != null && m.count > 0 && m.slot.cleared) {
                 Block[] toFree = Arrays.copyOf(m.blocks, m.count);
@@ -569,7 +708,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
     /** As {@link #clear()} for one key; a key without reservations is ignored. */
     public void clearShape(Shape shape, DType dtype) {
         Map<Shape, Slot> m = slots[dtype.ordinal()];
-        Slot s = m.get(shape);
+        Slot s = m.get(keying.key(shape, dtype));
         if (s != null) {
             clearSlot(m, s);
             afterClear();
@@ -606,7 +745,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
 
     private void afterClear() {
         clearEpoch++;
-        ThreadState own = threadState.get();
+        ThreadState own = state();
         dropCleared(own);
         for (ThreadState ts : threadSnapshot()) {
             if (ts != own && !ts.thread.isAlive()) {
@@ -646,7 +785,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
      */
     public ReservationPlan record(Runnable step) {
         checkOpen();
-        TensorBufferTracker t = new TensorBufferTracker(true, 0);
+        TensorBufferTracker t = new TensorBufferTracker(true, 0, keying);
         synchronized (this) {
             if (tracker != null && tracker.all) {
                 throw new IllegalStateException(describe() + " is already recording");
@@ -675,7 +814,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         if (steps < 1) {
             throw new IllegalArgumentException("learning steps " + steps + " must be at least 1");
         }
-        learning = new TensorBufferTracker(false, steps);
+        learning = new TensorBufferTracker(false, steps, keying);
         if (tracker == null || !tracker.all) {
             tracker = learning;
         }
@@ -717,7 +856,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         }
         List<ReservationPlan.Entry> topUp = new ArrayList<>();
         for (ReservationPlan.Entry e : learned.entries()) {
-            Slot s = slots[e.dtype().ordinal()].get(e.shape());
+            Slot s = slots[e.dtype().ordinal()].get(keying.key(e.shape(), e.dtype()));
             int have;
             if (s == null) {
                 have = 0;
@@ -728,7 +867,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             }
             topUp.add(new ReservationPlan.Entry(e.shape(), e.dtype(), have + e.count()));
         }
-        reserve(new ReservationPlan(topUp));
+        reserve(new ReservationPlan(topUp, keying));
         return learned;
     }
 
@@ -778,7 +917,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             peak += ts.peakNetBytes;
             for (Magazine m : ts.magazines) {
                 if (m != null) {
-                    requests += m.requests;
+                    requests += m.hits + m.misses;
                     hits += m.hits;
                     if (!m.slot.cleared) {
                         cached += (long) m.count * m.slot.bytes;

@@ -19,6 +19,8 @@ final class TensorBufferTracker {
     final boolean all;
     /** Steps after which learning reserves (learning only). */
     final int steps;
+    /** The keying of the TensorBuffer when the tracker started (the keys it counts are of that keying). */
+    final ReservationKeying keying;
     private final Map<Key, Entry> entries = new LinkedHashMap<>();
     private int stepsSeen;
 
@@ -41,9 +43,10 @@ final class TensorBufferTracker {
     record Tracked(TensorBufferTracker tracker, Entry entry, Block inner) {
     }
 
-    TensorBufferTracker(boolean all, int steps) {
+    TensorBufferTracker(boolean all, int steps, ReservationKeying keying) {
         this.all = all;
         this.steps = steps;
+        this.keying = keying;
     }
 
     /** Counts a take of {@code inner} (one reference, handed over) and returns the wrapper to hand out instead. */
@@ -77,7 +80,7 @@ final class TensorBufferTracker {
                 out.add(new ReservationPlan.Entry(e.key.shape(), e.key.dtype(), e.peak));
             }
         }
-        return new ReservationPlan(out);
+        return new ReservationPlan(out, keying);
     }
 
     /**
@@ -101,7 +104,7 @@ final class TensorBufferTracker {
         // Wrappers still out keep their old entry: their releases no longer count in the new window.
         entries.clear();
         stepsSeen = 0;
-        return new ReservationPlan(out);
+        return new ReservationPlan(out, keying);
     }
 
     /** Steps seen in the current learning window. */

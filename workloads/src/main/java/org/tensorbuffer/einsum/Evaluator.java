@@ -5,6 +5,7 @@ import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.device.Devices;
+import org.tensorbuffer.memory.ReservationKeying;
 import org.tensorbuffer.memory.ReservationPlan;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
@@ -213,17 +214,43 @@ public final class Evaluator {
      * Records one evaluation of {@code plan} without doing its work, on a context of the {@code meta} device under the
      * PROACTIVE strategy: the operands are allocated before the recording, the evaluation (intermediates, GEMM
      * temporaries and the result, closed at the end) runs under
-     * {@link org.tensorbuffer.memory.TensorBuffer#record(Runnable)}. The plan holds, per shape, the largest number of
-     * buffers live at once, for {@code TensorBuffer.reserve(plan)} before real evaluations.
+     * {@link org.tensorbuffer.memory.TensorBuffer#record(Runnable)}. The plan holds, per key, the largest number of
+     * buffers live at once, for {@code TensorBuffer.reserve(plan)} before real evaluations; its keying is the one of
+     * the three that reserves the fewest bytes ({@link #recordEvaluation(Contraction, String)}), and an empty
+     * TensorBuffer reserving it takes that keying.
      */
     public static ReservationPlan recordEvaluation(Contraction plan) {
         return recordEvaluation(plan, "meta");
     }
 
-    /** As {@link #recordEvaluation(Contraction)} on the device with the given id (the plan is the same). */
+    /**
+     * As {@link #recordEvaluation(Contraction)} on the device with the given id (the plan is the same): the evaluation
+     * is recorded once per {@link ReservationKeying} and the plan with the fewest bytes is returned (the first of
+     * SHAPE, ELEMENTS, SIZE_CLASS on a tie). No keying is best for every instance: on the 14 einsum instances
+     * (docs/benchmarks.md, "Einsum: peak reserved bytes against the liveness lower bound") exact shapes reserve least
+     * on gm_queen5_5_3 and the closed MERA, element counts on the language-model instances, size classes on the
+     * matrix chain, the MPS and the open MERA (41x the lower bound with exact shapes, 5.9x by size class). Recording
+     * on {@code meta} costs no memory and little time, so recording three times is cheap.
+     */
     public static ReservationPlan recordEvaluation(Contraction plan, String deviceId) {
+        ReservationPlan best = null;
+        for (ReservationKeying k : ReservationKeying.values()) {
+            ReservationPlan p = recordEvaluation(plan, deviceId, k);
+            if (best == null || p.totalBytes() < best.totalBytes()) {
+                best = p;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * As {@link #recordEvaluation(Contraction, String)} with the recording TensorBuffer keyed by {@code keying}: the
+     * plan's keys are of that keying, and reserving it makes an empty TensorBuffer take the same keying.
+     */
+    public static ReservationPlan recordEvaluation(Contraction plan, String deviceId, ReservationKeying keying) {
         Instance inst = plan.instance();
         try (TensorContext ctx = TensorContext.create(Devices.get(deviceId), AllocationStrategy.PROACTIVE)) {
+            ctx.tensorBuffer().keying(keying);
             List<Tensor> ops = new java.util.ArrayList<>();
             for (int k = 0; k < inst.operandCount(); k++) {
                 ops.add(ctx.zeros(Shape.of(inst.shape(k)), DType.F64));

@@ -2,8 +2,10 @@ package org.tensorbuffer.llama;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.function.Consumer;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.device.Devices;
+import org.tensorbuffer.memory.ReservationPlan;
 import org.tensorbuffer.observe.MemoryHistory;
 import org.tensorbuffer.observe.MemoryRecording;
 
@@ -59,6 +61,18 @@ public final class DecodeRun {
     public static Result run(DecodeRequest r, Generator.Listener listener, MemoryRecording recording,
                              PrefillMode prefill)
             throws IOException {
+        return run(r, listener, recording, prefill, null, null);
+    }
+
+    /**
+     * Decodes as {@link #run(DecodeRequest, Generator.Listener, MemoryRecording, PrefillMode)}; under PROACTIVE,
+     * {@code plan} (if not null) is reserved instead of a recorded step ({@link Transformer#reservationPlan}), and
+     * {@code reserved} (if not null) is handed what the run reserved ({@link Transformer#reservedPlan()}, empty under
+     * the other strategies) before the model closes, e.g. to save it.
+     */
+    public static Result run(DecodeRequest r, Generator.Listener listener, MemoryRecording recording,
+                             PrefillMode prefill, ReservationPlan plan, Consumer<ReservationPlan> reserved)
+            throws IOException {
         MemoryRecording rec = recording == null ? MemoryRecording.none() : recording;
         try (Checkpoint ck = Checkpoint.open(r.model())) {
             Config c = ck.config();
@@ -80,7 +94,11 @@ public final class DecodeRun {
             try (TensorContext ctx = TensorContext.create(Devices.get(r.device()), r.strategy());
                  MemoryHistory history = rec.start(ctx);
                  Transformer model = Transformer.load(ck, ctx, r.model().getFileName().toString())) {
+                model.reservationPlan(plan);
                 DecodeStats stats = Generator.generate(model, sampler, prompt, steps, listener, prefill);
+                if (reserved != null) {
+                    reserved.accept(model.reservedPlan());
+                }
                 rec.finish(history);
                 return new Result(stats, tok, prompt);
             }

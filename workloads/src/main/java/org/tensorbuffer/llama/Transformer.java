@@ -55,6 +55,10 @@ public final class Transformer implements AutoCloseable {
     private final Checkpoint checkpoint;
     private final Shape dimShape;
     private boolean reserved;
+    /** A plan to reserve instead of recording one ({@link #reservationPlan(ReservationPlan)}), or null. */
+    private ReservationPlan presetPlan;
+    /** What {@link #reserve()} and {@link #reservePrefill} reserved, as one plan (per key the larger count). */
+    private ReservationPlan reservedPlan = ReservationPlan.empty();
     private org.tensorbuffer.plan.PlanCache planCache;
     private boolean closed;
 
@@ -143,10 +147,30 @@ public final class Transformer implements AutoCloseable {
         if (reserved) {
             return ReservationPlan.empty();
         }
-        ReservationPlan plan = recordStep(checkpoint);
+        ReservationPlan plan = presetPlan != null ? presetPlan : recordStep(checkpoint);
         ctx.tensorBuffer().reserve(plan);
         reserved = true;
+        reservedPlan = reservedPlan.max(plan);
         return plan;
+    }
+
+    /**
+     * Makes {@link #reserve()} reserve {@code plan} (e.g. one {@link ReservationPlan#load loaded} from a file saved
+     * from an earlier run's {@link #reservedPlan()}) instead of recording a step, and {@link #reservePrefill} reserve
+     * nothing more: the plan is taken to cover the prefill too. A plan that does not match the model costs misses
+     * (buffers from the pool), never wrong results. {@code null} goes back to recording.
+     */
+    public void reservationPlan(ReservationPlan plan) {
+        this.presetPlan = plan;
+    }
+
+    /**
+     * Everything {@link #reserve()} and {@link #reservePrefill} have reserved so far, as one plan (per key the larger
+     * count, as they top each other up): what to {@link ReservationPlan#save save} for a later run of the same model
+     * and prompt length.
+     */
+    public ReservationPlan reservedPlan() {
+        return reservedPlan;
     }
 
     /**
@@ -468,6 +492,9 @@ public final class Transformer implements AutoCloseable {
     public Map<Shape, Integer> reservePrefill(org.tensorbuffer.memory.ShapeBuckets buckets, int maxTokens) {
         checkOpen();
         Map<Shape, Integer> made = new LinkedHashMap<>();
+        if (presetPlan != null) {
+            return made; // the preset plan covers the prefill (see reservationPlan)
+        }
         long top = buckets.bucket(maxTokens);
         for (long b : buckets.sizes()) {
             if (b > top || b > c.seqLen()) {
@@ -481,6 +508,7 @@ public final class Transformer implements AutoCloseable {
                 }
             }
             ctx.tensorBuffer().reserve(plan);
+            reservedPlan = reservedPlan.max(plan);
         }
         return made;
     }

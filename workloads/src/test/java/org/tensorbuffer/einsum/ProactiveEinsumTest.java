@@ -12,6 +12,7 @@ import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.Tensor;
 import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.device.Devices;
+import org.tensorbuffer.memory.ReservationKeying;
 import org.tensorbuffer.memory.ReservationPlan;
 
 /** Proactive einsum: reservations from one evaluation recorded on the meta device, no hand-written list. */
@@ -23,9 +24,9 @@ class ProactiveEinsumTest {
     void aPlanRecordedOnMetaEqualsOneRecordedOnCpu() throws IOException {
         for (String name : SMALL) {
             Contraction plan = Contraction.plan(Instance.read(TestSupport.instance(name)), "opt_flops");
-            ReservationPlan meta = Evaluator.recordEvaluation(plan, "meta");
+            ReservationPlan meta = Evaluator.recordEvaluation(plan, "meta", ReservationKeying.SHAPE);
             assertThat(meta.size()).as(name).isPositive();
-            assertThat(meta).as(name).isEqualTo(Evaluator.recordEvaluation(plan, "cpu"));
+            assertThat(meta).as(name).isEqualTo(Evaluator.recordEvaluation(plan, "cpu", ReservationKeying.SHAPE));
         }
     }
 
@@ -84,7 +85,12 @@ class ProactiveEinsumTest {
                 List<Tensor> ops = Operands.seeded(inst, 1, ctx);
                 ctx.strategy(AllocationStrategy.PROACTIVE);
                 ReservationPlan r = Evaluator.recordEvaluation(plan);
+                for (ReservationKeying k : ReservationKeying.values()) { // the default keeps the least of the three
+                    assertThat(r.totalBytes()).as(inst.name() + " " + k)
+                            .isLessThanOrEqualTo(Evaluator.recordEvaluation(plan, "meta", k).totalBytes());
+                }
                 ctx.tensorBuffer().reserve(r);
+                assertThat(ctx.tensorBuffer().keying()).isEqualTo(r.keying());
                 Evaluator ev = new Evaluator(plan);
                 ev.evaluate(ops, false).close();
                 long misses = ctx.tensorBuffer().stats().misses();
