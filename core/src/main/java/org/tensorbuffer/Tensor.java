@@ -854,6 +854,12 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
+     * Query rows per head whose attention weights {@link #causalAttention} gives the backend room for at once (its
+     * scratch is {@code [min(rows, 64), nHeads * seqLen]}).
+     */
+    public static final int CAUSAL_ATTENTION_BLOCK_ROWS = 64;
+
+    /**
      * Causal attention of the prompt's {@code rows} tokens at positions {@code startPos..startPos+rows-1} over a KV
      * cache that already holds their keys and values (llama2.c {@code run.c}'s attention for each of them, computed
      * in one call): row {@code r} attends to positions {@code 0..startPos+r}.
@@ -863,7 +869,11 @@ public final class Tensor implements AutoCloseable {
      * @param vCache   values, same shape as {@code kCache}
      * @param startPos position of the first query row; {@code startPos + rows <= seqLen}
      * @return the attention output, shape {@code [rows, nHeads * headSize]}; a scratch tensor of shape
-     *         {@code [nHeads, seqLen]} is allocated and closed inside
+     *         {@code [min(rows, }{@value #CAUSAL_ATTENTION_BLOCK_ROWS}{@code ), nHeads * seqLen]} is allocated and
+     *         closed inside: each head's {@code min(rows, 64) * seqLen} elements of it hold the attention weights of
+     *         a block of query rows, so that a backend can compute them as GEMMs
+     *         ({@link org.tensorbuffer.device.Kernels#causalAttention}); its leading axis grows with {@code rows}
+     *         like the other prefill tensors, so shape buckets cover it
      * @throws IllegalArgumentException naming the shapes if they do not fit
      */
     public static Tensor causalAttention(Tensor q, Tensor kCache, Tensor vCache, int nHeads, int nKvHeads,
@@ -882,10 +892,13 @@ public final class Tensor implements AutoCloseable {
         }
         int seqLen = Math.toIntExact(kCache.shape.dim(0));
         TensorContext ctx = q.ctx;
+        int rows = Math.toIntExact(q.shape.dim(0));
+        int blockRows = Math.max(1, Math.min(rows, CAUSAL_ATTENTION_BLOCK_ROWS));
         Tensor out = ctx.empty(q.shape, q.dtype);
-        try (Tensor att = ctx.empty(Shape.of(nHeads, seqLen), q.dtype)) {
+        try (Tensor att = ctx.empty(Shape.of(blockRows, (long) nHeads * seqLen), q.dtype)) {
             q.k().causalAttention(q.dtype, q.block.buffer(), q.byteOffset, kCache.block.buffer(), kCache.byteOffset,
-                    vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset, seqLen,
+                    vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset,
+                    Math.multiplyExact(blockRows, seqLen),
                     out.block.buffer(), out.byteOffset, Math.toIntExact(q.shape.dim(0)), nHeads, nKvHeads, headSize,
                     startPos);
         } catch (RuntimeException | Error e) {

@@ -198,7 +198,10 @@ public final class TensorContext implements MemorySource, AutoCloseable {
 
     /**
      * Installs (or with {@code null} removes) shape buckets for {@link AllocationStrategy#PROACTIVE}: a tensor whose
-     * shape has no reservation of its own is served from its bucket's reservation ({@link ShapeBuckets#take}).
+     * shape has no reservation of its own is served from its bucket's reservation ({@link ShapeBuckets#take}). Under
+     * {@link AllocationStrategy#PLANNED} they are what callers pass to
+     * {@link org.tensorbuffer.plan.PlanCache#run(Object, ShapeBuckets)} for runs whose shapes vary (the context itself
+     * does not round PLANNED allocations).
      */
     public void shapeBuckets(ShapeBuckets buckets) {
         this.shapeBuckets = buckets;

@@ -167,8 +167,10 @@ final class RequestCompare {
                 + "+ the largest activation bytes live at once (exact shapes).\n");
         for (RequestWorkload.Stats s : r.stats()) {
             if (s.strategy() == AllocationStrategy.PLANNED) {
-                sb.append(String.format(Locale.ROOT, "planned: %d shape signatures planned, %d recorded runs, %d "
-                                + "replayed, %d divergent, arena %s%n", s.plans(), s.plan().recordedRuns(),
+                sb.append(String.format(Locale.ROOT, "planned: %d shape signatures planned (%s), %d recorded runs, "
+                                + "%d replayed, %d divergent, arena %s%n", s.plans(), r.mode() == PrefillMode.BATCHED && r.maxPrompt() > 1
+                                ? "prefill per power-of-two bucket, planned ahead on meta; the decode step" : "per shape",
+                        s.plan().recordedRuns(),
                         s.plan().replayedRuns(), s.plan().divergentRuns(), mib(s.plan().arenaBytes())));
             }
         }

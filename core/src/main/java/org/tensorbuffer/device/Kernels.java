@@ -106,8 +106,11 @@ public interface Kernels {
      * KV cache that already holds their keys and values: row {@code r} of {@code q} ({@code nHeads * headSize}
      * elements) attends to cache positions {@code 0..startPos+r} exactly as {@link #attention} at
      * {@code pos = startPos + r}, and its output is row {@code r} of {@code out}. {@code att} is scratch of
-     * {@code nHeads * attStride} elements, reused row after row. By default one {@link #attention} call per row (the
-     * calls are ordered on the device's queue, so the reuse of {@code att} is safe).
+     * {@code nHeads * attStride} elements with {@code attStride >= startPos + rows}: head {@code h} may use the
+     * {@code attStride} elements from {@code h * attStride}, e.g. for the weights of a block of
+     * {@code attStride / (startPos + rows)} query rows at once (the CPU backend's GEMM form). By default one
+     * {@link #attention} call per row, each head's weights in the first {@code pos + 1} elements of its stretch,
+     * reused row after row (the calls are ordered on the device's queue, so the reuse is safe).
      */
     default void causalAttention(DType dtype, DeviceBuffer q, long qOffset, DeviceBuffer kCache, long kOffset,
                                  DeviceBuffer vCache, long vOffset, DeviceBuffer att, long attOffset, int attStride,

@@ -115,6 +115,25 @@ public final class AllocationTrace {
         return peak;
     }
 
+    /**
+     * This trace with every record's alignment raised to at least {@code alignment} (lifetimes, sizes, shapes
+     * unchanged): a trace recorded on one device (e.g. {@code meta}) planned for another whose slices need a coarser
+     * alignment.
+     *
+     * @throws IllegalArgumentException if {@code alignment} is not a power of two
+     */
+    public AllocationTrace withAlignment(long alignment) {
+        if (alignment <= 0 || Long.bitCount(alignment) != 1) {
+            throw new IllegalArgumentException("alignment " + alignment + " is not a power of two");
+        }
+        List<AllocationRecord> out = new ArrayList<>(records.size());
+        for (AllocationRecord r : records) {
+            out.add(r.alignment() >= alignment ? r : new AllocationRecord(r.index(), r.bytes(), alignment, r.shape(),
+                    r.dtype(), r.firstUse(), r.lastUse(), r.escaped()));
+        }
+        return new AllocationTrace(out, endTime);
+    }
+
     /** The allocations, in allocation order. */
     public List<AllocationRecord> records() {
         return records;

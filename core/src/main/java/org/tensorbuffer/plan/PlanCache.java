@@ -2,6 +2,7 @@ package org.tensorbuffer.plan;
 
 import java.util.HashMap;
 import java.util.Map;
+import org.tensorbuffer.memory.ShapeBuckets;
 
 /**
  * One {@link MemoryPlan} per shape signature for a {@link PlannedAllocator} whose runs change shape (a prompt of
@@ -32,6 +33,18 @@ public final class PlanCache {
      * @throws IllegalStateException if a run is in progress
      */
     public Run run(Object signature) {
+        return run(signature, null);
+    }
+
+    /**
+     * Starts a run of {@code signature} as {@link #run(Object)} with its tensors taken at their bucket's shape
+     * ({@link PlannedAllocator#beginRun(ShapeBuckets)}), so that one plan serves every leading axis of a bucket: the
+     * signature should name the bucket (e.g. {@code "prefill/128"} for prompts of 65 to 128 tokens).
+     *
+     * @param buckets the run's buckets, or {@code null} for exact shapes
+     * @throws IllegalStateException if a run is in progress
+     */
+    public Run run(Object signature, ShapeBuckets buckets) {
         if (allocator.inRun()) {
             throw new IllegalStateException("a run is already in progress");
         }
@@ -48,8 +61,23 @@ public final class PlanCache {
             }
         }
         current = signature;
-        allocator.beginRun();
+        allocator.beginRun(buckets);
         return new Run();
+    }
+
+    /**
+     * Caches {@code plan} for {@code signature} ahead of its first run (e.g. a plan made by
+     * {@link PlannedAllocator#planFor} from a trace recorded on the {@code meta} device), replacing any plan it had:
+     * the first run of the signature then replays it instead of recording.
+     *
+     * @throws IllegalStateException if a run of {@code signature} is in progress
+     */
+    public void put(Object signature, MemoryPlan plan) {
+        java.util.Objects.requireNonNull(plan, "plan");
+        if (current != null && current.equals(signature)) {
+            throw new IllegalStateException("a run of " + signature + " is in progress");
+        }
+        plans.put(signature, plan);
     }
 
     /** Number of distinct signatures planned so far. */

@@ -10,6 +10,7 @@ import org.tensorbuffer.leak.LeakDetector;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BufferPool;
 import org.tensorbuffer.memory.ReservationListener;
+import org.tensorbuffer.memory.ShapeBuckets;
 
 /**
  * The {@code PLANNED} strategy: record a run, plan one arena, replay later runs into it, and fall back to the
@@ -53,6 +54,8 @@ public final class PlannedAllocator implements AutoCloseable {
     private AllocationTrace lastTrace;
     private boolean replanRequested;
     private boolean inRun;
+    /** Shape buckets of the current run ({@link #beginRun(ShapeBuckets)}), or {@code null}. */
+    private ShapeBuckets runBuckets;
     private int cursor;
     private boolean diverged;
     /** Whether arena blocks of an earlier run were still out when this run began (escaped tensors). */
@@ -129,11 +132,36 @@ public final class PlannedAllocator implements AutoCloseable {
         runs++;
         cursor = 0;
         diverged = false;
+        runBuckets = null;
         if (plan == null || replanRequested) {
             recorder = new Recorder();
         } else {
             carryOver = arena.outstandingBlocks() > 0;
         }
+    }
+
+    /**
+     * Starts a run as {@link #beginRun()} whose tensors of rank 2 or more are taken at their bucket's shape
+     * ({@link ShapeBuckets#bucketOf}: the leading axis rounded up, the tensor using the front of the block), so that
+     * runs whose leading axes differ within one bucket (prompts of {@code T} tokens, {@code T} in {@code (T'/2, T']})
+     * record, plan and replay the same shapes and share one plan. Ends with the run.
+     *
+     * @param buckets the run's buckets; {@code null} is {@link #beginRun()}
+     * @throws IllegalStateException if a run is already in progress or the allocator is closed
+     */
+    public synchronized void beginRun(ShapeBuckets buckets) {
+        beginRun();
+        runBuckets = buckets;
+    }
+
+    /**
+     * The plan this allocator would make of {@code trace} at the end of a recording run (its planning algorithm, every
+     * tensor aligned to at least {@link #alignment()}), e.g. for a trace recorded on the {@code meta} device before the
+     * run it stands for; {@link #install} or a {@link PlanCache} entry then replays it.
+     */
+    public synchronized MemoryPlan planFor(AllocationTrace trace) {
+        AllocationTrace t = trace.withAlignment(alignment);
+        return algorithm == null ? PlanningAlgorithm.best(t) : algorithm.plan(t);
     }
 
     /** {@link #beginRun()} returning a handle whose {@code close()} is {@link #endRun()}. */
@@ -153,6 +181,7 @@ public final class PlannedAllocator implements AutoCloseable {
             throw new IllegalStateException("no run in progress");
         }
         inRun = false;
+        runBuckets = null;
         if (recorder != null) {
             AllocationTrace trace = recorder.finish();
             recorder = null;
@@ -221,6 +250,9 @@ public final class PlannedAllocator implements AutoCloseable {
      */
     public synchronized Block take(Shape shape, DType dtype) {
         checkOpen();
+        if (inRun && runBuckets != null) {
+            shape = runBuckets.bucketOf(shape);
+        }
         long bytes = shape.byteSize(dtype);
         if (!inRun) {
             unplannedAllocations++;

@@ -608,6 +608,83 @@ public final class CpuKernels implements Kernels {
         }
     }
 
+    // ---------------------------------------------------------------- batched prefill
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>F32: one cos/sin table per call and whole-vector rotation of each row ({@link PrefillKernelsF32#ropeRows});
+     * the same floats as {@link #rope} row by row. F64: {@link #rope} per row.
+     */
+    @Override
+    public void ropeRows(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, int rows,
+                         int dim, int headSize, int startPos) {
+        int es = floatType("ropeRows", dtype);
+        if (rows < 0 || dim <= 0 || headSize <= 0 || headSize % 2 != 0 || dim % headSize != 0 || startPos < 0) {
+            throw new IllegalArgumentException("ropeRows: need rows >= 0, dim a positive multiple of a positive even"
+                    + " headSize and startPos >= 0, got rows=" + rows + " dim=" + dim + " headSize=" + headSize
+                    + " startPos=" + startPos);
+        }
+        if (dtype != DType.F32) {
+            Kernels.super.ropeRows(dtype, x, xOffset, out, outOffset, rows, dim, headSize, startPos);
+            return;
+        }
+        long total = (long) rows * dim;
+        long px = range(x, xOffset, total, es, "ropeRows x");
+        long po = range(out, outOffset, total, es, "ropeRows out");
+        PrefillKernelsF32.ropeRows(px, po, rows, dim, headSize, startPos);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>F32: per head and block of query rows, the scores as one GEMM with the cached keys, a causal softmax per row
+     * and the output as one GEMM with the cached values ({@link PrefillKernelsF32}); each head's {@code attStride}
+     * floats of {@code att} hold a block of {@code attStride / (startPos + rows)} rows (at least one). Heads are split
+     * over {@link #threads()} threads when there are several. F64: {@link #attention} per row.
+     *
+     * @throws IllegalArgumentException if a size is not positive, {@code nHeads} is not a multiple of
+     *                                  {@code nKvHeads}, {@code startPos < 0} or {@code attStride < startPos + rows}
+     */
+    @Override
+    public void causalAttention(DType dtype, DeviceBuffer q, long qOffset, DeviceBuffer kCache, long kOffset,
+                                DeviceBuffer vCache, long vOffset, DeviceBuffer att, long attOffset, int attStride,
+                                DeviceBuffer out, long outOffset, int rows, int nHeads, int nKvHeads, int headSize,
+                                int startPos) {
+        int es = floatType("causalAttention", dtype);
+        if (rows < 0 || nHeads <= 0 || nKvHeads <= 0 || headSize <= 0 || startPos < 0 || nHeads % nKvHeads != 0
+                || attStride < startPos + rows) {
+            throw new IllegalArgumentException("causalAttention: need rows >= 0, positive sizes, nHeads a multiple of"
+                    + " nKvHeads, startPos >= 0 and attStride >= startPos + rows, got rows=" + rows + " nHeads="
+                    + nHeads + " nKvHeads=" + nKvHeads + " headSize=" + headSize + " startPos=" + startPos
+                    + " attStride=" + attStride);
+        }
+        if (dtype != DType.F32) {
+            Kernels.super.causalAttention(dtype, q, qOffset, kCache, kOffset, vCache, vOffset, att, attOffset,
+                    attStride, out, outOffset, rows, nHeads, nKvHeads, headSize, startPos);
+            return;
+        }
+        if (rows == 0) {
+            return;
+        }
+        long qElems = (long) rows * nHeads * headSize;
+        long cacheElems = (long) (startPos + rows) * nKvHeads * headSize;
+        long pq = range(q, qOffset, qElems, es, "causalAttention q");
+        long pk = range(kCache, kOffset, cacheElems, es, "causalAttention kCache");
+        long pv = range(vCache, vOffset, cacheElems, es, "causalAttention vCache");
+        long pa = range(att, attOffset, (long) nHeads * attStride, es, "causalAttention att");
+        long po = range(out, outOffset, qElems, es, "causalAttention out");
+        int parts = Math.min(threads, nHeads);
+        if (parts > 1) {
+            pool().submit(() -> IntStream.range(0, parts).parallel().forEach(i ->
+                    PrefillKernelsF32.causalAttentionHeads(gemm, pq, pk, pv, pa, attStride, po, rows, nHeads,
+                            nKvHeads, headSize, startPos, i * nHeads / parts, (i + 1) * nHeads / parts))).join();
+        } else {
+            PrefillKernelsF32.causalAttentionHeads(gemm, pq, pk, pv, pa, attStride, po, rows, nHeads, nKvHeads,
+                    headSize, startPos, 0, nHeads);
+        }
+    }
+
     // ---------------------------------------------------------------- reductions
 
     /**

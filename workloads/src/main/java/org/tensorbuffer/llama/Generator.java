@@ -57,7 +57,9 @@ public final class Generator {
      * {@link Transformer#prefill} (a one-token prompt through {@link Transformer#forward}); then one position at a
      * time. Under PROACTIVE the prefill's buffers are reserved for its exact shapes unless the context has
      * {@link TensorContext#shapeBuckets shape buckets} (whose reservations are then the caller's); under PLANNED
-     * each distinct shape signature gets its own cached plan ({@link Transformer#planCache()}).
+     * each distinct shape signature gets its own cached plan ({@link Transformer#planCache()}): the prompt length,
+     * or with shape buckets on the context its bucket (the run's tensors then at bucket shapes, plans shared within a
+     * bucket, see {@link Transformer#planPrefill}).
      */
     public static DecodeStats generate(Transformer model, Sampler sampler, int[] prompt, int steps,
                                        Listener listener, PrefillMode mode) {
@@ -100,7 +102,10 @@ public final class Generator {
         boolean done = false;
         if (batched) {
             int next;
-            try (PlanCache.Run run = planned ? model.planCache().run("prefill/" + nPrefill) : null;
+            ShapeBuckets buckets = planned ? ctx.shapeBuckets() : null;
+            try (PlanCache.Run run = !planned ? null : buckets == null
+                    ? model.planCache().run(Transformer.prefillSignature(nPrefill))
+                    : model.planCache().run(Transformer.prefillSignature(buckets.bucket(nPrefill)), buckets);
                  Tensor logits = model.prefill(Arrays.copyOf(prompt, nPrefill), 0)) {
                 next = nPrefill < prompt.length ? prompt[nPrefill] : pick(logits, sampler, logitsHost);
             }

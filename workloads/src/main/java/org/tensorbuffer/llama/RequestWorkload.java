@@ -23,8 +23,11 @@ import org.tensorbuffer.plan.PlanStats;
  *   <li>PROACTIVE: {@link ShapeBuckets#powersOfTwo shape buckets} up to the longest prompt the workload may draw,
  *       each bucket's prefill buffers {@link Transformer#reservePrefill reserved} before the first request, besides
  *       {@link Transformer#reserve() the decode step's};</li>
- *   <li>PLANNED: one plan per shape signature ({@link Transformer#planCache()}), recorded on its first run and
- *       replayed afterwards, the pool serving recordings and divergences.</li>
+ *   <li>PLANNED: one plan per shape signature ({@link Transformer#planCache()}); with batched prefill the prompt's
+ *       signature is its bucket (the same {@link ShapeBuckets#powersOfTwo buckets}, tensors at bucket shapes), and
+ *       every bucket's plan is made before the first request from a trace on the {@code meta} device
+ *       ({@link Transformer#planPrefill}); the decode step's plan is recorded on its first run; the pool serves
+ *       recordings and divergences.</li>
  * </ul>
  *
  * <p>Not thread-safe.
@@ -188,6 +191,10 @@ public final class RequestWorkload {
                     ctx.shapeBuckets(b);
                     m.reservePrefill(b, maxPrompt);
                 }
+            } else if (strategy == AllocationStrategy.PLANNED && mode == PrefillMode.BATCHED && maxPrompt > 1) {
+                ShapeBuckets b = ShapeBuckets.powersOfTwo(maxPrompt);
+                ctx.shapeBuckets(b);
+                m.planPrefill(b, maxPrompt);
             }
             Sampler greedy = new Sampler(c.vocabSize(), 0f, 0.9f, 1L);
             PoolStats pool0 = ctx.pool().stats();

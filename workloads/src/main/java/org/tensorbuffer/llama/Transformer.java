@@ -514,6 +514,73 @@ public final class Transformer implements AutoCloseable {
     }
 
     /**
+     * Plans ahead, under {@link org.tensorbuffer.AllocationStrategy#PLANNED}, every prefill of up to
+     * {@code maxTokens} tokens by bucket: for each bucket size {@code T'} of {@code buckets} from 2 up to
+     * {@code buckets.bucket(maxTokens)} (and at most {@code seqLen}), a prefill of {@code T'} tokens is traced on the
+     * {@code meta} device with its tensors at bucket shapes (the KV cache allocated before the run, as
+     * {@link Generator} does), planned by the context's planner ({@link org.tensorbuffer.plan.PlannedAllocator#planFor})
+     * and cached under {@link #prefillSignature(long) prefillSignature(T')}; then the largest plan is installed, so
+     * that the arena is allocated once, at its final size. A prefill of {@code T} tokens run as
+     * {@code planCache().run(prefillSignature(buckets.bucket(T)), buckets)} then replays a shared plan from its first
+     * run on. One-token prompts are decode steps ({@link #forward}) and need no prefill plan.
+     *
+     * @return the number of plans made
+     * @throws IllegalStateException if the context's strategy is not PLANNED or the model is closed
+     */
+    public int planPrefill(org.tensorbuffer.memory.ShapeBuckets buckets, int maxTokens) {
+        checkOpen();
+        if (ctx.strategy() != AllocationStrategy.PLANNED) {
+            throw new IllegalStateException("planPrefill needs a PLANNED context, not " + ctx.strategy());
+        }
+        long top = buckets.bucket(maxTokens);
+        org.tensorbuffer.plan.MemoryPlan largest = null;
+        int made = 0;
+        for (long b : buckets.sizes()) {
+            if (b > top || b > c.seqLen()) {
+                break;
+            }
+            if (b < 2) {
+                continue;
+            }
+            org.tensorbuffer.plan.MemoryPlan p = ctx.planner().planFor(traceBucketedPrefill(checkpoint, (int) b,
+                    buckets));
+            planCache().put(prefillSignature(b), p);
+            made++;
+            if (largest == null || p.arenaBytes() > largest.arenaBytes()) {
+                largest = p;
+            }
+        }
+        if (largest != null) {
+            ctx.planner().install(largest);
+        }
+        return made;
+    }
+
+    /** The {@link #planCache()} signature of a prefill of {@code t} tokens, or of the bucket {@code t}. */
+    public static String prefillSignature(long t) {
+        return "prefill/" + t;
+    }
+
+    /**
+     * The trace of one prefill of {@code t} tokens as a bucketed PLANNED run records it, on the {@code meta} device:
+     * KV cache allocated before the run, tensors at their bucket shapes.
+     */
+    private static AllocationTrace traceBucketedPrefill(Checkpoint checkpoint, int t,
+                                                        org.tensorbuffer.memory.ShapeBuckets buckets) {
+        int[] tokens = prefillTokens(checkpoint.config(), t);
+        try (TensorContext meta = TensorContext.create(Devices.get("meta"), AllocationStrategy.PLANNED);
+             Transformer m = new Transformer(checkpoint, meta, "trace")) {
+            m.allocateCache();
+            try (org.tensorbuffer.plan.PlanCache.Run run = m.planCache().run(prefillSignature(t), buckets)) {
+                m.prefill(tokens, 0).close();
+            }
+            AllocationTrace trace = meta.planner().lastTrace();
+            m.freeCache();
+            return trace;
+        }
+    }
+
+    /**
      * The plan cache of this model's runs under {@link org.tensorbuffer.AllocationStrategy#PLANNED}: one plan per
      * shape signature ({@code "step"} for {@link #forward}, {@code "prefill/T"} for a {@link #prefill} of {@code T}
      * tokens), created on first use over the context's planner.

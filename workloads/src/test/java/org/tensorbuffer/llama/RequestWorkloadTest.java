@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.tensorbuffer.AllocationStrategy;
+import org.tensorbuffer.memory.ShapeBuckets;
 
 /** The request workload on the CPU device and every other available device (Vulkan on lavapipe here). */
 class RequestWorkloadTest {
@@ -67,10 +68,14 @@ class RequestWorkloadTest {
             assertThat(pro.tensorBufferHitRate()).isEqualTo(1.0);
             assertThat(pro.poolRequests()).isZero();
             assertThat(pro.reservedOverLowerBound()).isLessThanOrEqualTo(1.5);
-            long distinct = reqs.stream().mapToInt(r -> r.prompt().length).filter(n -> n > 1).distinct().count();
-            assertThat(planned.plans()).as("one plan per prompt length and one for the step")
-                    .isEqualTo((int) distinct + 1);
-            assertThat(planned.plan().divergentRuns()).isZero();
+            // planned: one plan per bucket of 2..maxPrompt tokens, made before the first request, and one for the step
+            long bucketPlans = java.util.Arrays.stream(ShapeBuckets.powersOfTwo(maxPrompt).sizes())
+                    .filter(b -> b >= 2).count();
+            assertThat(planned.plans()).as("one plan per bucket and one for the step")
+                    .isEqualTo((int) bucketPlans + 1);
+            assertThat(planned.plan().divergentRuns()).as(planned.plan().lastDivergence()).isZero();
+            assertThat(planned.plan().recordedRuns()).as("only the decode step is recorded").isEqualTo(1);
+            assertThat(planned.rawAllocsAfterWarmup()).as(d).isZero();
             assertThat(st.get(AllocationStrategy.REACTIVE).poolHitRate()).isGreaterThan(0.9);
             long tokens = reqs.stream().mapToInt(RequestWorkload.Request::steps).sum();
             assertThat(pro.prefillTokens() + pro.decodeTokens()).isLessThanOrEqualTo(tokens);
