@@ -25,9 +25,9 @@ import org.tensorbuffer.types.Shape;
 /**
  * What the context-wide statistics ({@link MemoryCounters}, behind {@code memoryStats()}) cost each tensor allocation
  * and free, shared by all benchmark threads ({@code Scope.Benchmark}) as a context is shared by an application's
- * threads: {@code counters} is one {@code allocated} + {@code freed} pair on {@link MemoryCounters},
- * {@code synchronizedCounters} the same on {@link SynchronizedMemoryCounters} (the implementation it replaced, one lock
- * per update), and {@code contextEmptyClose} a whole {@code ctx.empty} + {@code close} of a 64-byte float32 tensor on a
+ * threads: {@code counters} is one {@code allocated} + {@code freed} pair on {@link MemoryCounters} (one
+ * {@code synchronized} update per call), {@code atomicCounters} the same on {@link AtomicMemoryCounters} (the lock-free
+ * alternative with exact peaks, evaluated and not adopted), and {@code contextEmptyClose} a whole {@code ctx.empty} + {@code close} of a 64-byte float32 tensor on a
  * reactive context (a pool thread-cache hit, with the counters' update inside it). Run with {@code -t 1,2,4}; results
  * in ns/op, see docs/benchmarks.md.
  */
@@ -41,7 +41,7 @@ public class MemoryCountersBenchmark {
     private static final Shape SHAPE = Shape.of(16);
 
     private final MemoryCounters counters = new MemoryCounters();
-    private final SynchronizedMemoryCounters locked = new SynchronizedMemoryCounters();
+    private final AtomicMemoryCounters atomic = new AtomicMemoryCounters();
     private BufferPool pool;
     private Block block;
     private TensorContext ctx;
@@ -60,7 +60,8 @@ public class MemoryCountersBenchmark {
     /** Checks that every allocation counted was also freed, then closes what it opened. */
     @TearDown(Level.Trial)
     public void tearDown() {
-        if (counters.get("allocated_bytes", "all", "current") != 0 || locked.allocatedBytes() != 0) {
+        if (counters.get("allocated_bytes", "all", "current") != 0
+                || atomic.get("allocated_bytes", "all", "current") != 0) {
             throw new IllegalStateException("counters do not balance: " + counters.snapshot());
         }
         block.close();
@@ -75,11 +76,11 @@ public class MemoryCountersBenchmark {
         counters.freed(block, 0, 64);
     }
 
-    /** The same pair on the previous, {@code synchronized} counters. */
+    /** The same pair on the lock-free alternative ({@link AtomicMemoryCounters}). */
     @Benchmark
-    public void synchronizedCounters() {
-        locked.allocated(block, 64, SHAPE, DType.F32, null);
-        locked.freed(block, 0, 64);
+    public void atomicCounters() {
+        atomic.allocated(block, 64, SHAPE, DType.F32, null);
+        atomic.freed(block, 0, 64);
     }
 
     /** {@code ctx.empty([16], F32)} + {@code close()} on a shared reactive context. */
