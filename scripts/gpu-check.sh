@@ -62,6 +62,7 @@ benchmarks(CudaInfo,CudaAllocBench,VulkanAllocBench) lib/tensorbuffer-benchmarks
 jcuda lib/jcuda-[0-9]*.jar
 jcuda-natives lib/jcuda-natives-*.jar
 device-cuda-tests test/device-cuda-*-tests.jar
+core-tests(KernelConformanceTest) test/tensorbuffer-[0-9]*-tests.jar
 junit-console test/junit-platform-console-standalone-*.jar
 assertj test/assertj-core-*.jar"
 DIAG_CLASSES="org/tensorbuffer/bench/gpu/CudaInfo.class org/tensorbuffer/bench/gpu/CudaAllocBench.class

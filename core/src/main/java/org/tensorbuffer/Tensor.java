@@ -3,6 +3,7 @@ package org.tensorbuffer;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.lang.ref.Cleaner;
 import java.util.Arrays;
 import java.util.Locale;
 import org.tensorbuffer.device.BinaryOp;
@@ -10,7 +11,6 @@ import org.tensorbuffer.device.Device;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.device.Kernels;
 import org.tensorbuffer.leak.LeakDetector;
-import org.tensorbuffer.leak.LeakTracker;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.IllegalReferenceCountException;
 import org.tensorbuffer.memory.UseAfterRecycleException;
@@ -70,7 +70,7 @@ public final class Tensor implements AutoCloseable {
     /** References to this tensor; 0 once closed. */
     private volatile int refCnt;
     /** Leak tracker when this tensor was sampled, else null. */
-    private final LeakTracker leak;
+    private final Cleaner.Cleanable leak;
     /**
      * The scope that owns this tensor and the index in its table (written by the scope's thread, or under an
      * asynchronous scope's monitor).
@@ -215,7 +215,7 @@ public final class Tensor implements AutoCloseable {
             block.checkGeneration(generation, this);
         } catch (UseAfterRecycleException e) {
             if (leak != null) {
-                leak.close(); // reported here; the leak detector must not release the block, which is not ours
+                leak.clean(); // reported here; the leak detector must not release the block, which is not ours
             }
             throw e;
         }
@@ -283,7 +283,7 @@ public final class Tensor implements AutoCloseable {
 
     private void deallocate() {
         if (leak != null) {
-            leak.close();
+            leak.clean();
         }
         MemoryScope s = scope;
         if (s != null) {

@@ -7,7 +7,7 @@ import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.device.Devices;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BufferPool;
-import org.tensorbuffer.memory.RawAllocator;
+import org.tensorbuffer.memory.RawAllocatorMetric;
 import org.tensorbuffer.memory.ShapeBuckets;
 import org.tensorbuffer.memory.TensorBuffer;
 import org.tensorbuffer.memory.BlockOwner;
@@ -123,9 +123,9 @@ public final class TensorContext implements MemorySource, AutoCloseable {
         return tensorBuffer;
     }
 
-    /** The raw allocator used by {@link AllocationStrategy#NONE}. */
+    /** The counters of the raw allocator used by {@link AllocationStrategy#NONE} (no caching). */
     @Override
-    public RawAllocator raw() {
+    public RawAllocatorMetric raw() {
         return raw;
     }
 

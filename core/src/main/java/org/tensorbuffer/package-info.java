@@ -5,6 +5,10 @@
  * ownership helpers {@link org.tensorbuffer.MemoryScope} (release what a block of code created unless it escapes)
  * and {@link org.tensorbuffer.FunctionFrame} (numbered slot buffers reused across calls).
  *
- * <p>Every public type here is user-facing. Tensors are not thread-safe; contexts and pools are.
+ * <p>Every public type here is user-facing. Tensors are not thread-safe; contexts and pools are. The {@code NONE}
+ * strategy's allocator is internal; its counters are {@link org.tensorbuffer.TensorContext#raw()}.
+ *
+ * <p>Public types (the API; {@code CorePublicSurfaceTest} holds the code to this list): {@code AllocationStrategy},
+ * {@code FunctionFrame}, {@code MemoryScope}, {@code Tensor}, {@code TensorContext}.
  */
 package org.tensorbuffer;

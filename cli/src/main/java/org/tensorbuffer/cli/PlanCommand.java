@@ -26,7 +26,6 @@ import org.tensorbuffer.plan.MemoryPlan;
 import org.tensorbuffer.plan.PlanSvg;
 import org.tensorbuffer.plan.PlannedRun;
 import org.tensorbuffer.plan.PlanningAlgorithm;
-import org.tensorbuffer.plan.Recorder;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
 import picocli.CommandLine.ArgGroup;
@@ -134,7 +133,7 @@ final class PlanCommand implements Callable<Integer> {
         DType dtype = DType.F64;
         List<int[]> labels = new ArrayList<>();
         List<Integer> ids = new ArrayList<>();
-        Recorder rec = new Recorder();
+        AllocationTrace.Builder rec = new AllocationTrace.Builder();
         for (int t = 0; t < inst.operandCount(); t++) {
             labels.add(inst.term(t));
             Shape shape = Shape.of(inst.shape(t));
@@ -181,7 +180,7 @@ final class PlanCommand implements Callable<Integer> {
             labels.add(res.stream().mapToInt(Integer::intValue).toArray());
             ids.add(id);
         }
-        return rec.finish();
+        return rec.build();
     }
 
     @Override

@@ -6,7 +6,12 @@
  * {@link org.tensorbuffer.device.Kernels}. Backends: {@code device-cpu} ({@code cpu}), {@code device-cuda}
  * ({@code cuda:N}), {@code device-metal} ({@code vulkan}, {@code metal}).
  *
- * <p>Every public type here is part of the SPI. A backend checks its kernels against core's test jar
- * ({@code org.tensorbuffer.testing}).
+ * <p>Every public type here is part of the SPI. A backend checks its kernels and memory calls with the
+ * kernel-conformance suite in core's test jar: a one-line subclass of {@code org.tensorbuffer.device.KernelConformanceTest}
+ * that returns its device (references, PyTorch-pinned values and the tolerance policy are written there once).
+ *
+ * <p>Public types (the API; {@code CorePublicSurfaceTest} holds the code to this list): {@code BinaryOp},
+ * {@code Device}, {@code DeviceBuffer}, {@code DeviceKind}, {@code DeviceOutOfMemoryException}, {@code DeviceProvider},
+ * {@code DeviceStatus}, {@code DeviceUnavailableException}, {@code Devices}, {@code Kernels}, {@code MemoryInfo}.
  */
 package org.tensorbuffer.device;

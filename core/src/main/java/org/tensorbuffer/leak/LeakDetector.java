@@ -149,16 +149,17 @@ public final class LeakDetector {
     }
 
     /**
-     * Tracks {@code referent}: if it becomes unreachable before {@link LeakTracker#close()} is called, the leak is
+     * Tracks {@code referent}: if it becomes unreachable before the returned handle's {@code clean()} is called, the leak is
      * reported once (with the stack of this call) and {@code release} is run on the Cleaner's thread.
      *
      * @param referent    the object whose reachability is watched (a Tensor); {@code release} must not refer to it
      * @param description names the resource in the report
      * @param bytes       bytes the resource holds
      * @param release     gives the memory back; must be thread-safe
-     * @return the tracker, to be closed when the resource is closed properly
+     * @return the tracker: call its {@link Cleaner.Cleanable#clean() clean()} when the resource is closed properly
+     *         (idempotent; nothing is reported or released after it)
      */
-    public static LeakTracker track(Object referent, String description, long bytes, Runnable release) {
+    public static Cleaner.Cleanable track(Object referent, String description, long bytes, Runnable release) {
         TRACKED.incrementAndGet();
         LeakTracker.State state = new LeakTracker.State(description, bytes,
                 new Throwable("allocation site of " + description), release);

@@ -4,11 +4,11 @@ import java.lang.ref.Cleaner;
 import org.slf4j.LoggerFactory;
 
 /**
- * The handle {@link LeakDetector#track} returns for one tracked resource. {@link #close()} it when the resource is
+ * The handle {@link LeakDetector#track} returns for one tracked resource. {@link #clean()} it when the resource is
  * closed properly; otherwise, once the resource is unreachable, the leak is reported and the memory returned.
  * Thread-safe.
  */
-public final class LeakTracker implements AutoCloseable {
+final class LeakTracker implements Cleaner.Cleanable {
     private final Cleaner.Cleanable cleanable;
     private final State state;
 
@@ -19,7 +19,7 @@ public final class LeakTracker implements AutoCloseable {
 
     /** Marks the resource as properly closed; nothing will be reported. Idempotent. */
     @Override
-    public void close() {
+    public void clean() {
         state.closed = true;
         cleanable.clean();
     }

@@ -73,7 +73,7 @@ public final class Block implements AutoCloseable {
         return capacity;
     }
 
-    /** Size-class index in {@link SizeClasses}, or -1 if the block is not from a size class. */
+    /** Size-class index in {@code SizeClasses}, or -1 if the block is not from a size class. */
     public int sizeClass() {
         return sizeClass;
     }

@@ -12,7 +12,7 @@ import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.leak.LeakDetector;
 
 /**
- * The reactive pool: a caching allocator over one {@link Device}. Requests are rounded to {@link SizeClasses}; a
+ * The reactive pool: a caching allocator over one {@link Device}. Requests are rounded to {@code SizeClasses}; a
  * released block goes to a free list of its class instead of back to the device, and the next request of that class
  * takes it again.
  *

@@ -12,7 +12,7 @@ import org.tensorbuffer.device.DeviceOutOfMemoryException;
  *
  * <ul>
  *   <li>Alignment: {@code max(64, requested, device.minAlignment())}, 64 bytes being one cache line (and the
- *       {@link SizeClasses} quantum).</li>
+ *       {@code SizeClasses} quantum).</li>
  *   <li>Out of memory, as PyTorch's CUDA caching allocator does it: allocate; if the device refuses, empty the
  *       owner's cache and retry once; if it refuses again, throw {@link PoolOutOfMemoryException} with the requested,
  *       live, cached and total bytes.</li>

@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * registration never keeps an unclosed allocator alive. Set the system property {@code tensorbuffer.jmx=false} to turn
  * registration off. Thread-safe.
  */
-public final class MemoryMBeans {
+final class MemoryMBeans {
     private static final Logger LOG = LoggerFactory.getLogger(MemoryMBeans.class);
     private static final boolean ENABLED = !"false".equalsIgnoreCase(System.getProperty("tensorbuffer.jmx"));
     private static final AtomicLong SEQ = new AtomicLong();

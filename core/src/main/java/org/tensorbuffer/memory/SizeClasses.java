@@ -15,7 +15,7 @@ package org.tensorbuffer.memory;
  * here every class is its own allocation, which keeps blocks independent (no splitting, no fragmentation inside a
  * segment) at the cost of at most 25% internal fragmentation. All methods are pure and thread-safe.
  */
-public final class SizeClasses {
+final class SizeClasses {
     /** Smallest class and spacing up to {@link #SMALL_MAX}, in bytes. */
     public static final long QUANTUM = 64;
     /** Largest of the evenly spaced small classes, in bytes. */

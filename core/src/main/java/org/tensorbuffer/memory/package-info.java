@@ -18,12 +18,12 @@
  *        │                          once, then PoolOutOfMemoryException; every allocate/free told to the listener
  *   Device (SPI)                    allocate / free: posix_memalign, cuMemAlloc(Async), vmaCreateBuffer
  * </pre>
- * The {@code NONE} strategy uses {@link org.tensorbuffer.memory.RawAllocator} (one device allocation per tensor) and
- * {@code PLANNED} the arena of {@link org.tensorbuffer.plan}; both take device memory through the same
- * {@link org.tensorbuffer.memory.DeviceAllocator}.
+ * The {@code NONE} strategy uses the tensor API's raw allocator (one device allocation per tensor; its counters are a
+ * {@link org.tensorbuffer.memory.RawAllocatorMetric}) and {@code PLANNED} the arena of {@link org.tensorbuffer.plan};
+ * both take device memory through the same {@link org.tensorbuffer.memory.DeviceAllocator}.
  *
  * <h2>Size classes</h2>
- * {@link org.tensorbuffer.memory.SizeClasses}: jemalloc's rule as Netty's {@code SizeClasses} applies it, 64-byte
+ * {@code SizeClasses} (package-private): jemalloc's rule as Netty's {@code SizeClasses} applies it, 64-byte
  * quantum, four classes per doubling above 512 B (at most 25% rounding waste), index computed in O(1):
  * <pre>
  *   index      size (bytes)                        spacing
@@ -40,12 +40,21 @@
  *
  * <h2>Public surface</h2>
  * For users: {@code BufferPool} (and its {@code Builder}: budget, per-class cap, thread-cache size, alignment),
- * {@code TensorBuffer}, their statistics ({@code PoolStats}, {@code TensorBufferStats}) and JMX views
- * ({@code BufferPoolMXBean}, {@code TensorBufferMXBean}, {@code MemoryMBeans}), {@code SizeClasses},
- * {@code ReservationListener}, and the exceptions ({@code PoolOutOfMemoryException},
- * {@code IllegalReferenceCountException}, {@code UseAfterRecycleException}). {@code Block} is the handle a tensor
- * holds (retain, release, generation check). For allocator authors: {@code BlockOwner} (subclass it; creating,
- * handing out and recycling blocks are protected), {@code DeviceAllocator} and {@code RawAllocator}. Internals
- * ({@code ThreadCache}, the free lists, {@code Block}'s constructor and reference-count reset) are package-private.
+ * {@code TensorBuffer} (reservations, {@code ReservationPlan} recordings, {@code ShapeBuckets}), their statistics
+ * ({@code PoolStats}, {@code TensorBufferStats}, {@code RawAllocatorMetric}) and JMX views ({@code BufferPoolMXBean},
+ * {@code TensorBufferMXBean}, registered by the pools themselves), {@code ReservationListener}, and the exceptions
+ * ({@code PoolOutOfMemoryException}, {@code IllegalReferenceCountException}, {@code UseAfterRecycleException}).
+ * {@code Block} is the handle a tensor holds (retain, release, generation check). For allocator authors:
+ * {@code BlockOwner} (subclass it; creating, handing out and recycling blocks are protected) and the
+ * {@code DeviceAllocator} it hands its subclasses. Internals are package-private: {@code SizeClasses},
+ * {@code ThreadCache}, the free lists, the JMX registration ({@code MemoryMBeans}), {@code Block}'s constructor and
+ * reference-count reset; the {@code NONE} strategy's raw allocator lives in the tensor API's package, also
+ * package-private.
+ *
+ * <p>Public types (the API; {@code CorePublicSurfaceTest} holds the code to this list): {@code Block},
+ * {@code BlockOwner}, {@code BufferPool}, {@code BufferPoolMXBean}, {@code DeviceAllocator},
+ * {@code IllegalReferenceCountException}, {@code PoolOutOfMemoryException}, {@code PoolStats},
+ * {@code RawAllocatorMetric}, {@code ReservationListener}, {@code ReservationPlan}, {@code ShapeBuckets},
+ * {@code TensorBuffer}, {@code TensorBufferMXBean}, {@code TensorBufferStats}, {@code UseAfterRecycleException}.
  */
 package org.tensorbuffer.memory;

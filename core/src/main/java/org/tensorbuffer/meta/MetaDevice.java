@@ -20,7 +20,7 @@ import org.tensorbuffer.types.DType;
  * <p>Each allocation gets a distinct fake address (no two live buffers overlap), and is counted. Thread-safe; found by
  * {@link org.tensorbuffer.device.Devices#get(String) Devices.get("meta")}.
  */
-public final class MetaDevice implements Device {
+final class MetaDevice implements Device {
     /** The device id. */
     public static final String ID = "meta";
     private static final long ALIGNMENT = 64;

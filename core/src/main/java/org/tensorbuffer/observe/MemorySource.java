@@ -1,7 +1,7 @@
 package org.tensorbuffer.observe;
 
 import org.tensorbuffer.memory.BufferPool;
-import org.tensorbuffer.memory.RawAllocator;
+import org.tensorbuffer.memory.RawAllocatorMetric;
 import org.tensorbuffer.memory.TensorBuffer;
 import org.tensorbuffer.plan.PlannedAllocator;
 
@@ -17,8 +17,8 @@ public interface MemorySource {
     /** The proactive TensorBuffer. */
     TensorBuffer tensorBuffer();
 
-    /** The raw allocator (no caching). */
-    RawAllocator raw();
+    /** The counters of the raw allocator (no caching). */
+    RawAllocatorMetric raw();
 
     /** The liveness-based planner. */
     PlannedAllocator planner();

@@ -5,7 +5,7 @@ import java.util.Map;
 import org.tensorbuffer.leak.LeakDetector;
 import org.tensorbuffer.memory.BufferPool;
 import org.tensorbuffer.memory.PoolStats;
-import org.tensorbuffer.memory.RawAllocator;
+import org.tensorbuffer.memory.RawAllocatorMetric;
 import org.tensorbuffer.memory.TensorBuffer;
 import org.tensorbuffer.memory.TensorBufferStats;
 import org.tensorbuffer.plan.PlanStats;
@@ -47,7 +47,7 @@ public final class MemoryStats {
     public static Map<String, Long> of(MemorySource ctx) {
         PoolStats p = ctx.pool().stats();
         TensorBufferStats t = ctx.tensorBuffer().stats();
-        RawAllocator r = ctx.raw();
+        RawAllocatorMetric r = ctx.raw();
         PlanStats plan = ctx.planner().stats();
         MemoryCounters c = ctx.memoryCounters();
         Map<String, Long> m = new LinkedHashMap<>(c.snapshot());

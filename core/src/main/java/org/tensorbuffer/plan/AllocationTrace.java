@@ -10,7 +10,8 @@ import org.tensorbuffer.types.Shape;
 
 /**
  * The allocations of one recorded run, in allocation order, with their lifetimes (see {@link AllocationRecord} for the
- * logical clock). Produced by a {@link Recorder}; input to {@link PlanningAlgorithm#plan(AllocationTrace)}.
+ * logical clock). Recorded by a {@link PlannedAllocator} run, built from a schedule with a {@link Builder} or from
+ * lifetimes with {@link #ofLifetimes}; input to {@link PlanningAlgorithm#plan(AllocationTrace)}.
  *
  * <p>Immutable and thread-safe.
  */
@@ -214,5 +215,85 @@ public final class AllocationTrace {
     public String toString() {
         return "AllocationTrace[" + size() + " allocations, lower bound " + lowerBound + " B, total " + totalBytes()
                 + " B]";
+    }
+
+    /**
+     * Builds a trace from allocation and release events in the order they happen (each call is one tick of the
+     * logical clock): what a recorded run logs, for schedules and external planners. Thread-safe (one lock); the
+     * trace's order is the order in which the calls reached the lock.
+     */
+    public static final class Builder {
+        private final List<long[]> events = new ArrayList<>(); // per allocation: {bytes, alignment, first, last}
+        private final List<Shape> shapes = new ArrayList<>();
+        private final List<DType> dtypes = new ArrayList<>();
+        private long clock;
+        private AllocationTrace trace;
+
+        /** An empty log. */
+        public Builder() {
+        }
+
+        /**
+         * Logs an allocation and returns its id (its index in allocation order).
+         *
+         * @throws IllegalStateException    after {@link #build()}
+         * @throws IllegalArgumentException if bytes is negative or alignment not a power of two
+         */
+        public synchronized int allocated(long bytes, long alignment, Shape shape, DType dtype) {
+            if (trace != null) {
+                throw new IllegalStateException("trace already built");
+            }
+            if (bytes < 0 || alignment <= 0 || Long.bitCount(alignment) != 1) {
+                throw new IllegalArgumentException("bad allocation: " + bytes + " B aligned to " + alignment);
+            }
+            events.add(new long[] {bytes, alignment, clock++, -1});
+            shapes.add(shape);
+            dtypes.add(dtype);
+            return events.size() - 1;
+        }
+
+        /**
+         * Logs the release of allocation {@code id}. Ignored after {@link #build()} (the tensor escaped).
+         *
+         * @throws IllegalArgumentException if {@code id} is unknown or already released
+         */
+        public synchronized void released(int id) {
+            if (trace != null) {
+                return;
+            }
+            if (id < 0 || id >= events.size()) {
+                throw new IllegalArgumentException("unknown allocation id " + id);
+            }
+            long[] e = events.get(id);
+            if (e[3] >= 0) {
+                throw new IllegalArgumentException("allocation " + id + " released twice");
+            }
+            e[3] = clock++;
+        }
+
+        /** Allocations logged so far. */
+        public synchronized int allocationCount() {
+            return events.size();
+        }
+
+        /**
+         * Ends the log: allocations not yet released are marked escaped and live to the end.
+         *
+         * @return the trace (the same one on a second call)
+         */
+        public synchronized AllocationTrace build() {
+            if (trace == null) {
+                long end = clock++;
+                List<AllocationRecord> records = new ArrayList<>(events.size());
+                for (int i = 0; i < events.size(); i++) {
+                    long[] e = events.get(i);
+                    boolean escaped = e[3] < 0;
+                    records.add(new AllocationRecord(i, e[0], e[1], shapes.get(i), dtypes.get(i), e[2],
+                            escaped ? end : e[3], escaped));
+                }
+                trace = new AllocationTrace(records, end);
+            }
+            return trace;
+        }
     }
 }

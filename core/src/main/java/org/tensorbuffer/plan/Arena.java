@@ -21,7 +21,7 @@ import org.tensorbuffer.memory.ReservationListener;
  *
  * <p>Thread-safe.
  */
-public final class Arena extends BlockOwner implements AutoCloseable {
+final class Arena extends BlockOwner implements AutoCloseable {
     private final Device device;
     private final DeviceAllocator allocator;
     private final DeviceBuffer buffer;

@@ -20,8 +20,8 @@ import org.tensorbuffer.memory.ReservationListener;
  * e.g. one decode step or one einsum evaluation.
  * <ol>
  *   <li>Record: while no plan is installed (or after {@link #replan()}), a run is served by the pool and logged by a
- *       {@link Recorder}. At its end the trace is planned with the configured {@link PlanningAlgorithm} (by default
- *       the one giving the smallest arena, {@link PlanningAlgorithm#best}) and an {@link Arena} is allocated: one
+ *       {@code Recorder}. At its end the trace is planned with the configured {@link PlanningAlgorithm} (by default
+ *       the one giving the smallest arena, {@link PlanningAlgorithm#best}) and an {@code Arena} is allocated: one
  *       device allocation.</li>
  *   <li>Replay: the i-th allocation of a later run gets the arena slice planned for the i-th recorded tensor, if its
  *       shape, dtype and byte size match the record and no tensor sharing that slice's memory is still live.</li>
@@ -301,7 +301,7 @@ public final class PlannedAllocator implements AutoCloseable {
     }
 
     /** The current arena, or {@code null}. */
-    public synchronized Arena arena() {
+    synchronized Arena arena() {
         return arena;
     }
 

@@ -250,7 +250,7 @@ class PlannedAllocatorTest {
 
     @Test
     void installedPlanIsValidatedAgainstTheRecording() {
-        Recorder rec = new Recorder();
+        AllocationTrace.Builder rec = new AllocationTrace.Builder();
         int a = rec.allocated(100, 64, Shape.of(25), DType.F32);
         int b = rec.allocated(100, 64, Shape.of(25), DType.F32);
         rec.released(a);
@@ -258,7 +258,7 @@ class PlannedAllocatorTest {
         int c = rec.allocated(400, 64, Shape.of(100), DType.F32);
         rec.released(b);
         rec.released(c);
-        AllocationTrace t = rec.finish();
+        AllocationTrace t = rec.build();
         assertThat(t.size()).isEqualTo(3);
         assertThat(t.get(0).firstUse()).isEqualTo(0);
         assertThat(t.get(0).lastUse()).isEqualTo(2);

@@ -13,7 +13,7 @@ class ReservationPlanFromTraceTest {
     void perKeyPeakOfLiveTensors() {
         Shape a = Shape.of(4, 8);
         Shape b = Shape.of(100);
-        Recorder r = new Recorder();
+        AllocationTrace.Builder r = new AllocationTrace.Builder();
         int x = r.allocated(128, 64, a, DType.F32);
         int y = r.allocated(128, 64, a, DType.F32);
         r.released(x);
@@ -23,7 +23,7 @@ class ReservationPlanFromTraceTest {
         r.released(y);
         r.allocated(800, 64, b, DType.F64);         // escapes, live with z until the end
         r.allocated(16, 64, null, null);            // synthetic: left out
-        AllocationTrace t = r.finish();
+        AllocationTrace t = r.build();
         assertThat(t.reservationPlan()).isEqualTo(new ReservationPlan(List.of(
                 new ReservationPlan.Entry(a, DType.F32, 2), new ReservationPlan.Entry(b, DType.F64, 2))));
         assertThat(z).isEqualTo(2);

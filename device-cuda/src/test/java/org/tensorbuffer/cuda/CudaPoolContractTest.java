@@ -6,18 +6,20 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.tensorbuffer.AllocationStrategy;
+import org.tensorbuffer.Tensor;
+import org.tensorbuffer.TensorContext;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BufferPool;
 import org.tensorbuffer.memory.IllegalReferenceCountException;
-import org.tensorbuffer.memory.RawAllocator;
 import org.tensorbuffer.memory.TensorBuffer;
 
 /**
  * The pools' contract on real GPU memory: a released block is handed out again without a device call, data written
- * through a block survives until release, the raw allocator frees every block, and closing a pool frees what it
- * cached. Both allocation modes; skipped without CUDA.
+ * through a block survives until release, the raw allocator (of a {@code NONE} context) frees every block, and
+ * closing a pool frees what it cached. Both allocation modes; skipped without CUDA.
  */
 class CudaPoolContractTest {
 
@@ -51,15 +53,16 @@ class CudaPoolContractTest {
     @EnumSource(AllocMode.class)
     void rawAllocatorFreesEveryBlock(AllocMode mode) {
         try (CudaDevice d = CudaTestSupport.openOrSkip(mode)) {
-            RawAllocator raw = new RawAllocator(d);
             int liveBefore = d.liveAllocations();
-            for (int i = 0; i < 100; i++) {
-                try (Block b = raw.take(256L << (i % 10))) {
-                    d.fill(b.buffer(), 0, b.capacity() / 4, DType.F32, i);
+            try (TensorContext ctx = TensorContext.create(d, AllocationStrategy.NONE)) {
+                for (int i = 0; i < 100; i++) {
+                    try (Tensor t = ctx.full(Shape.of(64L << (i % 10)), DType.F32, i)) {
+                        assertThat(t.toFloatArray()[0]).isEqualTo((float) i);
+                    }
                 }
+                assertThat(ctx.raw().rawAllocations()).isEqualTo(100);
+                assertThat(ctx.raw().rawFrees()).isEqualTo(100);
             }
-            assertThat(raw.rawAllocations()).isEqualTo(100);
-            assertThat(raw.rawFrees()).isEqualTo(100);
             assertThat(d.liveAllocations()).isEqualTo(liveBefore);
         }
     }

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.management.ThreadMXBean;
 import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
@@ -25,7 +27,42 @@ public final class ParserProperties {
         return t;
     });
 
+    private static Path dir;
+
     private ParserProperties() {
+    }
+
+    /** A parser of a file, for {@link #parseFile}. */
+    @FunctionalInterface
+    public interface FileParser<T> {
+        T parse(Path file) throws Exception;
+    }
+
+    /**
+     * The file harness of the parser properties: writes {@code bytes} to a temporary file, runs {@code parser} on it
+     * ({@link #run}, 5 s limit), checks the outcome ({@link #check}: a value or {@code documented}, at most 8 MiB plus
+     * 16 bytes per input byte of heap), deletes the file and returns the outcome for the caller's own checks.
+     */
+    public static <T> Outcome<T> parseFile(byte[] bytes, Class<? extends Throwable> documented, FileParser<T> parser)
+            throws Exception {
+        Path p = Files.createTempFile(dir(), "prop", ".bin");
+        Files.write(p, bytes);
+        try {
+            Outcome<T> o = run(() -> parser.parse(p), Duration.ofSeconds(5));
+            check(o, documented, (8L << 20) + 16L * bytes.length);
+            return o;
+        } finally {
+            Files.delete(p);
+        }
+    }
+
+    /** One temporary directory per test JVM, removed at exit (every file in it is deleted after its parse). */
+    private static synchronized Path dir() throws Exception {
+        if (dir == null) {
+            dir = Files.createTempDirectory("parser-props");
+            dir.toFile().deleteOnExit();
+        }
+        return dir;
     }
 
     /** What a parse did: its value or its exception, and the heap bytes it allocated. */

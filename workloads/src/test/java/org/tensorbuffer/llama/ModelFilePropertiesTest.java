@@ -4,9 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Arrays;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
@@ -14,7 +11,6 @@ import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.lifecycle.AfterContainer;
 import org.tensorbuffer.einsum.ParserProperties;
 
 /**
@@ -25,27 +21,6 @@ import org.tensorbuffer.einsum.ParserProperties;
  */
 class ModelFilePropertiesTest {
     private static final int[] HEADER = {8, 16, 2, 2, 1, 16, 8}; // dim, hidden, layers, heads, kv heads, vocab, seq
-    private static Path dir;
-
-    private static synchronized Path dir() throws Exception {
-        if (dir == null) {
-            dir = Files.createTempDirectory("model-props");
-        }
-        return dir;
-    }
-
-    @AfterContainer
-    static void cleanUp() throws Exception {
-        if (dir != null) {
-            try (var s = Files.list(dir)) {
-                for (Path p : s.toList()) {
-                    Files.delete(p);
-                }
-            }
-            Files.delete(dir);
-        }
-    }
-
     /** A valid checkpoint of the header's dims (shared classifier), weights 0.01 * i. */
     static byte[] checkpoint(int[] h) {
         long dim = h[0], hidden = h[1], layers = h[2], heads = h[3], kvHeads = h[4], vocab = h[5], seq = h[6];
@@ -75,36 +50,22 @@ class ModelFilePropertiesTest {
     }
 
     private static void openAndCheck(byte[] bytes) throws Exception {
-        Path p = Files.createTempFile(dir(), "ck", ".bin");
-        Files.write(p, bytes);
-        try {
-            ParserProperties.Outcome<Config> o = ParserProperties.run(() -> {
-                try (Checkpoint ck = Checkpoint.open(p)) {
-                    return ck.config();
-                }
-            }, Duration.ofSeconds(5));
-            ParserProperties.check(o, ModelFormatException.class, (8L << 20) + 16L * bytes.length);
-            if (o.value() != null) {
-                Config c = o.value();
-                assertThat((long) c.vocabSize() * c.dim() * 4).isLessThanOrEqualTo(bytes.length);
+        ParserProperties.Outcome<Config> o = ParserProperties.parseFile(bytes, ModelFormatException.class, p -> {
+            try (Checkpoint ck = Checkpoint.open(p)) {
+                return ck.config();
             }
-        } finally {
-            Files.delete(p);
+        });
+        if (o.value() != null) {
+            Config c = o.value();
+            assertThat((long) c.vocabSize() * c.dim() * 4).isLessThanOrEqualTo(bytes.length);
         }
     }
 
     private static void loadAndCheck(byte[] bytes, int vocab) throws Exception {
-        Path p = Files.createTempFile(dir(), "tok", ".bin");
-        Files.write(p, bytes);
-        try {
-            ParserProperties.Outcome<Tokenizer> o = ParserProperties.run(() -> Tokenizer.load(p, vocab),
-                    Duration.ofSeconds(5));
-            ParserProperties.check(o, ModelFormatException.class, (8L << 20) + 16L * bytes.length);
-            if (o.value() != null) {
-                assertThat(o.value().vocabSize()).isEqualTo(vocab);
-            }
-        } finally {
-            Files.delete(p);
+        ParserProperties.Outcome<Tokenizer> o = ParserProperties.parseFile(bytes, ModelFormatException.class,
+                p -> Tokenizer.load(p, vocab));
+        if (o.value() != null) {
+            assertThat(o.value().vocabSize()).isEqualTo(vocab);
         }
     }
 
