@@ -130,6 +130,9 @@ final class CompareCommand implements Callable<Integer> {
     @Mixin
     MemorySnapshotOptions memoryOptions;
 
+    @Mixin
+    MemoryTimelineOption timelineOption; // one page per strategy: FILE-<strategy>.html
+
     @Spec
     CommandSpec spec;
 
@@ -176,7 +179,7 @@ final class CompareCommand implements Callable<Integer> {
                 out.println();
                 out.print(CompareTable.legend(c));
             }
-            if (memoryOptions.memorySnapshot != null) {
+            if (memoryOptions.memorySnapshot != null || timelineOption.memoryTimeline != null) {
                 writeSnapshots(req, list, err);
             }
             if (html != null) {
@@ -209,26 +212,40 @@ final class CompareCommand implements Callable<Integer> {
     }
 
     /**
-     * {@code --memory-snapshot FILE.pickle}: one more (untimed) decode per strategy, recorded into
-     * {@code FILE-<strategy>.pickle}.
+     * {@code --memory-snapshot FILE.pickle} and {@code --memory-timeline FILE.html}: one more (untimed) decode per
+     * strategy, recorded into {@code FILE-<strategy>.pickle} and {@code FILE-<strategy>.html}.
      */
     private void writeSnapshots(DecodeRequest req, List<AllocationStrategy> list, PrintStream err)
             throws IOException {
-        String name = memoryOptions.memorySnapshot.getFileName().toString();
-        int dot = name.lastIndexOf('.');
-        String stem = dot < 0 ? name : name.substring(0, dot);
-        String ext = dot < 0 ? "" : name.substring(dot);
         for (AllocationStrategy s : list) {
             String strategyName = s.name().toLowerCase(Locale.ROOT);
-            Path file = memoryOptions.memorySnapshot.resolveSibling(stem + "-" + strategyName + ext);
-            MemoryRecording rec = new MemoryRecording(null, file, memoryOptions.stacks, "decode "
+            Path pickle = perStrategy(memoryOptions.memorySnapshot, strategyName);
+            Path page = perStrategy(timelineOption.memoryTimeline, strategyName);
+            MemoryRecording rec = new MemoryRecording(page, pickle, memoryOptions.stacks, "decode "
                     + req.model().getFileName() + " (" + strategyName + ", " + req.device() + "), recorded after "
                     + "the comparison \u00b7 " + MemorySnapshotOptions.commandLine(spec));
             DecodeRun.run(req.withStrategy(s), null, rec);
             if (!quiet) {
-                err.println("compare: memory snapshot of " + strategyName + " written to " + file);
+                if (pickle != null) {
+                    err.println("compare: memory snapshot of " + strategyName + " written to " + pickle);
+                }
+                if (page != null) {
+                    err.println("compare: memory timeline of " + strategyName + " written to " + page);
+                }
             }
         }
+    }
+
+    /** {@code FILE.ext} -> {@code FILE-<strategy>.ext}; {@code null} stays {@code null}. */
+    private static Path perStrategy(Path file, String strategyName) {
+        if (file == null) {
+            return null;
+        }
+        String name = file.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        String stem = dot < 0 ? name : name.substring(0, dot);
+        String ext = dot < 0 ? "" : name.substring(dot);
+        return file.resolveSibling(stem + "-" + strategyName + ext);
     }
 
     private void writeHtml(Comparison c, DecodeRequest req) throws IOException {

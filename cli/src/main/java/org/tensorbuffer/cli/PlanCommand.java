@@ -222,7 +222,8 @@ final class PlanCommand implements Callable<Integer> {
         if (svg != null) {
             MemoryPlan drawn = algorithm == null ? best(plans)
                     : plans.get(PlanningAlgorithm.parse(algorithm).ordinal());
-            Files.writeString(svg, PlanSvg.render(drawn), StandardCharsets.UTF_8);
+            Files.writeString(svg, PlanSvg.render(drawn, "plan of " + what + " \u00b7 "
+                    + MemorySnapshotOptions.commandLine(spec)), StandardCharsets.UTF_8);
             System.out.println("svg:         " + svg + " (" + drawn.algorithm().displayName() + ")");
         }
         return 0;

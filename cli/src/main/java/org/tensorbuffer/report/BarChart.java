@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.DoubleFunction;
+import org.tensorbuffer.chart.AxisTicks;
+import org.tensorbuffer.chart.TitleWrap;
 
 /**
  * A grouped bar chart rendered as hand-written, self-contained SVG (no scripts, no external fonts or styles): one
@@ -103,7 +105,10 @@ public final class BarChart {
             minPos = 1;
         }
         int legendRows = (seriesNames.size() + 4) / 5;
-        double left = 78, right = 16, top = 36 + 18 * legendRows, bottom = 46;
+        // the title wrapped at words to the width (about 8.5 px a character in bold 15 px)
+        List<String> titleLines = TitleWrap.wrap(title, Math.max(20, (int) ((width - 94) / 8.5)));
+        int titleExtra = 18 * Math.max(0, titleLines.size() - 1);
+        double left = 78, right = 16, top = 36 + titleExtra + 18 * legendRows, bottom = 46;
         double plotW = width - left - right, plotH = height - top - bottom;
         final double lo;
         final double hi;
@@ -116,9 +121,9 @@ public final class BarChart {
             }
         } else {
             lo = 0;
-            double step = niceStep(max * 1.12 / 5);
-            hi = Math.ceil(max * 1.12 / step) * step;
-            for (double v = 0; v <= hi + step / 2; v += step) {
+            double[] nice = AxisTicks.nice(max * 1.12, 5);
+            hi = nice[nice.length - 1];
+            for (double v : nice) {
                 ticks.add(v);
             }
         }
@@ -131,11 +136,15 @@ public final class BarChart {
                 + "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" role=\"img\" aria-label=\"%s\">%n",
                 width, height, width, height, esc(title)));
         s.append(String.format(Locale.ROOT, "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>%n", width, height));
-        s.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"20\" font-size=\"15\" font-weight=\"bold\">%s"
-                + "</text>%n", left, esc(title)));
+        s.append("<text class=\"title\" font-size=\"15\" font-weight=\"bold\">");
+        for (int i = 0; i < titleLines.size(); i++) {
+            s.append(String.format(Locale.ROOT, "<tspan x=\"%.1f\" y=\"%d\">%s</tspan>", left, 20 + 18 * i,
+                    esc(titleLines.get(i))));
+        }
+        s.append("</text>\n");
         for (int i = 0; i < seriesNames.size(); i++) {
             double lx = left + (i % 5) * (plotW / 5);
-            double ly = 30 + 18 * (i / 5);
+            double ly = 30 + titleExtra + 18 * (i / 5);
             s.append(String.format(Locale.ROOT, "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
                     + "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">%s</text>%n", lx, ly, color(i), lx + 16, ly + 10,
                     esc(seriesNames.get(i))));
@@ -143,10 +152,11 @@ public final class BarChart {
         for (double t : ticks) {
             double ty = y.apply(t);
             s.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
-                    + "stroke=\"#ddd\"/><text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%s</text>%n",
+                    + "stroke=\"#ddd\"/><text class=\"ytick\" x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+                    + "text-anchor=\"end\">%s</text>%n",
                     left, left + plotW, ty, ty, left - 6, ty + 4, esc(tickLabel(t))));
         }
-        s.append(String.format(Locale.ROOT, "<text transform=\"translate(16,%.1f) rotate(-90)\" font-size=\"12\" "
+        s.append(String.format(Locale.ROOT, "<text class=\"ylabel\" transform=\"translate(16,%.1f) rotate(-90)\" font-size=\"12\" "
                 + "text-anchor=\"middle\">%s</text>%n", top + plotH / 2, esc(axisLabel + (log ? " (log scale)" : ""))));
         int nc = Math.max(1, categories.size());
         int ns = Math.max(1, seriesNames.size());
@@ -198,15 +208,6 @@ public final class BarChart {
 
     private static String color(int i) {
         return PALETTE[i % PALETTE.length];
-    }
-
-    private static double niceStep(double raw) {
-        if (raw <= 0) {
-            return 1;
-        }
-        double p = Math.pow(10, Math.floor(Math.log10(raw)));
-        double f = raw / p;
-        return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * p;
     }
 
     private static String tickLabel(double v) {

@@ -24,7 +24,7 @@ import org.tensorbuffer.memory.DeviceAllocator;
 class ArchitectureTest {
     private static final String[] CORE = {"org.tensorbuffer", "org.tensorbuffer.types..", "org.tensorbuffer.device..",
         "org.tensorbuffer.memory..", "org.tensorbuffer.plan..", "org.tensorbuffer.leak..", "org.tensorbuffer.observe..",
-        "org.tensorbuffer.meta.."};
+        "org.tensorbuffer.meta..", "org.tensorbuffer.chart.."};
     private static final String[] BACKENDS = {"org.tensorbuffer.cpu..", "org.tensorbuffer.cuda..",
         "org.tensorbuffer.metal.."};
     private static final String[] WORKLOADS = {"org.tensorbuffer.llama..", "org.tensorbuffer.einsum.."};
@@ -83,6 +83,13 @@ class ArchitectureTest {
             }
         };
         slices().assignedFrom(byPackage).should().beFreeOfCycles().check(CLASSES);
+    }
+
+    @Test
+    void chartAxesAreALeafPackage() {
+        noClasses().that().resideInAPackage("org.tensorbuffer.chart..")
+                .should().dependOnClassesThat().resideOutsideOfPackages("org.tensorbuffer.chart..", "java..")
+                .check(CLASSES);
     }
 
     @Test

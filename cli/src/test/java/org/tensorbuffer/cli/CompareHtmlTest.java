@@ -49,5 +49,9 @@ class CompareHtmlTest {
             charts++;
         }
         assertThat(charts).isEqualTo(8); // 5 strategy charts, 2 histograms, 1 JMH chart
+        assertThat(PageChecks.reportCharts(page)).isEqualTo(8);
+        // the page names the model and the command, and says what live means (weights included, as everywhere)
+        assertThat(page).contains("Decode: stories260K.bin per strategy")
+                .contains("Live: bytes in use by tensors (weights included)");
     }
 }

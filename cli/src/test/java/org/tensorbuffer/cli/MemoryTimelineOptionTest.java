@@ -21,6 +21,7 @@ class MemoryTimelineOptionTest {
         assertThat(page).startsWith("<!DOCTYPE html>").contains("<svg id=\"timeline\"")
                 .contains("<polygon class=\"live\"").contains("TensorContext[cpu, PROACTIVE]")
                 .contains("TensorBuffer[cpu/default]");
+        PageChecks.timeline(page, "decode stories260K.bin", "./tensorbuffer decode --model ");
     }
 
     @Test
@@ -35,5 +36,21 @@ class MemoryTimelineOptionTest {
         assertThat(page).startsWith("<!DOCTYPE html>").contains("<svg id=\"timeline\"")
                 .contains("<polygon class=\"live\"").contains("TensorContext[cpu, REACTIVE]")
                 .contains("BufferPool[cpu/default]").contains("F64");
+        PageChecks.timeline(page, "str_matrix_chain_multiplication_100", "./tensorbuffer einsum ");
+    }
+
+    @Test
+    void compareWritesOneTimelinePagePerStrategy(@TempDir Path dir) throws Exception {
+        Path html = dir.resolve("compare.html");
+        CliRun r = CliRun.of("compare", "--steps", "8", "--runs", "1", "--warmup", "0", "--strategies",
+                "reactive,proactive", "--memory-timeline", html.toString());
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        for (String s : new String[] {"reactive", "proactive"}) {
+            Path page = dir.resolve("compare-" + s + ".html");
+            assertThat(r.err()).contains("compare: memory timeline of " + s + " written to " + page);
+            PageChecks.timeline(Files.readString(page), "decode stories260K.bin (" + s + ", cpu)",
+                    "./tensorbuffer compare --steps 8");
+        }
+        assertThat(html).doesNotExist();
     }
 }

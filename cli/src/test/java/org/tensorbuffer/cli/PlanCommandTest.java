@@ -36,6 +36,17 @@ class PlanCommandTest {
         String doc = Files.readString(svg);
         assertThat(doc).startsWith("<svg");
         assertThat(doc.split("<title>", -1)).hasSize(4);
+        // the drawing names the instance and the command, and has round, labelled axes
+        org.w3c.dom.Element root = org.tensorbuffer.chart.SvgCharts.svgs(doc).get(0);
+        String title = String.join(" ", org.tensorbuffer.chart.SvgCharts.texts(root, "title"));
+        assertThat(title).contains("plan of bin_matmul_256.json (contraction schedule, path opt_flops)")
+                .contains("./tensorbuffer plan " + instance("bin_matmul_256.json") + " --svg " + svg)
+                .contains("Live here:");
+        org.tensorbuffer.chart.SvgCharts.assertRoundTicks(org.tensorbuffer.chart.SvgCharts.texts(root, "ytick"),
+                "arena offset");
+        org.tensorbuffer.chart.SvgCharts.assertRoundTicks(org.tensorbuffer.chart.SvgCharts.texts(root, "xtick"),
+                "logical time");
+        assertThat(org.tensorbuffer.chart.SvgCharts.texts(root, "ytick")).last().asString().endsWith(" MiB");
     }
 
     @Test

@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.tensorbuffer.chart.AxisTicks;
 
 /**
  * Writes a {@link MemoryHistory} as one self-contained HTML page (inline CSS and SVG, no scripts, no network), after
@@ -44,7 +45,8 @@ public final class MemoryTimelineHtml {
         List<MemoryEvent> ev = history.events();
         StringBuilder sb = new StringBuilder(64 * 1024);
         sb.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
-                .append("<title>TensorBuffer memory timeline</title><style>")
+                .append("<title>TensorBuffer memory timeline").append(history.description().isEmpty() ? ""
+                        : ": " + esc(history.description())).append("</title><style>")
                 .append("body{font-family:sans-serif;margin:20px;color:#222}h1{font-size:20px}h2{font-size:16px}")
                 .append("table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px;")
                 .append("text-align:left}td.n{text-align:right}.legend span{display:inline-block;width:12px;")
@@ -87,18 +89,22 @@ public final class MemoryTimelineHtml {
                 .append(H).append("\" viewBox=\"0 0 ").append(W).append(' ').append(H).append("\">\n");
         sb.append("<rect x=\"").append(LEFT).append("\" y=\"").append(TOP).append("\" width=\"").append(pw)
                 .append("\" height=\"").append(ph).append("\" fill=\"#fafafa\" stroke=\"#999\"/>\n");
-        double[] yTicks = byteTicks(maxY, 5);
+        double[] yTicks = AxisTicks.bytes(maxY, 5);
         maxY = (long) Math.ceil(yTicks[yTicks.length - 1]);
-        String yUnit = byteUnit(maxY);
+        String yUnit = AxisTicks.byteUnit(maxY);
         for (double v : yTicks) {
             double y = TOP + ph - ph * v / maxY;
             sb.append("<line x1=\"").append(LEFT).append("\" x2=\"").append(LEFT + pw).append("\" y1=\"")
                     .append(f(y)).append("\" y2=\"").append(f(y)).append("\" stroke=\"#e0e0e0\"/>")
                     .append("<text x=\"").append(LEFT - 6).append("\" y=\"").append(f(y + 4))
-                    .append("\" font-size=\"11\" text-anchor=\"end\">").append(inUnit(v, yUnit)).append("</text>\n");
+                    .append("\" font-size=\"11\" text-anchor=\"end\" class=\"ytick\">").append(inUnit(v, yUnit))
+                    .append("</text>\n");
         }
+        sb.append("<text class=\"ylabel\" x=\"14\" y=\"").append(TOP + ph / 2).append("\" font-size=\"12\" ")
+                .append("text-anchor=\"middle\" transform=\"rotate(-90 14 ").append(TOP + ph / 2)
+                .append(")\">bytes (").append(yUnit).append(")</text>\n");
         timeAxis(sb, LEFT, pw, H - BOTTOM, begin, end);
-        sb.append("<text x=\"").append(LEFT + pw / 2).append("\" y=\"").append(H - 6)
+        sb.append("<text class=\"xlabel\" x=\"").append(LEFT + pw / 2).append("\" y=\"").append(H - 6)
                 .append("\" font-size=\"12\" text-anchor=\"middle\">time since the first event kept</text>\n");
         if (!ev.isEmpty()) {
             // One point per pixel column at most, keeping each column's maximum so that peaks stay visible.
@@ -175,7 +181,7 @@ public final class MemoryTimelineHtml {
                 .append(") over time</h2>\n");
         int rowH = 16;
         int left = 230;
-        int h = TOP + largest.size() * rowH + 40;
+        int h = TOP + largest.size() * rowH + 56;
         int pw = W - left - RIGHT;
         sb.append("<svg id=\"allocations\" xmlns=\"http://www.w3.org/2000/svg\" width=\"").append(W)
                 .append("\" height=\"").append(h).append("\" viewBox=\"0 0 ").append(W).append(' ').append(h)
@@ -197,6 +203,11 @@ public final class MemoryTimelineHtml {
         }
         int axisY = TOP + largest.size() * rowH + 2;
         timeAxis(sb, left, pw, axisY, begin, end);
+        sb.append("<text class=\"xlabel\" x=\"").append(left + pw / 2).append("\" y=\"").append(axisY + 32)
+                .append("\" font-size=\"12\" text-anchor=\"middle\">time since the first event kept (bar: from ")
+                .append("allocation to free)</text>\n");
+        sb.append("<text class=\"ylabel\" x=\"").append(left - 6).append("\" y=\"").append(TOP - 6)
+                .append("\" font-size=\"11\" text-anchor=\"end\">bytes, shape, dtype</text>\n");
         sb.append("</svg>\n");
     }
 
@@ -247,7 +258,7 @@ public final class MemoryTimelineHtml {
         double span = Math.max(1, end - begin);
         boolean seconds = span >= 2e9;
         double scale = seconds ? 1e9 : 1e6;
-        double[] ticks = niceTicks(span / scale, 6);
+        double[] ticks = AxisTicks.nice(span / scale, 6);
         sb.append("<line x1=\"").append(x0).append("\" x2=\"").append(x0 + width).append("\" y1=\"").append(y)
                 .append("\" y2=\"").append(y).append("\" stroke=\"#999\"/>\n");
         for (double tick : ticks) {
@@ -259,68 +270,17 @@ public final class MemoryTimelineHtml {
             sb.append("<line x1=\"").append(f(x)).append("\" x2=\"").append(f(x)).append("\" y1=\"").append(y)
                     .append("\" y2=\"").append(y + 4).append("\" stroke=\"#999\"/>")
                     .append("<text x=\"").append(f(x)).append("\" y=\"").append(y + 15)
-                    .append("\" font-size=\"11\" text-anchor=\"middle\">")
+                    .append("\" font-size=\"11\" text-anchor=\"middle\" class=\"xtick\">")
                     .append(trim(tick)).append(seconds ? " s" : " ms").append("</text>\n");
         }
     }
 
-    /**
-     * Round tick values from 0 covering {@code max}: about {@code target} steps of 1, 2, 2.5 or 5 times a power of
-     * ten (Heckbert's "nice numbers", Graphics Gems, 1990); the last tick is at or above {@code max}.
-     */
-    static double[] niceTicks(double max, int target) {
-        if (!(max > 0)) {
-            return new double[] {0, 1};
-        }
-        double raw = max / target;
-        double mag = Math.pow(10, Math.floor(Math.log10(raw)));
-        double step = 10 * mag;
-        for (double k : new double[] {1, 2, 2.5, 5}) {
-            if (k * mag >= raw * (1 - 1e-12)) {
-                step = k * mag;
-                break;
-            }
-        }
-        int n = (int) Math.ceil(max / step - 1e-9);
-        double[] t = new double[n + 1];
-        for (int i = 0; i <= n; i++) {
-            t[i] = i * step;
-        }
-        return t;
-    }
-
-    /** {@link #niceTicks} for bytes, round in the unit the labels use ({@link #byteUnit}). */
-    static double[] byteTicks(long max, int target) {
-        double unit = unitBytes(byteUnit(max));
-        double[] t = niceTicks(max / unit, target);
-        for (int i = 0; i < t.length; i++) {
-            t[i] *= unit;
-        }
-        return t;
-    }
-
-    /** The unit of a byte axis whose top is {@code max}: B, KiB, MiB or GiB. */
-    private static String byteUnit(long max) {
-        return max >= 1L << 30 ? "GiB" : max >= 1L << 20 ? "MiB" : max >= 1L << 10 ? "KiB" : "B";
-    }
-
-    private static double unitBytes(String unit) {
-        return switch (unit) {
-            case "GiB" -> 1024.0 * 1024 * 1024;
-            case "MiB" -> 1024.0 * 1024;
-            case "KiB" -> 1024.0;
-            default -> 1;
-        };
-    }
-
     private static String inUnit(double bytes, String unit) {
-        return trim(bytes / unitBytes(unit)) + " " + unit;
+        return AxisTicks.byteLabel(bytes, unit);
     }
 
     private static String trim(double v) {
-        String s = String.format(Locale.ROOT, "%.2f", v);
-        s = s.contains(".") ? s.replaceAll("0+$", "").replaceAll("\\.$", "") : s;
-        return s;
+        return AxisTicks.label(v);
     }
 
     /** A shape short enough for the bar labels: {@code [2, 2, 2, …] (27-d)} beyond 24 characters. */

@@ -1,6 +1,9 @@
 package org.tensorbuffer.plan;
 
+import java.util.List;
 import java.util.Locale;
+import org.tensorbuffer.chart.AxisTicks;
+import org.tensorbuffer.chart.TitleWrap;
 
 /**
  * Draws a {@link MemoryPlan} as SVG: x is the logical time of the trace, y the offset in the arena (0 at the bottom),
@@ -12,42 +15,67 @@ public final class PlanSvg {
     private static final int HEIGHT = 600;
     private static final int MARGIN = 60;
 
+    /** What "live" means on this drawing (stated under the title). */
+    static final String LIVE = "Live here: the tensors in the trace only (tensors allocated before the traced run, "
+            + "such as a model's weights and KV cache, are not in the plan); the lower bound is the most bytes of them live at once, "
+            + "each aligned.";
+
     private PlanSvg() {
     }
 
-    /** The SVG document for {@code plan}. */
+    /** The SVG document for {@code plan}, titled with the plan's summary only. */
     public static String render(MemoryPlan plan) {
+        return render(plan, "");
+    }
+
+    /**
+     * The SVG document for {@code plan}, titled with {@code description} (what was planned and the command that
+     * drew it, e.g. {@code "tn415.json (contraction schedule) · ./tensorbuffer plan tn415.json --svg p.svg"}) above
+     * the plan's summary; both wrapped at words to the width of the drawing.
+     *
+     * @param description what ran, or {@code ""} for none
+     */
+    public static String render(MemoryPlan plan, String description) {
         AllocationTrace trace = plan.trace();
+        List<String> titleLines = new java.util.ArrayList<>();
+        int chars = (WIDTH - 2 * MARGIN) / 7; // about 7 px a character at 12 px
+        titleLines.addAll(TitleWrap.wrap(description, chars));
+        titleLines.addAll(TitleWrap.wrap(plan.summary(), chars));
+        titleLines.addAll(TitleWrap.wrap(LIVE, chars));
+        int top = Math.max(MARGIN, 16 + 14 * titleLines.size() + 12);
+        int height = HEIGHT + top - MARGIN;
         double w = WIDTH - 2 * MARGIN;
-        double h = HEIGHT - 2 * MARGIN;
+        double h = height - top - MARGIN;
         double tMax = Math.max(1, trace.endTime() + 1);
         double yMax = Math.max(1, plan.arenaBytes());
         StringBuilder sb = new StringBuilder(256 + 200 * plan.size());
         sb.append("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"").append(WIDTH).append("\" height=\"")
-                .append(HEIGHT).append("\" font-family=\"sans-serif\" font-size=\"12\">\n");
-        sb.append("<rect x=\"0\" y=\"0\" width=\"").append(WIDTH).append("\" height=\"").append(HEIGHT)
+                .append(height).append("\" font-family=\"sans-serif\" font-size=\"12\">\n");
+        sb.append("<rect x=\"0\" y=\"0\" width=\"").append(WIDTH).append("\" height=\"").append(height)
                 .append("\" fill=\"white\"/>\n");
-        // The title, wrapped at words into lines that fit the width (about 7 px a character at 12 px).
-        StringBuilder title = new StringBuilder("<text x=\"" + MARGIN + "\" y=\"16\" font-weight=\"bold\">");
-        int line = 0;
-        for (String l : wrap(plan.summary().replaceAll(" +", " ").trim(), (WIDTH - 2 * MARGIN) / 7)) {
-            title.append("<tspan x=\"").append(MARGIN).append("\" dy=\"").append(line++ == 0 ? 0 : 14).append("\">")
-                    .append(escape(l)).append("</tspan>");
+        // The title: the description (bold), then the summary, wrapped at words into lines that fit the width.
+        StringBuilder title = new StringBuilder("<text id=\"title\" x=\"" + MARGIN + "\" y=\"16\">");
+        // each line is a tspan of class "title"
+        int descLines = TitleWrap.wrap(description, chars).size();
+        for (int line = 0; line < titleLines.size(); line++) {
+            title.append("<tspan class=\"title\" x=\"").append(MARGIN).append("\" dy=\"").append(line == 0 ? 0 : 14).append('"')
+                    .append(line < descLines ? " font-weight=\"bold\"" : "").append('>')
+                    .append(escape(titleLines.get(line))).append("</tspan>");
         }
         sb.append(title).append("</text>\n");
         // Round ticks on both axes: arena offset (bytes) and logical time (allocation and release events).
-        double unit = yMax >= 1 << 20 ? 1 << 20 : yMax >= 1 << 10 ? 1 << 10 : 1;
-        for (double u : niceTicks(yMax / unit, 6)) {
-            double v = u * unit;
+        String unit = AxisTicks.byteUnit(yMax);
+        for (double v : AxisTicks.bytes(yMax, 6)) {
             if (v > yMax * 1.0001) {
                 break;
             }
-            double y = HEIGHT - MARGIN - h * v / yMax;
+            double y = height - MARGIN - h * v / yMax;
             sb.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\" "
-                    + "stroke=\"black\"/><text x=\"%d\" y=\"%.2f\" text-anchor=\"end\" font-size=\"10\">%s</text>%n",
-                    MARGIN - 4, y, MARGIN, y, MARGIN - 6, y + 3, bytes(v)));
+                    + "stroke=\"black\"/><text class=\"ytick\" x=\"%d\" y=\"%.2f\" text-anchor=\"end\" font-size=\"10\">"
+                    + "%s</text>%n",
+                    MARGIN - 4, y, MARGIN, y, MARGIN - 6, y + 3, AxisTicks.byteLabel(v, unit)));
         }
-        for (double t : niceTicks(tMax, 10)) {
+        for (double t : AxisTicks.nice(tMax, 10)) {
             if (t > tMax * 1.0001) {
                 break;
             }
@@ -56,19 +84,20 @@ public final class PlanSvg {
             }
             double x = MARGIN + w * t / tMax;
             sb.append(String.format(Locale.ROOT, "<line x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\" "
-                    + "stroke=\"black\"/><text x=\"%.2f\" y=\"%d\" text-anchor=\"middle\" font-size=\"10\">%s"
-                    + "</text>%n", x, HEIGHT - MARGIN, x, HEIGHT - MARGIN + 4, x, HEIGHT - MARGIN + 15,
+                    + "stroke=\"black\"/><text class=\"xtick\" x=\"%.2f\" y=\"%d\" text-anchor=\"middle\" "
+                    + "font-size=\"10\">%s"
+                    + "</text>%n", x, height - MARGIN, x, height - MARGIN + 4, x, height - MARGIN + 15,
                     String.format(Locale.ROOT, "%,d", (long) t)));
         }
         sb.append(String.format(Locale.ROOT,
                 "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"black\"/>%n",
-                MARGIN, MARGIN, w, h));
+                MARGIN, top, w, h));
         for (int i = 0; i < plan.size(); i++) {
             AllocationRecord r = trace.get(i);
             double x0 = MARGIN + w * r.firstUse() / tMax;
             double x1 = MARGIN + w * (r.lastUse() + 1) / tMax;
-            double y1 = HEIGHT - MARGIN - h * plan.offset(i) / yMax;
-            double y0 = HEIGHT - MARGIN - h * (plan.offset(i) + r.paddedBytes()) / yMax;
+            double y1 = height - MARGIN - h * plan.offset(i) / yMax;
+            double y0 = height - MARGIN - h * (plan.offset(i) + r.paddedBytes()) / yMax;
             int hue = (int) ((i * 137.508) % 360);
             sb.append(String.format(Locale.ROOT,
                     "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"hsl(%d,60%%,65%%)\" "
@@ -76,66 +105,20 @@ public final class PlanSvg {
                     x0, y0, Math.max(0.5, x1 - x0), Math.max(0.5, y1 - y0), hue, escape(r.describe()),
                     plan.offset(i)));
         }
-        double lb = HEIGHT - MARGIN - h * plan.lowerBound() / yMax;
+        double lb = height - MARGIN - h * plan.lowerBound() / yMax;
         sb.append(String.format(Locale.ROOT,
                 "<line x1=\"%d\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"red\" stroke-dasharray=\"6,4\"/>%n",
                 MARGIN, lb, MARGIN + w, lb));
         sb.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.2f\" fill=\"red\" text-anchor=\"end\">"
                 + "lower bound %,d B</text>%n", MARGIN + w, lb - 4, plan.lowerBound()));
-        sb.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">logical time "
+        sb.append(String.format(Locale.ROOT, "<text class=\"xlabel\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">logical time "
                 + "(allocation and release events of the recorded run) →</text>%n", MARGIN + w / 2,
-                HEIGHT - MARGIN + 32));
-        sb.append(String.format(Locale.ROOT, "<text x=\"12\" y=\"%.1f\" text-anchor=\"middle\" "
+                height - MARGIN + 32));
+        sb.append(String.format(Locale.ROOT, "<text class=\"ylabel\" x=\"12\" y=\"%.1f\" text-anchor=\"middle\" "
                 + "transform=\"rotate(-90 12 %.1f)\">offset in the arena (arena %,d B) →</text>%n",
-                HEIGHT / 2.0, HEIGHT / 2.0, plan.arenaBytes()));
+                top + h / 2, top + h / 2, plan.arenaBytes()));
         sb.append("</svg>\n");
         return sb.toString();
-    }
-
-    /** {@code text} split at spaces into lines of at most {@code width} characters (longer words stay whole). */
-    static java.util.List<String> wrap(String text, int width) {
-        java.util.List<String> lines = new java.util.ArrayList<>();
-        StringBuilder cur = new StringBuilder();
-        for (String word : text.split(" ")) {
-            if (cur.length() > 0 && cur.length() + 1 + word.length() > width) {
-                lines.add(cur.toString());
-                cur.setLength(0);
-            }
-            cur.append(cur.length() > 0 ? " " : "").append(word);
-        }
-        if (cur.length() > 0) {
-            lines.add(cur.toString());
-        }
-        return lines;
-    }
-
-    /** Round ticks from 0 covering {@code max}: steps of 1, 2, 2.5 or 5 times a power of ten (Heckbert 1990). */
-    static double[] niceTicks(double max, int target) {
-        double raw = Math.max(max, 1e-9) / target;
-        double mag = Math.pow(10, Math.floor(Math.log10(raw)));
-        double step = 10 * mag;
-        for (double k : new double[] {1, 2, 2.5, 5}) {
-            if (k * mag >= raw * (1 - 1e-12)) {
-                step = k * mag;
-                break;
-            }
-        }
-        int n = (int) Math.ceil(max / step - 1e-9);
-        double[] t = new double[n + 1];
-        for (int i = 0; i <= n; i++) {
-            t[i] = i * step;
-        }
-        return t;
-    }
-
-    private static String bytes(double b) {
-        if (b >= 1 << 20) {
-            return String.format(Locale.ROOT, "%.3g MiB", b / (1 << 20)).replaceAll("\\.?0+ ", " ");
-        }
-        if (b >= 1 << 10) {
-            return String.format(Locale.ROOT, "%.3g KiB", b / (1 << 10)).replaceAll("\\.?0+ ", " ");
-        }
-        return String.format(Locale.ROOT, "%d B", (long) b);
     }
 
     private static String escape(String s) {

@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.tensorbuffer.chart.SvgCharts;
 import org.tensorbuffer.AllocationStrategy;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.MemoryScope;
@@ -173,17 +174,6 @@ class MemoryHistoryTest {
     }
 
     @Test
-    void axisTicksAreRoundValues() {
-        assertThat(MemoryTimelineHtml.niceTicks(284.0, 5)).containsExactly(0, 100, 200, 300);
-        assertThat(MemoryTimelineHtml.niceTicks(9.3, 5)).containsExactly(0, 2, 4, 6, 8, 10);
-        assertThat(MemoryTimelineHtml.niceTicks(0.9, 4)).containsExactly(0, 0.25, 0.5, 0.75, 1.0);
-        // 284 MiB of bytes: round in MiB (0, 100, 200, 300 MiB), not max/4 = 71 MiB steps.
-        double mib = 1024 * 1024;
-        assertThat(MemoryTimelineHtml.byteTicks((long) (284 * mib), 5))
-                .containsExactly(0, 100 * mib, 200 * mib, 300 * mib);
-    }
-
-    @Test
     void pageNamesWhatRanAndHasTimeAxes() {
         try (TensorContext ctx = TensorContext.create(new TestDevice("axes"), AllocationStrategy.REACTIVE)) {
             MemoryHistory h = workload(ctx);
@@ -191,8 +181,24 @@ class MemoryHistoryTest {
             String html = MemoryTimelineHtml.render(h);
             assertThat(html).contains("<p id=\"what\"><b>decode model.bin · ./tensorbuffer decode --model model.bin")
                     .contains("weights included").contains(" ms</text>");
-            int strip = html.indexOf("<svg id=\"allocations\"");
-            assertThat(html.substring(strip, html.indexOf("</svg>", strip))).contains("0 ms</text>");
+            List<org.w3c.dom.Element> charts = SvgCharts.svgs(html);
+            assertThat(charts).extracting(e -> e.getAttribute("id")).containsExactly("timeline", "allocations");
+            for (org.w3c.dom.Element chart : charts) {
+                // every chart is over time: round ticks in ms or s, and both axes labelled
+                List<String> time = SvgCharts.texts(chart, "xtick");
+                SvgCharts.assertRoundTicks(time, chart.getAttribute("id") + " time axis");
+                assertThat(time).allMatch(t -> t.endsWith(" ms") || t.endsWith(" s"));
+                assertThat(SvgCharts.texts(chart, "xlabel")).singleElement().asString().startsWith("time since");
+                assertThat(SvgCharts.texts(chart, "ylabel")).hasSize(1);
+            }
+            List<String> bytes = SvgCharts.texts(charts.get(0), "ytick");
+            SvgCharts.assertRoundTicks(bytes, "byte axis");
+            String unit = bytes.get(0).substring(bytes.get(0).indexOf(' ') + 1);
+            assertThat(bytes).allMatch(t -> t.endsWith(" " + unit));
+            // the top tick covers the peak of live and reserved bytes
+            assertThat(SvgCharts.value(bytes.get(bytes.size() - 1)) * org.tensorbuffer.chart.AxisTicks.unitBytes(unit))
+                    .isGreaterThanOrEqualTo(Math.max(h.peakLiveBytes(), h.peakReservedBytes()));
+            assertThat(html).contains("<title>TensorBuffer memory timeline: decode model.bin");
         }
     }
 

@@ -22,7 +22,12 @@ import javax.imageio.ImageIO;
  *       (script {@code memoryviz/torch_snapshot_check.py});</li>
  *   <li>{@link #memoryViz(Path, String, Path)}: PyTorch's {@code MemoryViz.js} renders it in headless Chromium with
  *       d3 5.16.0 from the npm registry's package (the version its {@code d3@5} import resolves to) instead of the
- *       CDN it imports from.</li>
+ *       CDN it imports from. MemoryViz.js is not committed (fetched outside source stays out of the repository): it
+ *       is taken from Debian's {@code pytorch} source package (trixie: PyTorch 2.6.0, whose upstream tarball keeps
+ *       {@code torch/utils/viz/MemoryViz.js}; the binary {@code python3-torch} leaves it out), downloaded with
+ *       {@code apt-get source} from the Debian archive this machine's apt uses, into a cache under
+ *       {@code java.io.tmpdir} shared by the modules' tests; a file put at test resource
+ *       {@code memoryviz/MemoryViz.js} is used instead.</li>
  * </ul>
  * Each has a {@code ...SkipReason()} that says why it cannot run here (tool or file missing), for
  * {@code Assumptions.assumeTrue(reason == null, reason)}.
@@ -84,14 +89,19 @@ public final class TorchSnapshotChecks {
         return m;
     }
 
+    /** The Debian suites tried for the pytorch source package, in order (the first with MemoryViz.js wins). */
+    static final List<String> DEBIAN_SUITES = List.of("trixie", "stable");
+
     /** Why {@link #memoryViz} cannot run, or {@code null}. */
     public static String memoryVizSkipReason() {
         if (!Files.isExecutable(CHROMIUM)) {
             return "chromium is not installed (apt-get install chromium)";
         }
-        if (TorchSnapshotChecks.class.getClassLoader().getResource("memoryviz/MemoryViz.js") == null) {
-            return "PyTorch's torch/utils/viz/MemoryViz.js is not in test resources memoryviz/ (see "
-                    + "docs/observability.md, 'Checks with PyTorch's own code')";
+        try {
+            memoryVizJs();
+        } catch (IOException | InterruptedException e) {
+            return "PyTorch's torch/utils/viz/MemoryViz.js is neither in test resources memoryviz/ nor obtainable "
+                    + "from Debian's pytorch source package: " + e.getMessage();
         }
         try {
             d3();
@@ -99,6 +109,137 @@ public final class TorchSnapshotChecks {
             return "d3 " + D3_VERSION + " is not available from the npm registry: " + e.getMessage();
         }
         return null;
+    }
+
+    /** The shared cache of fetched test inputs ({@code java.io.tmpdir}/tensorbuffer-test-cache). */
+    static Path cacheDir() {
+        return Path.of(System.getProperty("java.io.tmpdir"), "tensorbuffer-test-cache");
+    }
+
+    /**
+     * PyTorch's MemoryViz.js: test resource {@code memoryviz/MemoryViz.js} if present, else (once, then cached) the
+     * file of Debian's {@code pytorch} source package, with the package's top-level {@code LICENSE} beside it.
+     */
+    static synchronized Path memoryVizJs() throws IOException, InterruptedException {
+        var res = TorchSnapshotChecks.class.getClassLoader().getResource("memoryviz/MemoryViz.js");
+        if (res != null && "file".equals(res.getProtocol())) {
+            return Path.of(java.net.URI.create(res.toString()));
+        }
+        if (res != null) { // in core's test jar, seen from another module
+            Path copy = Files.createDirectories(cacheDir().resolve("memoryviz-resource")).resolve("MemoryViz.js");
+            Files.write(copy, resource("memoryviz/MemoryViz.js"));
+            return copy;
+        }
+        Path dir = cacheDir().resolve("memoryviz-debian");
+        Path js = dir.resolve("MemoryViz.js");
+        if (Files.isRegularFile(js)) {
+            return js;
+        }
+        if (!Files.isExecutable(Path.of("/usr/bin/apt-get"))) {
+            throw new IOException("apt-get is missing (not a Debian system)");
+        }
+        String archive = debianArchive();
+        Path work = Files.createTempDirectory("tb-apt");
+        try {
+            List<String> tried = new ArrayList<>();
+            for (String suite : DEBIAN_SUITES) {
+                try {
+                    Path got = fetchFromSourcePackage(work.resolve(suite), archive, suite, dir);
+                    if (got != null) {
+                        return got;
+                    }
+                    tried.add(suite + ": the pytorch source has no torch/utils/viz/MemoryViz.js");
+                } catch (IOException e) {
+                    tried.add(suite + ": " + e.getMessage());
+                }
+            }
+            throw new IOException(String.join("; ", tried));
+        } finally {
+            deleteTree(work);
+        }
+    }
+
+    /**
+     * The Debian archive this machine's apt uses (its first non-security source, from {@code apt-cache policy}), so
+     * that nothing else is contacted.
+     */
+    static String debianArchive() throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("apt-cache", "policy").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor(60, TimeUnit.SECONDS);
+        java.util.regex.Matcher m = java.util.regex.Pattern
+                .compile("(?m)^\\s*\\d+ (https?://\\S+) ([a-z]+)(-updates)?/main ").matcher(out);
+        while (m.find()) {
+            if (!m.group(1).contains("security")) {
+                return m.group(1);
+            }
+        }
+        throw new IOException("no Debian archive in apt-cache policy");
+    }
+
+    /**
+     * {@code apt-get source --download-only pytorch} of {@code suite} with a private apt state under {@code work},
+     * then MemoryViz.js and LICENSE extracted from the upstream tarball into {@code dest}.
+     *
+     * @return MemoryViz.js in {@code dest}, or {@code null} if the tarball has none
+     */
+    private static Path fetchFromSourcePackage(Path work, String archive, String suite, Path dest)
+            throws IOException, InterruptedException {
+        Path lists = Files.createDirectories(work.resolve("lists/partial")).getParent();
+        Files.createDirectories(work.resolve("cache/archives/partial"));
+        Files.createDirectories(work.resolve("preferences.d"));
+        Path status = Files.writeString(work.resolve("status"), "");
+        Path sources = Files.writeString(work.resolve("sources.list"), "deb-src [signed-by=/usr/share/keyrings/"
+                + "debian-archive-keyring.gpg] " + archive + " " + suite + " main\n");
+        List<String> apt = List.of("-o", "Dir::Etc::SourceList=" + sources, "-o", "Dir::Etc::SourceParts=/dev/null",
+                "-o", "Dir::State::Lists=" + lists, "-o", "Dir::Cache=" + work.resolve("cache"),
+                "-o", "Dir::State::status=" + status, "-o", "Dir::Etc::Preferences=/dev/null",
+                "-o", "Dir::Etc::PreferencesParts=" + work.resolve("preferences.d"),
+                "-o", "APT::Sandbox::User=root", "-q");
+        List<String> update = new ArrayList<>(List.of("apt-get"));
+        update.addAll(apt);
+        update.add("update");
+        run(work, update.toArray(String[]::new));
+        Path src = Files.createDirectories(work.resolve("src"));
+        List<String> source = new ArrayList<>(List.of("apt-get"));
+        source.addAll(apt);
+        source.addAll(List.of("source", "--download-only", "pytorch"));
+        run(src, source.toArray(String[]::new));
+        Path orig;
+        try (var files = Files.list(src)) {
+            orig = files.filter(f -> f.getFileName().toString().matches("pytorch_.*\\.orig\\.tar\\.[a-z0-9]+"))
+                    .findFirst().orElseThrow(() -> new IOException("apt-get source gave no pytorch .orig tarball"));
+        }
+        Path out = Files.createDirectories(work.resolve("x"));
+        run(out, "tar", "-xf", orig.toString(), "--wildcards", "*/torch/utils/viz/MemoryViz.js");
+        Path js;
+        try (var found = Files.walk(out)) {
+            js = found.filter(f -> f.endsWith(Path.of("torch/utils/viz/MemoryViz.js"))).findFirst().orElse(null);
+        }
+        if (js == null) {
+            return null;
+        }
+        Path top = out.relativize(js).getName(0);
+        run(out, "tar", "-xf", orig.toString(), top + "/LICENSE");
+        Files.createDirectories(dest);
+        Files.copy(out.resolve(top).resolve("LICENSE"), dest.resolve("LICENSE"),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.writeString(dest.resolve("SOURCE"), "torch/utils/viz/MemoryViz.js and LICENSE from Debian's source "
+                + "package " + orig.getFileName() + " (" + suite + ")\n");
+        Path tmp = dest.resolve("MemoryViz.js.part");
+        Files.copy(js, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        return Files.move(tmp, dest.resolve("MemoryViz.js"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (var all = Files.walk(root)) {
+            for (Path f : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(f);
+            }
+        }
     }
 
     /** The minified d3 of the npm package, fetched once with {@code npm pack} into {@code target/d3-VERSION}. */
@@ -120,8 +261,11 @@ public final class TorchSnapshotChecks {
     private static void run(Path dir, String... cmd) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(180, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException(String.join(" ", cmd) + " failed: " + out.strip());
+        if (!p.waitFor(300, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            p.destroyForcibly();
+            String tail = out.strip();
+            tail = tail.length() > 400 ? "..." + tail.substring(tail.length() - 400) : tail;
+            throw new IOException(cmd[0] + " " + cmd[cmd.length - 1] + " failed: " + tail);
         }
     }
 
@@ -150,7 +294,7 @@ public final class TorchSnapshotChecks {
      * {@code console.error} calls; the DOM is dumped to read them back.
      */
     public static Render memoryViz(Path pickle, String view, Path png) throws IOException, InterruptedException {
-        String viz = new String(resource("memoryviz/MemoryViz.js"), StandardCharsets.UTF_8);
+        String viz = Files.readString(memoryVizJs());
         // Serve the bundle instead of the CDN modules: d3 5.x's UMD bundle has every function imported.
         viz = viz.replaceAll("(?m)^import \\* as d3 from .*$", "const d3 = window.d3;")
                 .replaceAll("(?m)^import \\{(.*)\\} from \"https://cdn\\.skypack\\.dev/d3-[a-z]+@1\";$",

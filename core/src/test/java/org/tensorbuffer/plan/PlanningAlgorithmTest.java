@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
+import org.tensorbuffer.chart.SvgCharts;
 
 class PlanningAlgorithmTest {
 
@@ -100,13 +101,26 @@ class PlanningAlgorithmTest {
         AllocationTrace t = AllocationTrace.ofLifetimes(
                 new long[] {100, 200, 100}, new long[] {0, 1, 2}, new long[] {1, 2, 3}, 1);
         MemoryPlan plan = PlanningAlgorithm.GREEDY_BY_SIZE.plan(t);
-        String svg = PlanSvg.render(plan);
-        // arena 300 B: offsets 0, 50, ..., 300 B; logical time: round integer ticks (0, 5, 10, ...)
-        assertThat(svg).contains(">0 B</text>").contains(">100 B</text>").contains(">300 B</text>")
-                .contains("logical time").contains("offset in the arena");
-        assertThat(svg).contains("font-size=\"10\">5</text>").doesNotContain("font-size=\"10\">2.5</text>");
-        assertThat(svg).contains("<tspan");
-        assertThat(PlanSvg.wrap("aaa bbb ccc ddd", 7)).containsExactly("aaa bbb", "ccc ddd");
-        assertThat(PlanSvg.niceTicks(4, 10)).containsExactly(0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4);
+        String description = "plan of tn.json (contraction schedule, path opt_flops) · ./tensorbuffer plan "
+                + "tn.json --svg plan.svg --algorithm greedy-by-size with a description long enough to need wrapping "
+                + "onto a second line of the title";
+        String svg = PlanSvg.render(plan, description);
+        org.w3c.dom.Element root = SvgCharts.svgs(svg).get(0);
+        // arena 300 B: offsets 0, 50, ..., 300 B; logical time 0..7: integer ticks 0, 1, ..., 7
+        assertThat(SvgCharts.texts(root, "ytick")).containsExactly("0 B", "50 B", "100 B", "150 B", "200 B", "250 B",
+                "300 B");
+        SvgCharts.assertRoundTicks(SvgCharts.texts(root, "xtick"), "logical time");
+        assertThat(SvgCharts.texts(root, "xlabel")).singleElement().asString().contains("logical time");
+        assertThat(SvgCharts.texts(root, "ylabel")).singleElement().asString().contains("offset in the arena");
+        // the title names what was planned and the command, wrapped at words; then the summary and what live means
+        org.w3c.dom.NodeList lines = root.getElementsByTagName("tspan");
+        StringBuilder joined = new StringBuilder();
+        for (int i = 0; i < lines.getLength(); i++) {
+            assertThat(lines.item(i).getTextContent().length()).isLessThanOrEqualTo((1200 - 120) / 7);
+            joined.append(lines.item(i).getTextContent()).append(' ');
+        }
+        assertThat(lines.getLength()).isGreaterThanOrEqualTo(4);
+        assertThat(joined.toString()).contains(description).contains("lower bound")
+                .contains("Live here: the tensors in the trace only");
     }
 }

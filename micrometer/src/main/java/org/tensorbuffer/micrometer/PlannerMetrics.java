@@ -31,7 +31,10 @@ public final class PlannerMetrics implements MeterBinder {
     /** Meters of {@code planner} with its device plus {@code extraTags}. */
     public PlannerMetrics(PlannedAllocator planner, Iterable<Tag> extraTags) {
         this.planner = planner;
-        this.tags = Tags.of("allocator", "planner", "device", planner.device().id()).and(extraTags);
+        // "name" as the pool and TensorBuffer meters have it (a context has one planner): Prometheus refuses a meter
+        // whose tag keys differ from those of another meter of the same name (tensorbuffer.device.allocations)
+        this.tags = Tags.of("allocator", "planner", "device", planner.device().id(), "name", "default")
+                .and(extraTags);
     }
 
     @Override

@@ -99,7 +99,10 @@ class MeterBindersTest {
                     .contains("tensorbuffer_memory_learnable_bytes{allocator=\"tensor_buffer\",device=\"prom\","
                             + "name=\"default\"} 256.0")
                     .contains("tensorbuffer_planner_allocations_total{allocator=\"planner\",device=\"prom\","
-                            + "outcome=\"planned\"} 4.0");
+                            + "name=\"default\",outcome=\"planned\"} 4.0")
+                    // the planner's device allocations sit beside the pool's under one meter name
+                    .contains("tensorbuffer_device_allocations_total{allocator=\"planner\",device=\"prom\","
+                            + "name=\"default\"}");
             keep.forEach(Tensor::close);
         }
     }
