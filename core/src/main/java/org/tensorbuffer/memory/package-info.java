@@ -54,7 +54,7 @@
  * <p>Public types (the API; {@code CorePublicSurfaceTest} holds the code to this list): {@code Block},
  * {@code BlockOwner}, {@code BufferPool}, {@code BufferPoolMXBean}, {@code DeviceAllocator},
  * {@code IllegalReferenceCountException}, {@code PoolOutOfMemoryException}, {@code PoolStats},
- * {@code RawAllocatorMetric}, {@code ReservationListener}, {@code ReservationPlan}, {@code ShapeBuckets},
+ * {@code RawAllocatorMetric}, {@code ReservationKeying}, {@code ReservationListener}, {@code ReservationPlan}, {@code ShapeBuckets},
  * {@code TensorBuffer}, {@code TensorBufferMXBean}, {@code TensorBufferStats}, {@code UseAfterRecycleException}.
  */
 package org.tensorbuffer.memory;

@@ -676,9 +676,8 @@ public final class CpuKernels implements Kernels {
         long po = range(out, outOffset, qElems, es, "causalAttention out");
         int parts = Math.min(threads, nHeads);
         if (parts > 1) {
-            pool().submit(() -> IntStream.range(0, parts).parallel().forEach(i ->
-                    PrefillKernelsF32.causalAttentionHeads(gemm, pq, pk, pv, pa, attStride, po, rows, nHeads,
-                            nKvHeads, headSize, startPos, i * nHeads / parts, (i + 1) * nHeads / parts))).join();
+            parallel(parts, i -> PrefillKernelsF32.causalAttentionHeads(gemm, pq, pk, pv, pa, attStride, po, rows,
+                    nHeads, nKvHeads, headSize, startPos, i * nHeads / parts, (i + 1) * nHeads / parts));
         } else {
             PrefillKernelsF32.causalAttentionHeads(gemm, pq, pk, pv, pa, attStride, po, rows, nHeads, nKvHeads,
                     headSize, startPos, 0, nHeads);
