@@ -16,6 +16,7 @@ import org.tensorbuffer.types.DType;
 import org.tensorbuffer.device.BinaryOp;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.device.Kernels;
+import org.tensorbuffer.device.KernelReference;
 
 /** Elementwise ops, reductions, argmax and stridedCopy against plain-loop references; bad inputs. */
 class CpuKernelsTest {
@@ -152,37 +153,13 @@ class CpuKernelsTest {
 
     // ---------------------------------------------------------------- stridedCopy
 
-    /** Plain-loop reference: gathers elements of {@code es} bytes from {@code src} at the strided positions. */
-    private static byte[] gather(byte[] src, int es, long srcElemOffset, long[] shape, long[] strides) {
-        long count = 1;
-        for (long d : shape) {
-            count *= d;
-        }
-        byte[] out = new byte[(int) count * es];
-        long[] idx = new long[shape.length];
-        for (int r = 0; r < count; r++) {
-            long pos = srcElemOffset;
-            for (int d = 0; d < shape.length; d++) {
-                pos += idx[d] * strides[d];
-            }
-            System.arraycopy(src, (int) pos * es, out, r * es, es);
-            for (int d = shape.length - 1; d >= 0; d--) {
-                if (++idx[d] < shape[d]) {
-                    break;
-                }
-                idx[d] = 0;
-            }
-        }
-        return out;
-    }
-
     private static void checkStridedCopy(DType t, int srcElems, long srcElemOffset, long[] shape, long[] strides) {
         int es = t.byteSize();
         byte[] src = new byte[srcElems * es];
         for (int i = 0; i < src.length; i++) {
             src[i] = (byte) (i * 31 + 7);
         }
-        byte[] expected = gather(src, es, srcElemOffset, shape, strides);
+        byte[] expected = KernelReference.gather(src, es, srcElemOffset, shape, strides);
         try (Arena arena = Arena.ofConfined()) {
             DeviceBuffer s = DEVICE.allocate(src.length, 64);
             DeviceBuffer d = DEVICE.allocate(expected.length + 16, 64);
