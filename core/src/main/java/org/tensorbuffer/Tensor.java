@@ -855,7 +855,7 @@ public final class Tensor implements AutoCloseable {
 
     /**
      * Query rows per head whose attention weights {@link #causalAttention} gives the backend room for at once (its
-     * scratch is {@code [min(rows, 64), nHeads * seqLen]}).
+     * scratch is always {@code [64, nHeads * seqLen]}, whatever the number of query rows).
      */
     public static final int CAUSAL_ATTENTION_BLOCK_ROWS = 64;
 
@@ -868,12 +868,14 @@ public final class Tensor implements AutoCloseable {
      * @param kCache   keys, shape {@code [seqLen, nKvHeads * headSize]}
      * @param vCache   values, same shape as {@code kCache}
      * @param startPos position of the first query row; {@code startPos + rows <= seqLen}
-     * @return the attention output, shape {@code [rows, nHeads * headSize]}; a scratch tensor of shape
-     *         {@code [min(rows, }{@value #CAUSAL_ATTENTION_BLOCK_ROWS}{@code ), nHeads * seqLen]} is allocated and
-     *         closed inside: each head's {@code min(rows, 64) * seqLen} elements of it hold the attention weights of
-     *         a block of query rows, so that a backend can compute them as GEMMs
-     *         ({@link org.tensorbuffer.device.Kernels#causalAttention}); its leading axis grows with {@code rows}
-     *         like the other prefill tensors, so shape buckets cover it
+     * @return the attention output, shape {@code [rows, nHeads * headSize]}; a scratch tensor of the fixed shape
+     *         {@code [}{@value #CAUSAL_ATTENTION_BLOCK_ROWS}{@code , nHeads * seqLen]} is allocated and closed
+     *         inside: each head's {@code 64 * seqLen} elements of it hold the attention weights of a block of query
+     *         rows, so that a backend can compute them as GEMMs
+     *         ({@link org.tensorbuffer.device.Kernels#causalAttention}); the shape does not depend on {@code rows},
+     *         so a shape-keyed pool reserves it once for every prompt length rather than once per length bucket
+     *         (for prompts of at most 64 tokens starting at position 0 every row still fits one block, as with a
+     *         {@code [rows, nHeads * seqLen]} scratch)
      * @throws IllegalArgumentException naming the shapes if they do not fit
      */
     public static Tensor causalAttention(Tensor q, Tensor kCache, Tensor vCache, int nHeads, int nKvHeads,
@@ -893,13 +895,13 @@ public final class Tensor implements AutoCloseable {
         int seqLen = Math.toIntExact(kCache.shape.dim(0));
         TensorContext ctx = q.ctx;
         int rows = Math.toIntExact(q.shape.dim(0));
-        int blockRows = Math.max(1, Math.min(rows, CAUSAL_ATTENTION_BLOCK_ROWS));
+        int blockRows = CAUSAL_ATTENTION_BLOCK_ROWS; // fixed: one scratch shape for every prompt length
         Tensor out = ctx.empty(q.shape, q.dtype);
         try (Tensor att = ctx.empty(Shape.of(blockRows, (long) nHeads * seqLen), q.dtype)) {
             q.k().causalAttention(q.dtype, q.block.buffer(), q.byteOffset, kCache.block.buffer(), kCache.byteOffset,
                     vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset,
                     Math.multiplyExact(blockRows, seqLen),
-                    out.block.buffer(), out.byteOffset, Math.toIntExact(q.shape.dim(0)), nHeads, nKvHeads, headSize,
+                    out.block.buffer(), out.byteOffset, rows, nHeads, nKvHeads, headSize,
                     startPos);
         } catch (RuntimeException | Error e) {
             out.close(); // the caller never sees it: give its memory back

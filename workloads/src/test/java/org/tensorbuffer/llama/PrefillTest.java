@@ -292,7 +292,9 @@ class PrefillTest {
             assertThat(p.count(Shape.of(10, 64), DType.F32)).isEqualTo(3);
             assertThat(p.count(Shape.of(10, 32), DType.F32)).isEqualTo(2);
             assertThat(p.count(Shape.of(10, 172), DType.F32)).isEqualTo(3);
-            assertThat(p.count(Shape.of(10, 8 * 512), DType.F32)).isEqualTo(1); // causal attention scratch
+            // causal attention scratch: one fixed shape for every prompt length, never [T, nHeads * seqLen]
+            assertThat(p.count(Shape.of(64, 8 * 512), DType.F32)).isEqualTo(1);
+            assertThat(p.count(Shape.of(10, 8 * 512), DType.F32)).isZero();
             assertThat(p.count(Shape.of(64), DType.F32)).isEqualTo(1);
             assertThat(p.count(Shape.of(512), DType.F32)).isEqualTo(1);
             assertThat(p.count(Shape.of(512, 32), DType.F32)).isEqualTo(10);
