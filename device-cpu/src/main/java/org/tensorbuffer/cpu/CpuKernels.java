@@ -272,65 +272,9 @@ public final class CpuKernels implements Kernels {
         long pb = range(b, bOffset, n, es, name + " b");
         long po = range(out, outOffset, n, es, name + " out");
         if (dtype == DType.F32) {
-            binaryF32(op, pa, pb, po, n);
+            VectorLoopsF32.binary(op, pa, pb, po, n);
         } else {
-            binaryF64(op, pa, pb, po, n);
-        }
-    }
-
-    private static void binaryF32(BinaryOp op, long pa, long pb, long po, long n) {
-        long i = 0;
-        long bound = n - n % FS.length();
-        long step = FS.length() * 4L;
-        VectorOperators.Binary vop = switch (op) {
-            case ADD -> VectorOperators.ADD;
-            case SUB -> VectorOperators.SUB;
-            case MUL -> VectorOperators.MUL;
-            case DIV -> VectorOperators.DIV;
-        };
-        for (long off = 0; i < bound; i += FS.length(), off += step) {
-            FloatVector va = FloatVector.fromMemorySegment(FS, ALL, pa + off, ORDER);
-            FloatVector vb = FloatVector.fromMemorySegment(FS, ALL, pb + off, ORDER);
-            va.lanewise(vop, vb).intoMemorySegment(ALL, po + off, ORDER);
-        }
-        for (; i < n; i++) {
-            float x = ALL.get(F, pa + i * 4);
-            float y = ALL.get(F, pb + i * 4);
-            float r = switch (op) {
-                case ADD -> x + y;
-                case SUB -> x - y;
-                case MUL -> x * y;
-                case DIV -> x / y;
-            };
-            ALL.set(F, po + i * 4, r);
-        }
-    }
-
-    private static void binaryF64(BinaryOp op, long pa, long pb, long po, long n) {
-        long i = 0;
-        long bound = n - n % DS.length();
-        long step = DS.length() * 8L;
-        VectorOperators.Binary vop = switch (op) {
-            case ADD -> VectorOperators.ADD;
-            case SUB -> VectorOperators.SUB;
-            case MUL -> VectorOperators.MUL;
-            case DIV -> VectorOperators.DIV;
-        };
-        for (long off = 0; i < bound; i += DS.length(), off += step) {
-            DoubleVector va = DoubleVector.fromMemorySegment(DS, ALL, pa + off, ORDER);
-            DoubleVector vb = DoubleVector.fromMemorySegment(DS, ALL, pb + off, ORDER);
-            va.lanewise(vop, vb).intoMemorySegment(ALL, po + off, ORDER);
-        }
-        for (; i < n; i++) {
-            double x = ALL.get(D, pa + i * 8);
-            double y = ALL.get(D, pb + i * 8);
-            double r = switch (op) {
-                case ADD -> x + y;
-                case SUB -> x - y;
-                case MUL -> x * y;
-                case DIV -> x / y;
-            };
-            ALL.set(D, po + i * 8, r);
+            VectorLoopsF64.binary(op, pa, pb, po, n);
         }
     }
 
@@ -341,26 +285,9 @@ public final class CpuKernels implements Kernels {
         long px = range(x, xOffset, n, es, "scale x");
         long po = range(out, outOffset, n, es, "scale out");
         if (dtype == DType.F32) {
-            float s = (float) alpha;
-            long i = 0;
-            long bound = n - n % FS.length();
-            for (; i < bound; i += FS.length()) {
-                FloatVector.fromMemorySegment(FS, ALL, px + i * 4, ORDER).mul(s)
-                        .intoMemorySegment(ALL, po + i * 4, ORDER);
-            }
-            for (; i < n; i++) {
-                ALL.set(F, po + i * 4, s * ALL.get(F, px + i * 4));
-            }
+            VectorLoopsF32.scale((float) alpha, px, po, n);
         } else {
-            long i = 0;
-            long bound = n - n % DS.length();
-            for (; i < bound; i += DS.length()) {
-                DoubleVector.fromMemorySegment(DS, ALL, px + i * 8, ORDER).mul(alpha)
-                        .intoMemorySegment(ALL, po + i * 8, ORDER);
-            }
-            for (; i < n; i++) {
-                ALL.set(D, po + i * 8, alpha * ALL.get(D, px + i * 8));
-            }
+            VectorLoopsF64.scale(alpha, px, po, n);
         }
     }
 
@@ -735,45 +662,11 @@ public final class CpuKernels implements Kernels {
         for (long o = 0; o < outer; o++) {
             long row = ps + o * inner * es;
             if (dtype == DType.F32) {
-                ALL.set(F, pd + o * 4, sumF32(row, inner));
+                ALL.set(F, pd + o * 4, VectorLoopsF32.sum(row, inner));
             } else {
-                ALL.set(D, pd + o * 8, sumF64(row, inner));
+                ALL.set(D, pd + o * 8, VectorLoopsF64.sum(row, inner));
             }
         }
-    }
-
-    private static float sumF32(long p, long n) {
-        long i = 0;
-        float s = 0;
-        long bound = n - n % FS.length();
-        if (bound > 0) {
-            FloatVector acc = FloatVector.zero(FS);
-            for (; i < bound; i += FS.length()) {
-                acc = acc.add(FloatVector.fromMemorySegment(FS, ALL, p + i * 4, ORDER));
-            }
-            s = acc.reduceLanes(VectorOperators.ADD);
-        }
-        for (; i < n; i++) {
-            s += ALL.get(F, p + i * 4);
-        }
-        return s;
-    }
-
-    private static double sumF64(long p, long n) {
-        long i = 0;
-        double s = 0;
-        long bound = n - n % DS.length();
-        if (bound > 0) {
-            DoubleVector acc = DoubleVector.zero(DS);
-            for (; i < bound; i += DS.length()) {
-                acc = acc.add(DoubleVector.fromMemorySegment(DS, ALL, p + i * 8, ORDER));
-            }
-            s = acc.reduceLanes(VectorOperators.ADD);
-        }
-        for (; i < n; i++) {
-            s += ALL.get(D, p + i * 8);
-        }
-        return s;
     }
 
     // ---------------------------------------------------------------- strided copy

@@ -9,7 +9,8 @@ import java.util.Locale;
  * Row-major strided-batched GEMM on native addresses, {@code C = alpha * op(A) * op(B) + beta * C}, choosing
  * between three implementations:
  * <ul>
- *   <li>a plain scalar Java loop for tiny products ({@code m * n * k <= } {@link #SMALL_WORK} with OpenBLAS,
+ *   <li>a plain scalar Java loop ({@code SmallGemmF32}/{@code SmallGemmF64}, generated from one template, see the
+ *       package documentation) for tiny products ({@code m * n * k <= } {@link #SMALL_WORK} with OpenBLAS,
  *       {@link #SMALL_WORK_JAVA} without), where a native call and OpenBLAS's set-up (about 100 ns) or the packing
  *       of the blocked GEMM cost more than the arithmetic (the einsum workload runs thousands of 2x2..16x16
  *       products). Scalar code is also fast before the JIT has compiled it, unlike the Vector API;</li>
@@ -130,11 +131,11 @@ public final class Gemm {
         if (work <= (blas != null ? SMALL_WORK : SMALL_WORK_JAVA)) {
             for (int i = 0; i < batch; i++) {
                 if (f64) {
-                    smallF64(transA, transB, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb, beta,
-                            c + i * strideC, ldc);
+                    SmallGemmF64.gemm(transA, transB, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb,
+                            beta, c + i * strideC, ldc);
                 } else {
-                    smallF32(transA, transB, m, n, k, (float) alpha, a + i * strideA, lda, b + i * strideB, ldb,
-                            (float) beta, c + i * strideC, ldc);
+                    SmallGemmF32.gemm(transA, transB, m, n, k, (float) alpha, a + i * strideA, lda,
+                            b + i * strideB, ldb, (float) beta, c + i * strideC, ldc);
                 }
             }
         } else if (blas != null) {
@@ -177,114 +178,6 @@ public final class Gemm {
                         ALL.set(F, row + j * 4L, (float) beta * ALL.get(F, row + j * 4L));
                     }
                 }
-            }
-        }
-    }
-
-    /**
-     * Tiny F32 products in scalar Java (fast from the first call, before the JIT has compiled anything, which matters
-     * for the Vector API): for each row of C, four columns at a time are accumulated over {@code p} in four independent
-     * registers, so the additions do not wait on each other.
-     */
-    static void smallF32(boolean transA, boolean transB, int m, int n, int k, float alpha, long a, int lda,
-                         long b, int ldb, float beta, long c, int ldc) {
-        long aI = (transA ? 1L : lda) * 4; // step of A(i, p) in i
-        long aP = (transA ? (long) lda : 1L) * 4; // step in p
-        long bP = (transB ? 1L : ldb) * 4; // step of B(p, j) in p
-        long bJ = (transB ? (long) ldb : 1L) * 4; // step in j
-        for (int i = 0; i < m; i++) {
-            long ai = a + i * aI;
-            long ci = c + (long) i * ldc * 4;
-            int j = 0;
-            for (; j + 4 <= n; j += 4) {
-                long bj = b + j * bJ;
-                float s0 = 0;
-                float s1 = 0;
-                float s2 = 0;
-                float s3 = 0;
-                for (int p = 0; p < k; p++) {
-                    float x = ALL.get(F, ai + p * aP);
-                    long bp = bj + p * bP;
-                    s0 += x * ALL.get(F, bp);
-                    s1 += x * ALL.get(F, bp + bJ);
-                    s2 += x * ALL.get(F, bp + 2 * bJ);
-                    s3 += x * ALL.get(F, bp + 3 * bJ);
-                }
-                long cij = ci + j * 4L;
-                if (beta == 0) {
-                    ALL.set(F, cij, alpha * s0);
-                    ALL.set(F, cij + 4, alpha * s1);
-                    ALL.set(F, cij + 2 * 4, alpha * s2);
-                    ALL.set(F, cij + 3 * 4, alpha * s3);
-                } else {
-                    ALL.set(F, cij, alpha * s0 + beta * ALL.get(F, cij));
-                    ALL.set(F, cij + 4, alpha * s1 + beta * ALL.get(F, cij + 4));
-                    ALL.set(F, cij + 2 * 4, alpha * s2 + beta * ALL.get(F, cij + 2 * 4));
-                    ALL.set(F, cij + 3 * 4, alpha * s3 + beta * ALL.get(F, cij + 3 * 4));
-                }
-            }
-            for (; j < n; j++) {
-                long bj = b + j * bJ;
-                float s = 0;
-                for (int p = 0; p < k; p++) {
-                    s += ALL.get(F, ai + p * aP) * ALL.get(F, bj + p * bP);
-                }
-                long cij = ci + j * 4L;
-                ALL.set(F, cij, beta == 0 ? alpha * s : alpha * s + beta * ALL.get(F, cij));
-            }
-        }
-    }
-
-    /**
-     * Tiny F64 products in scalar Java (fast from the first call, before the JIT has compiled anything, which matters
-     * for the Vector API): for each row of C, four columns at a time are accumulated over {@code p} in four independent
-     * registers, so the additions do not wait on each other.
-     */
-    static void smallF64(boolean transA, boolean transB, int m, int n, int k, double alpha, long a, int lda,
-                         long b, int ldb, double beta, long c, int ldc) {
-        long aI = (transA ? 1L : lda) * 8; // step of A(i, p) in i
-        long aP = (transA ? (long) lda : 1L) * 8; // step in p
-        long bP = (transB ? 1L : ldb) * 8; // step of B(p, j) in p
-        long bJ = (transB ? (long) ldb : 1L) * 8; // step in j
-        for (int i = 0; i < m; i++) {
-            long ai = a + i * aI;
-            long ci = c + (long) i * ldc * 8;
-            int j = 0;
-            for (; j + 4 <= n; j += 4) {
-                long bj = b + j * bJ;
-                double s0 = 0;
-                double s1 = 0;
-                double s2 = 0;
-                double s3 = 0;
-                for (int p = 0; p < k; p++) {
-                    double x = ALL.get(D, ai + p * aP);
-                    long bp = bj + p * bP;
-                    s0 += x * ALL.get(D, bp);
-                    s1 += x * ALL.get(D, bp + bJ);
-                    s2 += x * ALL.get(D, bp + 2 * bJ);
-                    s3 += x * ALL.get(D, bp + 3 * bJ);
-                }
-                long cij = ci + j * 8L;
-                if (beta == 0) {
-                    ALL.set(D, cij, alpha * s0);
-                    ALL.set(D, cij + 8, alpha * s1);
-                    ALL.set(D, cij + 2 * 8, alpha * s2);
-                    ALL.set(D, cij + 3 * 8, alpha * s3);
-                } else {
-                    ALL.set(D, cij, alpha * s0 + beta * ALL.get(D, cij));
-                    ALL.set(D, cij + 8, alpha * s1 + beta * ALL.get(D, cij + 8));
-                    ALL.set(D, cij + 2 * 8, alpha * s2 + beta * ALL.get(D, cij + 2 * 8));
-                    ALL.set(D, cij + 3 * 8, alpha * s3 + beta * ALL.get(D, cij + 3 * 8));
-                }
-            }
-            for (; j < n; j++) {
-                long bj = b + j * bJ;
-                double s = 0;
-                for (int p = 0; p < k; p++) {
-                    s += ALL.get(D, ai + p * aP) * ALL.get(D, bj + p * bP);
-                }
-                long cij = ci + j * 8L;
-                ALL.set(D, cij, beta == 0 ? alpha * s : alpha * s + beta * ALL.get(D, cij));
             }
         }
     }

@@ -32,9 +32,11 @@ public final class GemmTiming {
                     boolean f64 = t == DType.F64;
                     String small = n <= 64 ? fmt(time(n, () -> {
                         if (f64) {
-                            Gemm.smallF64(false, false, n, n, n, 1, a.address(), n, b.address(), n, 0, c.address(), n);
+                            SmallGemmF64.gemm(false, false, n, n, n, 1, a.address(), n, b.address(), n, 0,
+                                    c.address(), n);
                         } else {
-                            Gemm.smallF32(false, false, n, n, n, 1, a.address(), n, b.address(), n, 0, c.address(), n);
+                            SmallGemmF32.gemm(false, false, n, n, n, 1, a.address(), n, b.address(), n, 0,
+                                    c.address(), n);
                         }
                     }), n) : "-";
                     String java = fmt(time(n, () -> JavaGemm.gemm(f64, false, false, n, n, n, 1, a.address(), n,
