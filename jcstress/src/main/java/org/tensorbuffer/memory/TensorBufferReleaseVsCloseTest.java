@@ -10,8 +10,6 @@ import org.openjdk.jcstress.annotations.JCStressTest;
 import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIII_Result;
-import org.tensorbuffer.types.DType;
-import org.tensorbuffer.types.Shape;
 
 /**
  * {@link TensorBuffer#close()} on one thread racing with another thread's magazine traffic: it takes a reserved block,
@@ -28,39 +26,21 @@ import org.tensorbuffer.types.Shape;
         + "device buffers left after close")
 @State
 public class TensorBufferReleaseVsCloseTest {
-    private static final Shape SHAPE = Shape.of(8, 16);
-    private final CountingDevice device = new CountingDevice();
-    private final BufferPool pool = BufferPool.builder(device).name("jcstress").build();
-    private final TensorBuffer tb = new TensorBuffer(pool, "jcstress");
-
-    public TensorBufferReleaseVsCloseTest() {
-        tb.reserve(SHAPE, DType.F32, 2);
-    }
+    private final ReservedTensorBuffer s = new ReservedTensorBuffer();
 
     @Actor
     public void cycle(IIII_Result r) {
-        int hits = 0;
-        boolean liveWhileHeld = true;
-        for (int i = 0; i < 2; i++) {
-            Block b = tb.take(SHAPE, DType.F32);
-            hits += b.owner() == tb ? 1 : 0;
-            liveWhileHeld &= device.isLive(b.buffer().address());
-            b.release();
-        }
-        r.r1 = hits;
-        r.r2 = liveWhileHeld ? 1 : 0;
+        s.takeReleaseTwice(r);
     }
 
     @Actor
     public void close() {
-        tb.close();
+        s.tb.close();
     }
 
     @Arbiter
     public void arbiter(IIII_Result r) {
-        r.r3 = (int) Math.min(Integer.MAX_VALUE, tb.stats().reservedBytes());
-        tb.close();
-        pool.close();
-        r.r4 = device.liveBuffers();
+        r.r3 = s.reservedBytes();
+        r.r4 = s.closeAndCountLive();
     }
 }

@@ -11,7 +11,6 @@ import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.II_Result;
 import org.tensorbuffer.types.DType;
-import org.tensorbuffer.types.Shape;
 
 /**
  * A reserved block taken by the thread that builds the state and released by an actor (usually another thread, so
@@ -24,16 +23,8 @@ import org.tensorbuffer.types.Shape;
 @Outcome(expect = FORBIDDEN, desc = "reserved bytes or device buffers left")
 @State
 public class TensorBufferRemoteReleaseVsClearTest {
-    private static final Shape SHAPE = Shape.of(8, 16);
-    private final CountingDevice device = new CountingDevice();
-    private final BufferPool pool = BufferPool.builder(device).name("jcstress").build();
-    private final TensorBuffer tb = new TensorBuffer(pool, "jcstress");
-    private final Block taken;
-
-    public TensorBufferRemoteReleaseVsClearTest() {
-        tb.reserve(SHAPE, DType.F32, 2);
-        taken = tb.take(SHAPE, DType.F32);
-    }
+    private final ReservedTensorBuffer s = new ReservedTensorBuffer();
+    private final Block taken = s.tb.take(ReservedTensorBuffer.SHAPE, DType.F32);
 
     @Actor
     public void release() {
@@ -42,14 +33,12 @@ public class TensorBufferRemoteReleaseVsClearTest {
 
     @Actor
     public void clear() {
-        tb.clear();
+        s.tb.clear();
     }
 
     @Arbiter
     public void arbiter(II_Result r) {
-        r.r1 = (int) Math.min(Integer.MAX_VALUE, tb.stats().reservedBytes());
-        tb.close();
-        pool.close();
-        r.r2 = device.liveBuffers();
+        r.r1 = s.reservedBytes();
+        r.r2 = s.closeAndCountLive();
     }
 }
