@@ -525,8 +525,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             m = resolve(ts, shape, dtype, i);
             if (m == null) {
                 ts.unkeyedMisses++;
-                Block b = fallback.take(shape.byteSize(dtype));
-                return tr != null ? tr.wrap(this, b, keying.key(shape, dtype), dtype) : b;
+                return fromFallback(shape, keying.key(shape, dtype), dtype, tr);
             }
         }
         Block b;
@@ -537,15 +536,13 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             m.count = c;
         } else if ((b = refill(m)) == null) {
             m.misses++;
-            b = fallback.take(shape.byteSize(dtype));
-            return tr != null ? tr.wrap(this, b, m.slot.shape, dtype) : b;
+            return fromFallback(shape, m.slot.shape, dtype, tr);
         }
         if (!b.tryAcquire()) {
             // revoked and freed by a concurrent clear or close of the key: never handed out; a miss
             dropCleared(ts);
             ts.unkeyedMisses++;
-            b = fallback.take(shape.byteSize(dtype));
-            return tr != null ? tr.wrap(this, b, m.slot.shape, dtype) : b;
+            return fromFallback(shape, m.slot.shape, dtype, tr);
         }
         m.hits++;
         long net = (ts.tookBytes += b.capacity) - ts.returnedBytes;
@@ -553,6 +550,12 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             ts.peakNetBytes = net;
         }
         return tr != null && tr.all ? tr.wrap(this, b, m.slot.shape, dtype) : b;
+    }
+
+    /** A miss: a block of {@code shape}'s size from the fallback pool, wrapped for leak tracking under {@code key}. */
+    private Block fromFallback(Shape shape, Shape key, DType dtype, TensorBufferTracker tr) {
+        Block b = fallback.take(shape.byteSize(dtype));
+        return tr != null ? tr.wrap(this, b, key, dtype) : b;
     }
 
     /**
