@@ -9,15 +9,22 @@ Inputs are made before timing on every side; the figure is the best (minimum) of
 untimed ones. OPENBLAS_NUM_THREADS=1, OMP_NUM_THREADS=1 and MKL_NUM_THREADS=1 are set for every process, so NumPy's
 and our OpenBLAS and PyTorch's intra-op pool (torch.set_num_threads follows OMP_NUM_THREADS) run one thread.
 
-Prints a Markdown table: seconds per evaluation, then best-of-ours / NumPy, best-of-ours / PyTorch and
-default (reactive) / NumPy.
+Prints a Markdown table: seconds per evaluation, then best-of-ours / NumPy, best-of-ours / PyTorch,
+default (reactive) / NumPy and default / PyTorch. PyTorch gets the same seeded operands and torch.set_num_threads(1).
 
-Note: with NumPy 1.24, np.einsum(optimize=True) on the pairs of the tensor networks runs for minutes per
-evaluation (tensornetwork_permutation_light_415: over 60 s); --numpy-impl bmm times NumPy's transpose+matmul instead.
+Note: NumPy 1.24 (Debian's python3) cannot run every pair: np.einsum(optimize=True) gives a pair with a batch
+(Hadamard) label to its C einsum loop, not to tensordot/BLAS, and 1.24's loop takes 115 s on step 407 of
+tensornetwork_permutation_light_415 (2^18 x 2^22 elements -> 2^24, 31 labels of extent 2); NumPy 2.x runs that step
+in about a second. --numpy-python names another interpreter for the NumPy side (e.g. one with NumPy 2.x); PyTorch
+runs under --python. --numpy-impl bmm times NumPy's transpose+matmul instead.
+
+Runs can be split: --json-out appends one line per instance, --table-from FILE prints the table of those lines.
+--baseline OTHER/tensorbuffer also times another build's default strategy in the same run (before/after).
 
 Usage: scripts/einsum_side_by_side.py [--repeat 5] [--warmup 2] [--path opt_flops] [--python /usr/bin/python3]
-       [--numpy-impl einsum-opt|einsum|blas|bmm]
-       [--tensorbuffer OTHER/tensorbuffer] [--json-out FILE] [INSTANCE ...]       (default: every data/einsum/*.json)
+       [--numpy-python PY] [--numpy-impl einsum-opt|einsum|blas|bmm] [--strategies none,reactive,...]
+       [--tensorbuffer OTHER/tensorbuffer] [--baseline OTHER/tensorbuffer] [--skip-references]
+       [--json-out FILE] [--table-from FILE] [INSTANCE ...]            (default: every data/einsum/*.json)
 """
 import argparse
 import glob
@@ -33,8 +40,9 @@ STRATEGIES = ["none", "reactive", "proactive", "planned"]
 DEFAULT_STRATEGY = "reactive"
 
 
-def run_json(cmd, env):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
+def run_json(cmd, env, timeout=None):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env,
+                         timeout=timeout).stdout
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("{"))
     text = "\n".join(lines[start:])
@@ -44,6 +52,38 @@ def run_json(cmd, env):
         return json.loads([line for line in lines if line.startswith("{")][-1])
 
 
+def version(python, module):
+    try:
+        return subprocess.run([python, "-c", "import %s; print(%s.__version__)" % (module, module)], check=True,
+                              capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+def fmt(x):
+    return "-" if x is None else "%.4g" % x
+
+
+def ratio(a, b):
+    return "-" if a is None or b is None else "%.2f" % (a / b)
+
+
+def print_table(rows, strategies, header):
+    print(header)
+    print()
+    print("| instance | NumPy s | PyTorch s | " + " | ".join("%s s" % s for s in strategies)
+          + " | best/NumPy | best/PyTorch | default/NumPy | default/PyTorch |")
+    print("| --- | ---: | ---: | " + " | ".join("---:" for _ in strategies) + " | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        ours = [r.get(s) for s in strategies]
+        best = min(x for x in ours if x is not None)
+        default = r.get(DEFAULT_STRATEGY)
+        print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["instance"], fmt(r.get("numpy")), fmt(r.get("torch")), " | ".join(fmt(x) for x in ours),
+            ratio(best, r.get("numpy")), ratio(best, r.get("torch")), ratio(default, r.get("numpy")),
+            ratio(default, r.get("torch"))))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("instances", nargs="*")
@@ -51,48 +91,79 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--path", default="opt_flops")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--python", default="/usr/bin/python3", help="a python3 with numpy and torch")
+    p.add_argument("--python", default="/usr/bin/python3", help="a python3 with torch (and numpy) for PyTorch")
+    p.add_argument("--numpy-python", help="the python3 whose NumPy is measured (default: --python)")
     p.add_argument("--numpy-impl", default="einsum-opt", choices=["einsum-opt", "einsum", "blas", "bmm"],
                    help="NumPy's per-pair implementation (einsum_reference.py --impl); einsum-opt is the acceptance "
                         "measurement, bmm the transpose+matmul scheme of scripts/einsum_bench.py")
+    p.add_argument("--numpy-timeout", type=float, default=900,
+                   help="seconds after which NumPy's run is abandoned (shown as '-')")
+    p.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated strategies of ours")
     p.add_argument("--tensorbuffer", default=os.path.join(ROOT, "tensorbuffer"),
                    help="the launcher to measure (e.g. another checkout's, for a before/after)")
-    p.add_argument("--json-out")
+    p.add_argument("--baseline", help="a second launcher measured in the same run (default strategy only), "
+                   "reported as 'before'")
+    p.add_argument("--skip-references", action="store_true", help="time only ours (and --baseline)")
+    p.add_argument("--json-out", help="append one JSON line per instance to this file")
+    p.add_argument("--table-from", help="print the table of the JSON lines in this file and exit")
     args = p.parse_args()
+    strategies = args.strategies.split(",")
+    numpy_python = args.numpy_python or args.python
+    header = ("machine: %s, %d CPUs; path %s; best of %d after %d warm-up; one thread; NumPy %s (%s), PyTorch %s"
+              % (platform.processor() or platform.machine(), os.cpu_count(), args.path, args.repeat, args.warmup,
+                 version(numpy_python, "numpy"), args.numpy_impl, version(args.python, "torch")))
+    if args.table_from:
+        with open(args.table_from, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        print_table(rows, [s for s in strategies if any(s in r for r in rows)], header)
+        extra = [r for r in rows if "before" in r]
+        if extra:
+            print()
+            print("| instance | before (%s) s | after s | after/before |" % DEFAULT_STRATEGY)
+            print("| --- | ---: | ---: | ---: |")
+            for r in extra:
+                print("| %s | %s | %s | %s |" % (r["instance"], fmt(r["before"]), fmt(r.get(DEFAULT_STRATEGY)),
+                                                 ratio(r.get(DEFAULT_STRATEGY), r["before"])))
+        return
     names = args.instances or sorted(os.path.basename(f)[:-5] for f in glob.glob(os.path.join(ROOT, "data",
                                                                                                "einsum", "*.json")))
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     rows = []
     for name in names:
         f = os.path.join(ROOT, "data", "einsum", name + ".json")
-        res = {"instance": name}
-        for s in STRATEGIES:
-            d = run_json([args.tensorbuffer, "einsum", f, "--json", "--path", args.path, "--seed",
+        res = {"instance": name, "repeat": args.repeat, "warmup": args.warmup}
+
+        def ours(launcher, s):
+            d = run_json([launcher, "einsum", f, "--json", "--path", args.path, "--seed",
                           str(args.seed), "--repeat", str(args.repeat), "--warmup", str(args.warmup), "--strategy",
                           s], env)
-            res[s] = min(d["times_ms"]) / 1e3
-        d = run_json([args.python, os.path.join(HERE, "einsum_reference.py"), f, "--path", args.path, "--seed",
-                      str(args.seed), "--bench", str(args.repeat + args.warmup), "--impl", args.numpy_impl], env)
-        res["numpy"] = min(d["times_ms"][args.warmup:]) / 1e3
-        d = run_json([args.python, os.path.join(HERE, "torch_einsum_bench.py"), f, "--path", args.path, "--device",
-                      "cpu", "--repeat", str(args.repeat), "--warmup", str(args.warmup)], env)
-        res["torch"] = d["min_s"]
+            return min(d["times_ms"]) / 1e3
+
+        if args.baseline:
+            res["before"] = ours(args.baseline, DEFAULT_STRATEGY)
+        for s in strategies:
+            res[s] = ours(args.tensorbuffer, s)
+        if args.baseline:  # the baseline again after ours, the better of its two runs kept (interleaved)
+            res["before"] = min(res["before"], ours(args.baseline, DEFAULT_STRATEGY))
+        if not args.skip_references:
+            try:
+                d = run_json([numpy_python, os.path.join(HERE, "einsum_reference.py"), f, "--path", args.path,
+                              "--seed", str(args.seed), "--bench", str(args.repeat + args.warmup), "--impl",
+                              args.numpy_impl], env, timeout=args.numpy_timeout)
+                res["numpy"] = min(d["times_ms"][args.warmup:]) / 1e3
+            except subprocess.TimeoutExpired:
+                res["numpy"] = None
+            d = run_json([args.python, os.path.join(HERE, "torch_einsum_bench.py"), f, "--path", args.path,
+                          "--device", "cpu", "--threads", "1", "--same-inputs", "--seed", str(args.seed),
+                          "--repeat", str(args.repeat), "--warmup", str(args.warmup)], env)
+            res["torch"] = d["min_s"]
         print("%s: %s" % (name, json.dumps(res)), file=sys.stderr)
         rows.append(res)
-    print("machine: %s, %d CPUs; path %s; best of %d after %d warm-up; one thread" % (
-        platform.processor() or platform.machine(), os.cpu_count(), args.path, args.repeat, args.warmup))
-    print()
-    print("| instance | NumPy s | PyTorch s | none s | reactive s | proactive s | planned s "
-          "| best/NumPy | best/PyTorch | default/NumPy |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for r in rows:
-        best = min(r[s] for s in STRATEGIES)
-        print("| %s | %.4g | %.4g | %s | %.2f | %.2f | %.2f |" % (
-            r["instance"], r["numpy"], r["torch"], " | ".join("%.4g" % r[s] for s in STRATEGIES),
-            best / r["numpy"], best / r["torch"], r[DEFAULT_STRATEGY] / r["numpy"]))
-    if args.json_out:
-        with open(args.json_out, "w", encoding="utf-8") as fo:
-            json.dump(rows, fo, indent=1)
+        if args.json_out:
+            with open(args.json_out, "a", encoding="utf-8") as fo:
+                fo.write(json.dumps(res) + "\n")
+    if not args.skip_references:
+        print_table(rows, strategies, header)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ Prints and optionally writes JSON: median/min seconds per evaluation, and torch.
 peak allocated bytes over the timed evaluations.
 
 Usage: python3 scripts/torch_einsum_bench.py INSTANCE.json [--path opt_flops] [--repeat 10] [--device cuda]
-       [--json FILE]
+       [--threads N] [--same-inputs --seed 42] [--json FILE]
 """
 import argparse
 import json
@@ -78,9 +78,17 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch.set_num_threads(N) before timing (0: leave PyTorch's default)")
+    ap.add_argument("--same-inputs", action="store_true",
+                    help="use the CLI's seeded operands (scripts/einsum_reference.py's SplitMix64 values for --seed) "
+                         "instead of torch.rand, so the values equal ours and NumPy's")
     args = ap.parse_args()
 
     import torch
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
 
     inst = json.load(open(args.instance, encoding="utf-8"))
     inputs, output = parse(inst)
@@ -95,7 +103,13 @@ def main():
 
     dev = torch.device(args.device)
     gen = torch.Generator(device="cpu").manual_seed(args.seed)
-    tensors = [torch.rand(tuple(s), generator=gen, dtype=torch.float64).to(dev) for s in inst["shapes"]]
+    if args.same_inputs:
+        import os
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from einsum_reference import seeded_inputs
+        tensors = [torch.from_numpy(x).to(dev) for x in seeded_inputs([tuple(s) for s in inst["shapes"]], args.seed)]
+    else:
+        tensors = [torch.rand(tuple(s), generator=gen, dtype=torch.float64).to(dev) for s in inst["shapes"]]
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 
     for _ in range(args.warmup):
@@ -118,6 +132,7 @@ def main():
         "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
         "torch": torch.__version__,
         "repeat": args.repeat,
+        "threads": torch.get_num_threads(),
         "median_s": statistics.median(times),
         "min_s": min(times),
     }

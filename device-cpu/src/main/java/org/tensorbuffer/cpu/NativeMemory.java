@@ -22,6 +22,15 @@ final class NativeMemory {
 
     private static final MethodHandle POSIX_MEMALIGN;
     private static final MethodHandle FREE;
+    /** {@code madvise}, or null where the C library has none (not Linux). */
+    private static final MethodHandle MADVISE;
+    /** Linux's {@code MADV_HUGEPAGE}. */
+    private static final int MADV_HUGEPAGE = 14;
+    /** Blocks from this size up are offered transparent huge pages. */
+    static final long HUGE_PAGE_THRESHOLD = 4L << 20;
+    private static final long PAGE = 4096;
+    private static final boolean HUGE_PAGES = System.getProperty("os.name", "").startsWith("Linux")
+            && !"false".equals(System.getProperty("tensorbuffer.cpu.hugePages"));
 
     static {
         Linker linker = Linker.nativeLinker();
@@ -37,6 +46,10 @@ final class NativeMemory {
                 libc.find("free").orElseThrow(() -> new UnsatisfiedLinkError("free not found")),
                 FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG),
                 Linker.Option.critical(false));
+        // int madvise(void *addr, size_t length, int advice)
+        MADVISE = libc.find("madvise").map(f -> linker.downcallHandle(f,
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_INT), Linker.Option.critical(false))).orElse(null);
     }
 
     private NativeMemory() {
@@ -55,7 +68,33 @@ final class NativeMemory {
         } catch (Throwable t) {
             throw new IllegalStateException("posix_memalign failed", t);
         }
-        return rc == 0 ? out[0] : 0;
+        if (rc != 0) {
+            return 0;
+        }
+        if (size >= HUGE_PAGE_THRESHOLD && HUGE_PAGES && MADVISE != null) {
+            adviseHugePages(out[0], size);
+        }
+        return out[0];
+    }
+
+    /**
+     * Asks Linux for transparent huge pages on the whole pages of a large block ({@code madvise(MADV_HUGEPAGE)}):
+     * where THP is in {@code madvise} mode (this project's machine, and Debian's default), big tensors otherwise fault
+     * in 4 KiB at a time and a permute over them misses the TLB on nearly every strided read. As glibc's
+     * {@code glibc.malloc.hugetlb=1} tunable does for its own large allocations. Advice only: a failure (no THP, an
+     * old kernel) changes nothing and is ignored. Disabled by {@code -Dtensorbuffer.cpu.hugePages=false}.
+     */
+    private static void adviseHugePages(long address, long size) {
+        long start = (address + PAGE - 1) & -PAGE;
+        long end = (address + size) & -PAGE;
+        if (end <= start) {
+            return;
+        }
+        try {
+            int ignored = (int) MADVISE.invokeExact(start, end - start, MADV_HUGEPAGE);
+        } catch (Throwable t) {
+            throw new IllegalStateException("madvise failed", t);
+        }
     }
 
     /** {@code free(address)}. */
