@@ -71,15 +71,15 @@ def ratio(a, b):
 def print_table(rows, strategies, header):
     print(header)
     print()
-    print("| instance | NumPy s | PyTorch s | " + " | ".join("%s s" % s for s in strategies)
+    print("| instance | best of (warm-up) | NumPy s | PyTorch s | " + " | ".join("%s s" % s for s in strategies)
           + " | best/NumPy | best/PyTorch | default/NumPy | default/PyTorch |")
-    print("| --- | ---: | ---: | " + " | ".join("---:" for _ in strategies) + " | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | " + " | ".join("---:" for _ in strategies) + " | ---: | ---: | ---: | ---: |")
     for r in rows:
         ours = [r.get(s) for s in strategies]
         best = min(x for x in ours if x is not None)
         default = r.get(DEFAULT_STRATEGY)
-        print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["instance"], fmt(r.get("numpy")), fmt(r.get("torch")), " | ".join(fmt(x) for x in ours),
+        print("| %s | %s (%s) | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["instance"], r.get("repeat", "?"), r.get("warmup", "?"), fmt(r.get("numpy")), fmt(r.get("torch")), " | ".join(fmt(x) for x in ours),
             ratio(best, r.get("numpy")), ratio(best, r.get("torch")), ratio(default, r.get("numpy")),
             ratio(default, r.get("torch"))))
 
@@ -109,8 +109,8 @@ def main():
     args = p.parse_args()
     strategies = args.strategies.split(",")
     numpy_python = args.numpy_python or args.python
-    header = ("machine: %s, %d CPUs; path %s; best of %d after %d warm-up; one thread; NumPy %s (%s), PyTorch %s"
-              % (platform.processor() or platform.machine(), os.cpu_count(), args.path, args.repeat, args.warmup,
+    header = ("machine: %s, %d CPUs; path %s; one thread; NumPy %s (%s), PyTorch %s"
+              % (platform.processor() or platform.machine(), os.cpu_count(), args.path,
                  version(numpy_python, "numpy"), args.numpy_impl, version(args.python, "torch")))
     if args.table_from:
         with open(args.table_from, encoding="utf-8") as f:
