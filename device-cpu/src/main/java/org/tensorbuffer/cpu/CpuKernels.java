@@ -123,7 +123,7 @@ public final class CpuKernels implements Kernels {
 
     /**
      * How long the kernels' idle worker threads spin before they park, in microseconds (the system property
-     * {@code tensorbuffer.cpu.spinMicros}, default 1000; see {@link KernelTeam}).
+     * {@code tensorbuffer.cpu.spinMicros}, default 100; see {@link KernelTeam}).
      */
     public long spinMicros() {
         return spinMicros;

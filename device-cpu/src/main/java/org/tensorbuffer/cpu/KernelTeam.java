@@ -30,7 +30,7 @@ import java.util.function.IntConsumer;
  * (another thread, or a part calling back into the kernels) runs all its parts on its own thread, in order.
  */
 final class KernelTeam {
-    static final long DEFAULT_SPIN_MICROS = 1000;
+    static final long DEFAULT_SPIN_MICROS = 100;
     static final long KEEP_ALIVE_SECONDS = 60;
     private static final int RUNNING = 0;
     private static final int PARKED = 1;
