@@ -11,6 +11,8 @@
 #   -t  thread counts (default "1 2"); 1 thread pins every process to CPU 0 with taskset
 #   -m  models (default all three)
 #   -b  also measure another checkout's launcher (e.g. /work/baseline/tensorbuffer) as "before"
+# Ours-warm: `compare --warmup steady` (warm-up decodes until tokens/s stops rising, see `compare --help`); the "before"
+# launcher gets `--warmup $BEFORE_WARMUP` (default 10 fixed rounds, for launchers older than `steady`).
 # Sources: LLAMA2C (default /work/ext/llama2.c, or a clone of github.com/karpathy/llama2.c) and LLAMA2JAVA
 # (default /work/ext/llama2.java, or a clone of github.com/mukel/llama2.java); they are built into
 # target/decode-vs-llama2c/ (ignored by git), never copied into the repository.
@@ -26,6 +28,7 @@ LLAMA2C=${LLAMA2C:-/work/ext/llama2.c}; LLAMA2JAVA=${LLAMA2JAVA:-/work/ext/llama
 [ -f "$LLAMA2JAVA/Llama2.java" ] || { echo "decode-vs-llama2c: no Llama2.java in $LLAMA2JAVA (set LLAMA2JAVA)" >&2; exit 1; }
 JAVA_HOME=${JAVA_HOME:-$(ls -d /usr/lib/jvm/temurin-25* 2>/dev/null | head -1)}
 PY=${PYTHON:-/usr/bin/python3}
+before_warmup=${BEFORE_WARMUP:-10}
 w="$root/target/decode-vs-llama2c"; mkdir -p "$w"
 
 # Builds (skipped when up to date).
@@ -51,8 +54,8 @@ l2j() {
 ours_cold() { # launcher model tok steps threads
   TENSORBUFFER_CPU_THREADS=$5 OPENBLAS_NUM_THREADS=$5 $(pin "$5") "$1" decode --model "$2" --tokenizer "$3" --temperature 0 --steps "$4" --json \
     2>/dev/null | tr -d '\n ' | sed -n 's/.*"tokens_per_s":\([0-9.]*\).*/\1/p'; }
-ours_warm() {
-  TENSORBUFFER_CPU_THREADS=$5 OPENBLAS_NUM_THREADS=$5 $(pin "$5") "$1" compare --model "$2" --steps "$4" --runs 3 --warmup 2 \
+ours_warm() { # launcher model tok steps threads [warm-up]
+  TENSORBUFFER_CPU_THREADS=$5 OPENBLAS_NUM_THREADS=$5 $(pin "$5") "$1" compare --model "$2" --steps "$4" --runs 3 --warmup "${6:-steady}" \
     --strategies proactive --json --quiet 2>/dev/null | tr -d '\n ' | sed -n 's/.*"tokens_per_s_median":\([0-9.]*\).*/\1/p'; }
 median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{a[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) printf "%.0f", a[(NR+1)/2]; else printf "%.0f", (a[NR/2]+a[NR/2+1])/2}'; }
 
@@ -74,7 +77,7 @@ for t in $threads; do for m in $models; do
     if [ "$r" = 1 ]; then res[$m,$t,ours-warm]=" $(ours_warm "$root/tensorbuffer" "$bin" "$tok" "$steps" "$t")"; fi
     if [ -n "$before" ]; then
       res[$m,$t,before-cold]+=" $(ours_cold "$before" "$bin" "$tok" "$steps" "$t")"
-      if [ "$r" = 1 ]; then res[$m,$t,before-warm]=" $(ours_warm "$before" "$bin" "$tok" "$steps" "$t")"; fi
+      if [ "$r" = 1 ]; then res[$m,$t,before-warm]=" $(ours_warm "$before" "$bin" "$tok" "$steps" "$t" "$before_warmup")"; fi
     fi
     # Each round's figures at once, so that a run cut short (a time limit) still leaves what it measured.
     echo "decode-vs-llama2c: $m, $t thread(s), round $r done:$(for c in $cols; do printf ' %s=%s' "$c" "${res[$m,$t,$c]##* }"; done)" >&2
@@ -82,7 +85,7 @@ for t in $threads; do for m in $models; do
 done; done
 
 echo "machine: $(uname -m), $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)); $("$JAVA_HOME/bin/java" -version 2>&1 | head -1); $(gcc --version | head -1); $(date -u +%F)"
-echo "tokens/s, greedy from BOS, median of $rounds interleaved rounds (ours-warm: median of 3 timed decodes after 2 warm-up rounds in one process)"
+echo "tokens/s, greedy from BOS, median of $rounds interleaved rounds (ours-warm: median of 3 timed decodes in one process after warm-up decodes until tokens/s stopped rising; before-warm: after $before_warmup warm-up decodes)"
 echo
 printf '| model, steps | threads |'; for c in $cols; do printf ' %s |' "$c"; done
 printf ' ours-warm / run.c -Ofast | ours-cold / llama2.java |\n'

@@ -55,8 +55,15 @@ final class CompareCommand implements Callable<Integer> {
             description = "Timed decodes per strategy; the table shows medians (default: ${DEFAULT-VALUE}).")
     int runs;
 
-    @Option(names = "--warmup", paramLabel = "N", defaultValue = "2",
-            description = "Untimed rounds over all strategies first, for the JIT (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", paramLabel = "N|steady", defaultValue = "steady",
+            description = "Untimed rounds over all strategies first, for the JIT: a number, or 'steady' (the "
+                    + "default): at least " + Comparison.STEADY_MIN_WARMUP + " rounds, then more until "
+                    + Comparison.STEADY_PATIENCE + " rounds in a row in which no strategy's tokens/s rose by more "
+                    + "than 3% over its best earlier round, at most " + Comparison.STEADY_MAX_WARMUP + " (the JIT "
+                    + "takes several decodes of a small model to reach steady-state code, longer when the process "
+                    + "is pinned to one CPU with its compiler threads). The JSON's warmup_rounds is the number run.")
+    String warmupOption;
+    /** Fixed warm-up rounds, or -1 for steady. */
     int warmup;
 
     @Option(names = "--strategies", paramLabel = "LIST", split = ",", defaultValue = "none,reactive,proactive",
@@ -156,18 +163,24 @@ final class CompareCommand implements Callable<Integer> {
                             AllocationStrategy.PROACTIVE, AllocationStrategy.PLANNED);
                 }
                 return RequestCompare.run(m, device, list, requests, seed, maxPrompt, maxNew,
-                        PrefillMode.parse(prefill), warmup, json, html, RequestCompare.commandLine(spec), quiet, out,
+                        PrefillMode.parse(prefill), warmup < 0 ? 1 : warmup, json, html,
+                        RequestCompare.commandLine(spec), quiet, out,
                         err);
             }
             DecodeRequest req = new DecodeRequest(m, null, "", steps, temperature, topp, seed, device, list.getFirst());
-            int total = (warmup + runs) * list.size();
+            int minWarmup = warmup < 0 ? Comparison.STEADY_MIN_WARMUP : warmup;
+            int maxWarmup = warmup < 0 ? Comparison.STEADY_MAX_WARMUP : warmup;
             int[] done = {0};
-            Comparison c = Comparison.run(req, list, runs, warmup, p -> {
+            int total = (warmup + runs) * list.size();
+            Comparison c = Comparison.run(req, list, runs, minWarmup, maxWarmup, p -> {
                 done[0]++;
                 if (!quiet) {
-                    err.printf(Locale.ROOT, "compare: [%d/%d] %-9s %s: %.0f tok/s, %.2f allocs/token%n", done[0],
-                            total, p.strategy().name().toLowerCase(Locale.ROOT),
-                            p.round() < 0 ? "warm-up" : "run " + (p.round() + 1) + "/" + p.rounds(),
+                    // the total is known only for a fixed warm-up
+                    String n = warmup < 0 ? String.valueOf(done[0]) : done[0] + "/" + total;
+                    err.printf(Locale.ROOT, "compare: [%s] %-9s %s: %.0f tok/s, %.2f allocs/token%n", n,
+                            p.strategy().name().toLowerCase(Locale.ROOT),
+                            p.round() < 0 ? "warm-up " + (-p.round()) + (warmup < 0 ? " (until steady)" : "/"
+                                    + warmup) : "run " + (p.round() + 1) + "/" + p.rounds(),
                             p.stats().tokensPerSecond(), p.stats().rawAllocsPerTokenSteady());
                 }
             });
@@ -199,8 +212,19 @@ final class CompareCommand implements Callable<Integer> {
         if (runs < 1) {
             throw new ParameterException(spec.commandLine(), "--runs must be at least 1, got " + runs);
         }
-        if (warmup < 0) {
-            throw new ParameterException(spec.commandLine(), "--warmup must be at least 0, got " + warmup);
+        String w = warmupOption == null ? "steady" : warmupOption.trim();
+        if (w.equals("steady")) {
+            warmup = -1;
+        } else {
+            try {
+                warmup = Integer.parseInt(w);
+            } catch (NumberFormatException e) {
+                throw new ParameterException(spec.commandLine(), "--warmup must be a number or 'steady', got '"
+                        + warmupOption + "'");
+            }
+            if (warmup < 0) {
+                throw new ParameterException(spec.commandLine(), "--warmup must be at least 0, got " + warmup);
+            }
         }
         if (steps < 0) {
             throw new ParameterException(spec.commandLine(), "--steps must be at least 0, got " + steps);

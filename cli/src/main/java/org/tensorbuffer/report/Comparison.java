@@ -27,7 +27,10 @@ import org.tensorbuffer.llama.DecodeStats;
 public record Comparison(DecodeRequest request, Config config, int warmup, String machine,
                          List<CompareResult> results) {
 
-    /** A progress event: strategy, round (0-based; negative for warm-up), and the run's statistics. */
+    /**
+     * A progress event: strategy, round (0-based; negative for warm-up: -1 for the first warm-up round, -2 for the
+     * second, ...), and the run's statistics.
+     */
     public record Progress(AllocationStrategy strategy, int round, int rounds, DecodeStats stats) {
     }
 
@@ -39,19 +42,63 @@ public record Comparison(DecodeRequest request, Config config, int warmup, Strin
      */
     public static Comparison run(DecodeRequest request, List<AllocationStrategy> strategies, int runs, int warmup,
                                  Consumer<Progress> progress) throws IOException {
-        if (strategies.isEmpty() || runs < 1 || warmup < 0) {
-            throw new IllegalArgumentException("need at least one strategy and one run, and warmup >= 0");
+        return run(request, strategies, runs, warmup, warmup, progress);
+    }
+
+    /** Warm-up rounds at least, in {@link #run(DecodeRequest, List, int, int, int, Consumer) steady} mode. */
+    public static final int STEADY_MIN_WARMUP = 2;
+    /** Warm-up rounds at most, in steady mode. */
+    public static final int STEADY_MAX_WARMUP = 20;
+    /** A warm-up round "rose" when a strategy's tokens/s beat its best earlier round by more than this fraction. */
+    public static final double STEADY_GAIN = 0.03;
+    /** Consecutive warm-up rounds without a rise that end a steady warm-up. */
+    public static final int STEADY_PATIENCE = 2;
+
+    /**
+     * Runs the comparison after a warm-up of {@code minWarmup} to {@code maxWarmup} untimed rounds: past
+     * {@code minWarmup}, warm-up rounds go on until {@value #STEADY_PATIENCE} rounds in a row in which no strategy's
+     * tokens/s rose by more than {@code STEADY_GAIN} (3%) over its best earlier warm-up round (the JIT has
+     * finished compiling the decode: with the compiler threads on the decode's CPU this takes several decodes of a
+     * small model), or {@code maxWarmup} rounds. {@code minWarmup == maxWarmup} runs exactly that many.
+     * {@link #warmup()} is the number of warm-up rounds run.
+     *
+     * @throws IllegalArgumentException if there is no strategy, {@code runs < 1} or the warm-up bounds are bad
+     */
+    public static Comparison run(DecodeRequest request, List<AllocationStrategy> strategies, int runs, int minWarmup,
+                                 int maxWarmup, Consumer<Progress> progress) throws IOException {
+        if (strategies.isEmpty() || runs < 1 || minWarmup < 0 || maxWarmup < minWarmup) {
+            throw new IllegalArgumentException("need at least one strategy and one run, and 0 <= minWarmup <= "
+                    + "maxWarmup");
         }
         Map<AllocationStrategy, List<DecodeStats>> byStrategy = new LinkedHashMap<>();
         strategies.forEach(s -> byStrategy.put(s, new ArrayList<>()));
+        Map<AllocationStrategy, Double> best = new LinkedHashMap<>();
         Config config = null;
-        for (int round = -warmup; round < runs; round++) {
+        int warmup = 0;
+        int flat = 0;
+        while (warmup < maxWarmup && (warmup < minWarmup || flat < STEADY_PATIENCE)) {
+            boolean rose = false;
             for (AllocationStrategy s : strategies) {
                 DecodeStats st = DecodeRun.run(request.withStrategy(s), null).stats();
                 config = st.config();
-                if (round >= 0) {
-                    byStrategy.get(s).add(st);
+                double tps = st.tokensPerSecond();
+                Double b = best.get(s);
+                if (b == null || tps > b * (1 + STEADY_GAIN)) {
+                    rose = true;
                 }
+                best.merge(s, tps, Math::max);
+                if (progress != null) {
+                    progress.accept(new Progress(s, -1 - warmup, runs, st));
+                }
+            }
+            warmup++;
+            flat = rose ? 0 : flat + 1;
+        }
+        for (int round = 0; round < runs; round++) {
+            for (AllocationStrategy s : strategies) {
+                DecodeStats st = DecodeRun.run(request.withStrategy(s), null).stats();
+                config = st.config();
+                byStrategy.get(s).add(st);
                 if (progress != null) {
                     progress.accept(new Progress(s, round, runs, st));
                 }

@@ -45,8 +45,13 @@ public final class MemoryCounters implements AllocationListener {
     private static final int ACTIVE_BYTES = 6;
     private static final int REQUESTED_BYTES = 8;
 
-    /** [stat][pool][figure]. */
-    private final long[][][] v = new long[STATS.size()][POOLS.size()][FIGURES.size()];
+    private static final int NP = 3;
+    private static final int NF = 4;
+    /**
+     * {@code [stat][pool][figure]} flattened ({@link #at}): one array, so that an update (twice per tensor, under the
+     * lock) is plain indexed additions without loading nested arrays.
+     */
+    private final long[] v = new long[STATS.size() * NP * NF];
 
     /** Counters at zero. */
     public MemoryCounters() {
@@ -83,18 +88,26 @@ public final class MemoryCounters implements AllocationListener {
         return bytes <= SMALL_SIZE ? 1 : 2;
     }
 
-    private void add(int stat, int pool, long delta) {
-        update(v[stat][0], delta);
-        update(v[stat][pool], delta);
+    private static int at(int stat, int pool, int figure) {
+        return (stat * NP + pool) * NF + figure;
     }
 
-    private static void update(long[] f, long delta) {
-        f[0] += delta;
+    private void add(int stat, int pool, long delta) {
+        update(at(stat, 0, 0), delta);
+        update(at(stat, pool, 0), delta);
+    }
+
+    private void update(int f, long delta) {
+        long[] a = v;
+        long cur = a[f] + delta;
+        a[f] = cur;
         if (delta > 0) {
-            f[2] += delta;
-            f[1] = Math.max(f[1], f[0]);
+            a[f + 2] += delta;
+            if (cur > a[f + 1]) {
+                a[f + 1] = cur;
+            }
         } else {
-            f[3] -= delta;
+            a[f + 3] -= delta;
         }
     }
 
@@ -107,7 +120,7 @@ public final class MemoryCounters implements AllocationListener {
      * @throws IllegalArgumentException if a name is not one of those
      */
     public synchronized long get(String stat, String pool, String figure) {
-        return v[index(STATS, stat)][index(POOLS, pool)][index(FIGURES, figure)];
+        return v[at(index(STATS, stat), index(POOLS, pool), index(FIGURES, figure))];
     }
 
     private static int index(List<String> names, String name) {
@@ -124,7 +137,7 @@ public final class MemoryCounters implements AllocationListener {
         for (int s = 0; s < STATS.size(); s++) {
             for (int p = 0; p < POOLS.size(); p++) {
                 for (int f = 0; f < FIGURES.size(); f++) {
-                    m.put(STATS.get(s) + "." + POOLS.get(p) + "." + FIGURES.get(f), v[s][p][f]);
+                    m.put(STATS.get(s) + "." + POOLS.get(p) + "." + FIGURES.get(f), v[at(s, p, f)]);
                 }
             }
         }
@@ -133,10 +146,8 @@ public final class MemoryCounters implements AllocationListener {
 
     /** Sets every peak to its current value, as {@code torch.cuda.reset_peak_memory_stats()}. */
     public synchronized void resetPeaks() {
-        for (long[][] s : v) {
-            for (long[] p : s) {
-                p[1] = p[0];
-            }
+        for (int f = 0; f < v.length; f += NF) {
+            v[f + 1] = v[f];
         }
     }
 
@@ -145,11 +156,9 @@ public final class MemoryCounters implements AllocationListener {
      * {@code torch.cuda.reset_accumulated_memory_stats()}.
      */
     public synchronized void resetAccumulated() {
-        for (long[][] s : v) {
-            for (long[] p : s) {
-                p[2] = 0;
-                p[3] = 0;
-            }
+        for (int f = 0; f < v.length; f += NF) {
+            v[f + 2] = 0;
+            v[f + 3] = 0;
         }
     }
 }

@@ -294,7 +294,8 @@ public final class CpuDevice implements Device {
 
     /**
      * {@code name}, {@code arch}, {@code threads}, {@code gemm} (e.g. {@code OpenBLAS (libopenblas.so.0)}),
-     * {@code gemm.threads}, {@code kernel.threads} (see {@link CpuKernels#threads()}), {@code memory},
+     * {@code gemm.threads}, {@code kernel.threads} (see {@link CpuKernels#threads()}), {@code kernel.spin} (see
+     * {@link CpuKernels#spinMicros()}), {@code memory},
      * {@code alignment}, {@code live}.
      */
     @Override
@@ -306,6 +307,7 @@ public final class CpuDevice implements Device {
         p.put("gemm", kernels.gemmDescription());
         p.put("gemm.threads", Integer.toString(kernels.gemmImplementation().threads()));
         p.put("kernel.threads", kernels.threads() + " (-Dtensorbuffer.cpu.threads or TENSORBUFFER_CPU_THREADS)");
+        p.put("kernel.spin", kernels.spinMicros() + " us before idle kernel threads park (-Dtensorbuffer.cpu.spinMicros)");
         MemoryInfo mi = memoryInfo();
         p.put("memory", (memoryLimit >= 0 ? "limit " : "") + mib(mi.totalBytes()) + " total, "
                 + mib(mi.freeBytes()) + " free");

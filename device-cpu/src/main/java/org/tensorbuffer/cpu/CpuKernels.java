@@ -6,8 +6,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Objects;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
 import java.util.function.IntConsumer;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
@@ -50,10 +48,15 @@ public final class CpuKernels implements Kernels {
     static final long PARALLEL_ATTENTION_WORK = 1 << 15;
     /** Matrix-vector products with at least this many matrix elements split their rows over the threads. */
     static final long PARALLEL_GEMV_ELEMENTS = 1 << 15;
+    /** A split matrix-vector product's row blocks have about this many matrix elements (or more). */
+    static final long GEMV_PART_ELEMENTS = 1 << 13;
+    /** A split matrix-vector product has at most this many row blocks per thread. */
+    static final int PARTS_PER_THREAD = 16;
 
     private final Gemm gemm;
     private final int threads;
-    private volatile ForkJoinPool pool;
+    private final long spinMicros;
+    private volatile KernelTeam team;
 
     /**
      * Kernels with the GEMM chosen by the system property {@code tensorbuffer.cpu.gemm} (see {@link Gemm}) and the
@@ -83,6 +86,7 @@ public final class CpuKernels implements Kernels {
             throw new IllegalArgumentException("CPU kernel threads must be at least 1, got " + threads);
         }
         this.threads = threads;
+        this.spinMicros = KernelTeam.spinMicrosFromSystemProperty();
     }
 
     /**
@@ -117,18 +121,26 @@ public final class CpuKernels implements Kernels {
         return threads;
     }
 
-    private ForkJoinPool pool() {
-        ForkJoinPool p = pool;
-        if (p == null) {
+    /**
+     * How long the kernels' idle worker threads spin before they park, in microseconds (the system property
+     * {@code tensorbuffer.cpu.spinMicros}, default 100; see {@link KernelTeam}).
+     */
+    public long spinMicros() {
+        return spinMicros;
+    }
+
+    private KernelTeam team() {
+        KernelTeam t = team;
+        if (t == null) {
             synchronized (this) {
-                p = pool;
-                if (p == null) {
-                    p = new ForkJoinPool(threads);
-                    pool = p;
+                t = team;
+                if (t == null) {
+                    t = new KernelTeam(threads, spinMicros);
+                    team = t;
                 }
             }
         }
-        return p;
+        return t;
     }
 
     /** The GEMM implementation in use, e.g. {@code OpenBLAS (libopenblas.so.0)}. */
@@ -211,36 +223,34 @@ public final class CpuKernels implements Kernels {
     }
 
     /**
-     * {@link GemvF32} over all {@code rows}, split into {@link #threads} contiguous row blocks (multiples of four
-     * rows) when the matrix has at least {@link #PARALLEL_GEMV_ELEMENTS} elements.
+     * {@link GemvF32} over all {@code rows}; when the matrix has at least {@link #PARALLEL_GEMV_ELEMENTS} elements and
+     * there are several threads, in contiguous row blocks (whole groups of four rows, at least about
+     * {@link #GEMV_PART_ELEMENTS} matrix elements each, at most {@link #PARTS_PER_THREAD} per thread) that the
+     * kernels' threads take one at a time. Each row is computed by the same code whichever block or thread it falls
+     * in, so the result has the same bits for every thread count.
      */
     private void gemvF32(int rows, int k, float alpha, long mat, int ld, long x, int incX, float beta, long y,
                          int incY) {
-        int parts = (int) Math.min(threads, rows / 4);
-        if (parts > 1 && (long) rows * k >= PARALLEL_GEMV_ELEMENTS) {
-            int quads = (rows + 3) / 4;
-            parallel(parts, p -> GemvF32.rows(Math.min(rows, 4 * (p * quads / parts)),
-                    Math.min(rows, 4 * ((p + 1) * quads / parts)), k, alpha, mat, ld, x, incX, beta, y, incY));
+        int quads = (rows + 3) / 4;
+        long elements = (long) rows * k;
+        if (threads > 1 && quads > 1 && elements >= PARALLEL_GEMV_ELEMENTS) {
+            int parts = (int) Math.min(quads, Math.min((long) threads * PARTS_PER_THREAD,
+                    Math.max(threads, elements / GEMV_PART_ELEMENTS)));
+            parallel(parts, p -> GemvF32.rows(Math.min(rows, 4 * (int) ((long) p * quads / parts)),
+                    Math.min(rows, 4 * (int) ((long) (p + 1) * quads / parts)), k, alpha, mat, ld, x, incX, beta, y,
+                    incY));
         } else {
             GemvF32.rows(0, rows, k, alpha, mat, ld, x, incX, beta, y, incY);
         }
     }
 
     /**
-     * Runs {@code body(0) .. body(parts - 1)}: parts 1.. as tasks of the kernels' pool, part 0 on the calling thread,
-     * and returns when all are done (rethrowing the first failure).
+     * Runs {@code body(0) .. body(parts - 1)}, each once, on the calling thread and the workers of the kernels'
+     * {@link KernelTeam} (spinning workers taking parts from a shared counter, no task queue), and returns when all
+     * are done (rethrowing the first failure).
      */
     private void parallel(int parts, IntConsumer body) {
-        ForkJoinPool p = pool();
-        ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[parts - 1];
-        for (int i = 1; i < parts; i++) {
-            int part = i;
-            tasks[i - 1] = p.submit(() -> body.accept(part));
-        }
-        body.accept(0);
-        for (ForkJoinTask<?> t : tasks) {
-            t.join();
-        }
+        team().run(parts, body);
     }
 
     private static void checkLd(String name, int ld, int cols) {
@@ -488,11 +498,11 @@ public final class CpuKernels implements Kernels {
         long po = range(out, outOffset, qElems, es, "attention out");
         int kvMul = nHeads / nKvHeads;
         if (dtype == DType.F32) {
-            int parts = Math.min(threads, nHeads);
-            if (parts > 1 && (long) nHeads * (pos + 1) * headSize >= PARALLEL_ATTENTION_WORK) {
-                // Heads split over the kernels' pool; each part writes its own heads' att rows and outputs.
-                parallel(parts, i -> VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, i * nHeads / parts,
-                        (i + 1) * nHeads / parts, kvMul, headSize, kvDim, pos));
+            if (threads > 1 && nHeads > 1 && (long) nHeads * (pos + 1) * headSize >= PARALLEL_ATTENTION_WORK) {
+                // One head per part, taken by the kernels' threads; each part writes its own head's att row and
+                // output.
+                parallel(nHeads, h -> VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, h, h + 1, kvMul,
+                        headSize, kvDim, pos));
             } else {
                 VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, 0, nHeads, kvMul, headSize, kvDim, pos);
             }
@@ -601,10 +611,10 @@ public final class CpuKernels implements Kernels {
         long pv = range(vCache, vOffset, cacheElems, es, "causalAttention vCache");
         long pa = range(att, attOffset, (long) nHeads * attStride, es, "causalAttention att");
         long po = range(out, outOffset, qElems, es, "causalAttention out");
-        int parts = Math.min(threads, nHeads);
-        if (parts > 1) {
-            parallel(parts, i -> PrefillKernelsF32.causalAttentionHeads(gemm, pq, pk, pv, pa, attStride, po, rows,
-                    nHeads, nKvHeads, headSize, startPos, i * nHeads / parts, (i + 1) * nHeads / parts));
+        if (threads > 1 && nHeads > 1) {
+            // One head per part, taken by the kernels' threads.
+            parallel(nHeads, h -> PrefillKernelsF32.causalAttentionHeads(gemm, pq, pk, pv, pa, attStride, po, rows,
+                    nHeads, nKvHeads, headSize, startPos, h, h + 1));
         } else {
             PrefillKernelsF32.causalAttentionHeads(gemm, pq, pk, pv, pa, attStride, po, rows, nHeads, nKvHeads,
                     headSize, startPos, 0, nHeads);

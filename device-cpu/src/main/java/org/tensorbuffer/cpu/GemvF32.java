@@ -5,6 +5,8 @@ import static org.tensorbuffer.cpu.NativeMemory.ALL;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -26,6 +28,25 @@ final class GemvF32 {
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final int L = FS.length();
+    /** Whether {@link #quad} sums its four accumulators with {@link #sums4} (AVX2's 8 or AVX-512's 16 lanes). */
+    private static final boolean JOINT = L == 8 || L == 16;
+    private static final VectorShuffle<Float> SWAP_HALF = VectorShuffle.fromOp(FS, i -> i ^ (L / 2));
+    private static final VectorShuffle<Float> SWAP_QUARTER = VectorShuffle.fromOp(FS, i -> i ^ Math.max(1, L / 4));
+    private static final VectorShuffle<Float> SWAP_2 = VectorShuffle.fromOp(FS, i -> i ^ 2);
+    private static final VectorShuffle<Float> SWAP_1 = VectorShuffle.fromOp(FS, i -> i ^ 1);
+    private static final VectorMask<Float> UPPER_HALF = VectorMask.fromLong(FS, lanesWhere(L / 2));
+    private static final VectorMask<Float> UPPER_QUARTERS = VectorMask.fromLong(FS, lanesWhere(Math.max(1, L / 4)));
+
+    /** The lanes {@code i} with {@code (i & bit) != 0}, as mask bits. */
+    private static long lanesWhere(int bit) {
+        long m = 0;
+        for (int i = 0; i < L; i++) {
+            if ((i & bit) != 0) {
+                m |= 1L << i;
+            }
+        }
+        return m;
+    }
 
     private GemvF32() {
     }
@@ -76,10 +97,22 @@ final class GemvF32 {
             a2 = FloatVector.fromMemorySegment(FS, ALL, m2 + off, ORDER).fma(xv, a2);
             a3 = FloatVector.fromMemorySegment(FS, ALL, m3 + off, ORDER).fma(xv, a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD);
-        float s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD);
-        float s3 = a3.reduceLanes(VectorOperators.ADD);
+        float s0;
+        float s1;
+        float s2;
+        float s3;
+        if (JOINT) {
+            FloatVector c = sums4(a0, a1, a2, a3);
+            s0 = c.lane(0);
+            s1 = c.lane(L / 2);
+            s2 = c.lane(L / 4);
+            s3 = c.lane(3 * L / 4);
+        } else {
+            s0 = a0.reduceLanes(VectorOperators.ADD);
+            s1 = a1.reduceLanes(VectorOperators.ADD);
+            s2 = a2.reduceLanes(VectorOperators.ADD);
+            s3 = a3.reduceLanes(VectorOperators.ADD);
+        }
         if (end < k * 4L) {
             s0 += tail(m0, x, k);
             s1 += tail(m1, x, k);
@@ -90,6 +123,24 @@ final class GemvF32 {
         store(y0 + yStep, s1, alpha, beta);
         store(y0 + 2 * yStep, s2, alpha, beta);
         store(y0 + 3 * yStep, s3, alpha, beta);
+    }
+
+    /**
+     * The lane sums of four vectors at once, in lanes {@code 0} ({@code a0}), {@code L/2} ({@code a1}), {@code L/4}
+     * ({@code a2}) and {@code 3L/4} ({@code a3}) of the result: halves swapped and added, the halves of two vectors
+     * blended into one, then quarters, then pairs of lanes within the quarters. Four separate
+     * {@code reduceLanes} cost {@code 4 log2(L)} shuffles and adds; this costs about half, which matters for the
+     * short rows of a small model (k = 64 is four vectors a row on AVX-512: as many shuffles as FMAs).
+     */
+    private static FloatVector sums4(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
+        FloatVector b01 = a0.add(a0.rearrange(SWAP_HALF)).blend(a1.add(a1.rearrange(SWAP_HALF)), UPPER_HALF);
+        FloatVector b23 = a2.add(a2.rearrange(SWAP_HALF)).blend(a3.add(a3.rearrange(SWAP_HALF)), UPPER_HALF);
+        FloatVector c = b01.add(b01.rearrange(SWAP_QUARTER)).blend(b23.add(b23.rearrange(SWAP_QUARTER)),
+                UPPER_QUARTERS);
+        if (L == 16) {
+            c = c.add(c.rearrange(SWAP_2)); // quarters of four lanes: pairs, then lanes
+        }
+        return c.add(c.rearrange(SWAP_1));
     }
 
     /** One row. */

@@ -26,6 +26,14 @@ final class VectorOpsF32 {
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final int L = FS.length();
+    /**
+     * Species for heads of exactly its length when that is narrower than {@link #FS} (stories260K's head size 8
+     * against AVX-512's 16 lanes): one whole 256-bit vector per head, as {@code run.c} built with {@code -Ofast}
+     * vectorises its head loop. Used only in {@link #scoresNarrow} and {@link #weightedNarrow}, which see no other
+     * species, so their type profiles stay monomorphic.
+     */
+    private static final VectorSpecies<Float> NS = FloatVector.SPECIES_256;
+    private static final int NL = NS.length();
 
     /** cos/sin of {@code pos * freq_j} for {@code j < headSize / 2}; the last one computed is reused. */
     private record RopeTable(int headSize, int pos, float[] cos, float[] sin) {
@@ -194,13 +202,66 @@ final class VectorOpsF32 {
             long ah = pa + (long) h * attStride * 4;
             long headOff = (long) (h / kvMul) * headSize * 4;
             long kt = pk + headOff;
+            long oh = po + (long) h * headSize * 4;
+            if (headSize == NL && NL < L) {
+                scoresNarrow(qh, kt, rowBytes, ah, pos + 1, scale);
+                softmax(ah, ah, pos + 1);
+                weightedNarrow(ah, pv + headOff, rowBytes, oh, pos + 1);
+                continue;
+            }
             for (int t = 0; t <= pos; t++, kt += rowBytes) {
                 ALL.set(F, ah + t * 4L, dot(qh, kt, headSize) / scale);
             }
             softmax(ah, ah, pos + 1);
-            long oh = po + (long) h * headSize * 4;
             weightedSum(ah, pv + headOff, rowBytes, oh, headSize, pos + 1);
         }
+    }
+
+    /**
+     * Scores of one head whose size is one {@link #NS} vector: {@code att[t] = (q . k_t) / scale} for
+     * {@code t < steps}, key rows {@code rowBytes} apart; one load, multiply and lane sum per position.
+     */
+    private static void scoresNarrow(long qh, long kt, long rowBytes, long ah, int steps, float scale) {
+        FloatVector q = FloatVector.fromMemorySegment(NS, ALL, qh, ORDER);
+        int t = 0;
+        for (; t <= steps - 2; t += 2, kt += 2 * rowBytes) {
+            float s0 = q.mul(FloatVector.fromMemorySegment(NS, ALL, kt, ORDER)).reduceLanes(VectorOperators.ADD);
+            float s1 = q.mul(FloatVector.fromMemorySegment(NS, ALL, kt + rowBytes, ORDER))
+                    .reduceLanes(VectorOperators.ADD);
+            ALL.set(F, ah + t * 4L, s0 / scale);
+            ALL.set(F, ah + t * 4L + 4, s1 / scale);
+        }
+        if (t < steps) {
+            ALL.set(F, ah + t * 4L,
+                    q.mul(FloatVector.fromMemorySegment(NS, ALL, kt, ORDER)).reduceLanes(VectorOperators.ADD) / scale);
+        }
+    }
+
+    /**
+     * {@link #weightedSum} of one head whose size is one {@link #NS} vector: {@code out = sum_t a[t] * v_t}, four
+     * accumulators over t.
+     */
+    private static void weightedNarrow(long pa, long vt, long rowBytes, long po, int steps) {
+        FloatVector acc0 = FloatVector.zero(NS);
+        FloatVector acc1 = FloatVector.zero(NS);
+        FloatVector acc2 = FloatVector.zero(NS);
+        FloatVector acc3 = FloatVector.zero(NS);
+        int t = 0;
+        for (; t <= steps - 4; t += 4, vt += 4 * rowBytes) {
+            acc0 = FloatVector.fromMemorySegment(NS, ALL, vt, ORDER)
+                    .fma(FloatVector.broadcast(NS, ALL.get(F, pa + t * 4L)), acc0);
+            acc1 = FloatVector.fromMemorySegment(NS, ALL, vt + rowBytes, ORDER)
+                    .fma(FloatVector.broadcast(NS, ALL.get(F, pa + t * 4L + 4)), acc1);
+            acc2 = FloatVector.fromMemorySegment(NS, ALL, vt + 2 * rowBytes, ORDER)
+                    .fma(FloatVector.broadcast(NS, ALL.get(F, pa + t * 4L + 8)), acc2);
+            acc3 = FloatVector.fromMemorySegment(NS, ALL, vt + 3 * rowBytes, ORDER)
+                    .fma(FloatVector.broadcast(NS, ALL.get(F, pa + t * 4L + 12)), acc3);
+        }
+        for (; t < steps; t++, vt += rowBytes) {
+            acc0 = FloatVector.fromMemorySegment(NS, ALL, vt, ORDER)
+                    .fma(FloatVector.broadcast(NS, ALL.get(F, pa + t * 4L)), acc0);
+        }
+        acc0.add(acc1).add(acc2.add(acc3)).intoMemorySegment(ALL, po, ORDER);
     }
 
     /** {@code out[i] = sum_t a[t] * v[t][i]} for {@code i < n}, rows of v {@code rowBytes} apart. */
