@@ -63,7 +63,6 @@ final class CommandBatcher {
     private final VkDevice device;
     private final VkQueue queue;
     private final long commandPool;
-    private final long setLayout;
     private final long pipelineLayout;
     private final Consumer<VulkanBuffer> destroyer;
     private final DescriptorCache descriptors;
@@ -83,7 +82,6 @@ final class CommandBatcher {
         this.device = device;
         this.queue = queue;
         this.commandPool = commandPool;
-        this.setLayout = setLayout;
         this.pipelineLayout = pipelineLayout;
         this.destroyer = destroyer;
         this.descriptors = new DescriptorCache(device, setLayout);
