@@ -95,6 +95,16 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
     private final BufferPool fallback;
     private final String name;
     private final DeviceAllocator allocator;
+    /**
+     * The live keys per dtype. Walked only with the maps' own (weakly consistent) iterators, which return every
+     * mapping present for the whole walk: never copied with {@code List.copyOf} and never tested with
+     * {@code isEmpty()}/{@code size()}. Those read {@link ConcurrentHashMap}'s size counter, which is only an estimate
+     * while other threads insert and remove: a thread that has published a new key (a {@code reserve}) but not yet
+     * counted it, whose key another thread has already removed (a {@code clearShape}) and counted, leaves the counter
+     * one low; with one key in the map it reads 0, {@code isEmpty()} says true and {@code List.copyOf(values())}
+     * returns an empty list. A {@code close()} that walked such a copy skipped the only live key and never freed its
+     * blocks (the 2 blocks of one {@code reserve} left on the device by the 8-thread stress, docs/reliability.md).
+     */
     @SuppressWarnings("unchecked")
     private final Map<Shape, Slot>[] slots = new Map[DType.values().length];
     private final Map<String, Block> learnables = new ConcurrentHashMap<>();
@@ -283,7 +293,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             return;
         }
         for (Map<Shape, Slot> m : slots) {
-            if (!m.isEmpty()) {
+            if (m.values().iterator().hasNext()) { // not isEmpty(): see the slots field
                 throw new IllegalStateException(describe() + " has reservations keyed by " + this.keying
                         + "; clear() before keying by " + keying);
             }
@@ -701,7 +711,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
      */
     public void clear() {
         for (Map<Shape, Slot> m : slots) {
-            for (Slot s : List.copyOf(m.values())) {
+            for (Slot s : m.values()) { // the map itself, never a size-based copy: see the slots field
                 clearSlot(m, s);
             }
         }
@@ -768,7 +778,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
      * retains it.
      */
     public void clearLearnable() {
-        for (String n : List.copyOf(learnables.keySet())) {
+        for (String n : learnables.keySet()) { // not List.copyOf: see the slots field
             Block b = learnables.remove(n);
             if (b != null) {
                 learnableBytes.addAndGet(-b.capacity);
@@ -978,7 +988,7 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
             }
         }
         for (Map<Shape, Slot> m : slots) {
-            for (Slot s : List.copyOf(m.values())) {
+            for (Slot s : m.values()) { // the map itself, never a size-based copy: see the slots field
                 int out = clearSlot(m, s); // frees the free blocks of every thread's magazine too
                 blocks += out;
                 l += out * s.bytes;
