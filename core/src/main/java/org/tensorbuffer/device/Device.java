@@ -70,6 +70,25 @@ public interface Device extends AutoCloseable {
     /** Waits until all work issued to the device so far has finished. */
     void synchronize();
 
+    /**
+     * Sets up ahead, where the backend can, what the kernels of {@code step} need on their first run, by running
+     * {@code step} on the calling thread (possibly more than once) without doing its work: its kernels and copies do
+     * nothing, reads to the host return unspecified values, allocations and frees are real. For a caller who knows
+     * the step's buffers before it runs, e.g. a proactive {@code TensorBuffer} holding every
+     * buffer of a recorded step: the Vulkan backend makes the descriptor set of every distinct buffer binding of the
+     * step, which the step's first real run would otherwise make. The step must not depend on values it reads from
+     * the device, and must take its buffers from the same blocks when it really runs for the work to count.
+     *
+     * <p>The default runs nothing and returns 0 (the CPU and CUDA backends have nothing to set up per binding).
+     *
+     * @param step what to run ahead, e.g. one decode step
+     * @return device objects created ahead (Vulkan: descriptor sets); 0 where there is nothing to prepare
+     * @throws IllegalStateException if the device is closed or the calling thread is already preparing
+     */
+    default int prepare(Runnable step) {
+        return 0;
+    }
+
     /** Backend facts for the {@code devices} command (driver, memory, which GEMM is in use, ...). */
     Map<String, String> properties();
 

@@ -16,22 +16,18 @@ import org.lwjgl.vulkan.VkBufferCopy;
 import org.lwjgl.vulkan.VkCommandBuffer;
 import org.lwjgl.vulkan.VkCommandBufferAllocateInfo;
 import org.lwjgl.vulkan.VkCommandBufferBeginInfo;
-import org.lwjgl.vulkan.VkDescriptorBufferInfo;
-import org.lwjgl.vulkan.VkDescriptorPoolCreateInfo;
-import org.lwjgl.vulkan.VkDescriptorPoolSize;
-import org.lwjgl.vulkan.VkDescriptorSetAllocateInfo;
 import org.lwjgl.vulkan.VkDevice;
 import org.lwjgl.vulkan.VkFenceCreateInfo;
 import org.lwjgl.vulkan.VkMemoryBarrier;
 import org.lwjgl.vulkan.VkQueue;
 import org.lwjgl.vulkan.VkSubmitInfo;
-import org.lwjgl.vulkan.VkWriteDescriptorSet;
 
 /**
  * Records kernels and copies into command buffers and submits them lazily, so that a decode step is a handful of
  * submits rather than one per op.
  *
- * <p>A batch is a command buffer, its fence and a descriptor pool for its dispatches. Commands are recorded into the
+ * <p>A batch is a command buffer and its fence; the dispatches' descriptor sets come from a {@link DescriptorCache}
+ * shared by all batches. Commands are recorded into the
  * current batch with a global memory barrier after each (so every command sees the writes of the ones before it);
  * the batch is submitted when a caller needs results ({@link #waitFor}, {@link #waitIdle}), when a buffer it uses is
  * freed, or when it holds {@link #MAX_COMMANDS} commands. Up to {@link #MAX_IN_FLIGHT} submitted batches run while
@@ -55,9 +51,10 @@ final class CommandBatcher {
     private static final class Batch {
         VkCommandBuffer cmd;
         long fence;
-        long descriptorPool;
         long serial;
         int commands;
+        /** The pipeline bound last in this command buffer (0: none yet). */
+        long pipeline;
     }
 
     private record Deferred(VulkanBuffer buffer, long serial) {
@@ -66,9 +63,10 @@ final class CommandBatcher {
     private final VkDevice device;
     private final VkQueue queue;
     private final long commandPool;
-    private final long setLayout;
     private final long pipelineLayout;
     private final Consumer<VulkanBuffer> destroyer;
+    private final DescriptorCache descriptors;
+    private Thread preparer;
     private final ArrayDeque<Batch> inFlight = new ArrayDeque<>();
     private final ArrayDeque<Batch> idle = new ArrayDeque<>();
     private final List<Batch> all = new ArrayList<>();
@@ -84,9 +82,9 @@ final class CommandBatcher {
         this.device = device;
         this.queue = queue;
         this.commandPool = commandPool;
-        this.setLayout = setLayout;
         this.pipelineLayout = pipelineLayout;
         this.destroyer = destroyer;
+        this.descriptors = new DescriptorCache(device, setLayout);
     }
 
     /** Submits so far. */
@@ -104,26 +102,25 @@ final class CommandBatcher {
         return completedSerial;
     }
 
-    /** Records a compute dispatch; the bindings beyond {@code bindings.length} repeat binding 0. */
+    /**
+     * Records a compute dispatch; the bindings beyond {@code bindings.length} repeat binding 0. Its descriptor set
+     * comes from the {@link DescriptorCache} (created on the first dispatch with these bindings). While the calling
+     * thread is {@linkplain #preparing() preparing}, only the descriptor set is made and nothing is recorded.
+     */
     void dispatch(long pipeline, Binding[] bindings, ByteBuffer push, int gx, int gy, int gz) {
+        long set = descriptors.set(bindings);
+        if (preparing()) {
+            return;
+        }
         Batch b = recording();
+        for (Binding x : bindings) {
+            x.buffer().lastUse = b.serial;
+        }
         try (MemoryStack st = stackPush()) {
-            VkDescriptorSetAllocateInfo ai = VkDescriptorSetAllocateInfo.calloc(st).sType$Default()
-                    .descriptorPool(b.descriptorPool).pSetLayouts(st.longs(setLayout));
-            LongBuffer ps = st.mallocLong(1);
-            VulkanDevice.check(vkAllocateDescriptorSets(device, ai, ps), "vkAllocateDescriptorSets");
-            long set = ps.get(0);
-            VkWriteDescriptorSet.Buffer writes = VkWriteDescriptorSet.calloc(BINDINGS, st);
-            for (int i = 0; i < BINDINGS; i++) {
-                Binding x = bindings[i < bindings.length ? i : 0];
-                x.buffer().lastUse = b.serial;
-                VkDescriptorBufferInfo.Buffer info = VkDescriptorBufferInfo.calloc(1, st)
-                        .buffer(x.buffer().buffer).offset(x.offset()).range(x.range());
-                writes.get(i).sType$Default().dstSet(set).dstBinding(i)
-                        .descriptorType(VK_DESCRIPTOR_TYPE_STORAGE_BUFFER).pBufferInfo(info).descriptorCount(1);
+            if (b.pipeline != pipeline) {
+                vkCmdBindPipeline(b.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+                b.pipeline = pipeline;
             }
-            vkUpdateDescriptorSets(device, writes, null);
-            vkCmdBindPipeline(b.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
             vkCmdBindDescriptorSets(b.cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipelineLayout, 0, st.longs(set), null);
             vkCmdPushConstants(b.cmd, pipelineLayout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push);
             vkCmdDispatch(b.cmd, gx, gy, gz);
@@ -132,8 +129,34 @@ final class CommandBatcher {
         recorded(b);
     }
 
+    /**
+     * Whether the calling thread is running a step ahead ({@link VulkanDevice#prepare}): its dispatches only make
+     * descriptor sets, its copies do nothing.
+     */
+    boolean preparing() {
+        return preparer == Thread.currentThread();
+    }
+
+    /** The preparing thread, or {@code null}. */
+    Thread preparer() {
+        return preparer;
+    }
+
+    /** Makes {@code thread} (or nobody, for {@code null}) the preparing thread. */
+    void preparer(Thread thread) {
+        preparer = thread;
+    }
+
+    /** The descriptor sets of the dispatches. */
+    DescriptorCache descriptors() {
+        return descriptors;
+    }
+
     /** Records a buffer-to-buffer copy of {@code bytes} bytes. */
     void copy(VulkanBuffer src, long srcOffset, VulkanBuffer dst, long dstOffset, long bytes) {
+        if (preparing()) {
+            return;
+        }
         Batch b = recording();
         src.lastUse = b.serial;
         dst.lastUse = b.serial;
@@ -244,7 +267,6 @@ final class CommandBatcher {
         if (b == null) {
             b = create();
         }
-        VulkanDevice.check(vkResetDescriptorPool(device, b.descriptorPool, 0), "vkResetDescriptorPool");
         try (MemoryStack st = stackPush()) {
             VkCommandBufferBeginInfo bi = VkCommandBufferBeginInfo.calloc(st).sType$Default()
                     .flags(VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT);
@@ -252,6 +274,7 @@ final class CommandBatcher {
         }
         b.serial = ++serialCounter;
         b.commands = 0;
+        b.pipeline = 0;
         current = b;
         return b;
     }
@@ -268,12 +291,6 @@ final class CommandBatcher {
             VulkanDevice.check(vkCreateFence(device, VkFenceCreateInfo.calloc(st).sType$Default(), null, pl),
                     "vkCreateFence");
             b.fence = pl.get(0);
-            VkDescriptorPoolSize.Buffer sizes = VkDescriptorPoolSize.calloc(1, st)
-                    .type(VK_DESCRIPTOR_TYPE_STORAGE_BUFFER).descriptorCount(MAX_COMMANDS * BINDINGS);
-            VkDescriptorPoolCreateInfo pi = VkDescriptorPoolCreateInfo.calloc(st).sType$Default()
-                    .maxSets(MAX_COMMANDS).pPoolSizes(sizes);
-            VulkanDevice.check(vkCreateDescriptorPool(device, pi, null, pl), "vkCreateDescriptorPool");
-            b.descriptorPool = pl.get(0);
         }
         all.add(b);
         return b;
@@ -314,13 +331,13 @@ final class CommandBatcher {
             }
             for (Batch b : all) {
                 vkDestroyFence(device, b.fence, null);
-                vkDestroyDescriptorPool(device, b.descriptorPool, null);
             }
             all.clear();
             for (Deferred d : deferred) {
                 destroyer.accept(d.buffer());
             }
             deferred.clear();
+            descriptors.close();
         }
     }
 }

@@ -23,6 +23,8 @@ final class VulkanBuffer {
     long lastUse;
     /** Set once the buffer has been freed (its destruction may be deferred until {@link #lastUse} completes). */
     boolean freed;
+    /** The cached descriptor sets that bind this buffer ({@link DescriptorCache}), or {@code null} if none. */
+    java.util.List<DescriptorCache.Key> descriptorKeys;
 
     VulkanBuffer(long buffer, long allocation, long mapped, long size, boolean nonCoherent) {
         this.buffer = buffer;

@@ -301,6 +301,7 @@ public final class VulkanDevice implements Device {
     }
 
     private void destroy(VulkanBuffer vb) {
+        batcher.descriptors().forget(vb);
         if (vb.buffer != 0) {
             vmaDestroyBuffer(allocator, vb.buffer, vb.allocation);
         }
@@ -346,10 +347,30 @@ public final class VulkanDevice implements Device {
         }
     }
 
+    /** Copies from the host; does nothing on a thread that is {@linkplain #prepare preparing} a step. */
     @Override
     public synchronized void copyFromHost(MemorySegment src, long srcOffset, DeviceBuffer dst, long dstOffset,
                                           long byteCount) {
         ensureOpen();
+        if (batcher.preparing()) {
+            resolve(dst);
+            return;
+        }
+        copyIn(src, srcOffset, dst, dstOffset, byteCount);
+    }
+
+    /** {@link #copyFromHost}, also while this thread is preparing (for the kernels' own tables); under the lock. */
+    void upload(MemorySegment src, long srcOffset, DeviceBuffer dst, long dstOffset, long byteCount) {
+        Thread preparer = batcher.preparer();
+        batcher.preparer(null);
+        try {
+            copyIn(src, srcOffset, dst, dstOffset, byteCount);
+        } finally {
+            batcher.preparer(preparer);
+        }
+    }
+
+    private void copyIn(MemorySegment src, long srcOffset, DeviceBuffer dst, long dstOffset, long byteCount) {
         VulkanBuffer vb = resolve(dst);
         checkRange(dst, dstOffset, byteCount);
         if (srcOffset < 0 || srcOffset + byteCount > src.byteSize()) {
@@ -377,11 +398,18 @@ public final class VulkanDevice implements Device {
         batcher.free(staging, false); // destroyed once the copy has run; no need to submit for it
     }
 
+    /**
+     * Copies to the host after earlier work; on a thread that is {@linkplain #prepare preparing} a step it leaves
+     * {@code dst} as it was.
+     */
     @Override
     public synchronized void copyToHost(DeviceBuffer src, long srcOffset, MemorySegment dst, long dstOffset,
                                         long byteCount) {
         ensureOpen();
         VulkanBuffer vb = resolve(src);
+        if (batcher.preparing()) {
+            return;
+        }
         checkRange(src, srcOffset, byteCount);
         if (dstOffset < 0 || dstOffset + byteCount > dst.byteSize()) {
             throw new IndexOutOfBoundsException("destination range [" + dstOffset + ", " + (dstOffset + byteCount)
@@ -471,7 +499,65 @@ public final class VulkanDevice implements Device {
     @Override
     public synchronized void synchronize() {
         ensureOpen();
-        batcher.waitIdle();
+        if (!batcher.preparing()) {
+            batcher.waitIdle();
+        }
+    }
+
+    /**
+     * Runs {@code step} ahead on the calling thread without doing its work, so that the step's first real run finds
+     * its descriptor sets made: while it runs, on this thread, every kernel creates (or finds) the descriptor set of
+     * its buffer bindings and records nothing, device copies and {@link #copyFromHost} do nothing, {@link
+     * #copyToHost} leaves the host memory as it was, {@link Kernels#argmax} returns 0 and {@link #synchronize()}
+     * returns at once; allocations and frees are real. Other threads use the device as usual meanwhile.
+     *
+     * <p>The step runs again (at most {@value #PREPARE_PASSES} times in all) while a run still creates descriptor
+     * sets, since a step's buffers may come out of a pool in another order on its next run (a LIFO cache hands the
+     * blocks released last out first). The sets stay cached until one of their buffers is destroyed; every later
+     * dispatch with the same bindings, prepared or not, reuses them ({@link #descriptorSetsCreated()}).
+     *
+     * <p>This is what a caller who knows its buffers ahead (a proactive {@code TensorBuffer}
+     * whose reservations hold every buffer of the step) can move out of the first step: the step's tensors must then
+     * come from the same blocks in the real run. The step must not depend on values it reads from the device.
+     *
+     * @return descriptor sets created ahead
+     * @throws IllegalStateException if the device is closed, or this thread is already preparing
+     */
+    @Override
+    public int prepare(Runnable step) {
+        synchronized (this) {
+            ensureOpen();
+            if (batcher.preparing()) {
+                throw new IllegalStateException("prepare called inside prepare on " + Thread.currentThread());
+            }
+            batcher.preparer(Thread.currentThread());
+        }
+        long before = descriptorSetsCreated();
+        try {
+            for (int pass = 0; pass < PREPARE_PASSES; pass++) {
+                long c = descriptorSetsCreated();
+                step.run();
+                if (descriptorSetsCreated() == c) {
+                    break;
+                }
+            }
+        } finally {
+            synchronized (this) {
+                batcher.preparer(null);
+            }
+        }
+        return (int) (descriptorSetsCreated() - before);
+    }
+
+    /** Most runs of the step in one {@link #prepare}. */
+    public static final int PREPARE_PASSES = 8;
+
+    /**
+     * Descriptor sets created so far: one per distinct tuple of buffer bindings a kernel has bound (cached until one
+     * of the buffers is destroyed), for tests and benchmarks of {@link #prepare}.
+     */
+    public synchronized long descriptorSetsCreated() {
+        return batcher.descriptors().created();
     }
 
     @Override
@@ -513,6 +599,8 @@ public final class VulkanDevice implements Device {
             p.put("liveBuffers", Long.toString(liveBuffers));
             p.put("liveBytes", Long.toString(liveBytes));
             p.put("submits", Long.toString(batcher.submits()));
+            p.put("descriptorSets", batcher.descriptors().size() + " cached, " + batcher.descriptors().created()
+                    + " created");
             p.put("pipelines", Integer.toString(pipelines.size()));
         }
         return p;

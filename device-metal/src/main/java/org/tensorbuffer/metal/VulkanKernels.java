@@ -299,7 +299,7 @@ final class VulkanKernels implements Kernels {
             }
         }
         t = dev.allocate(host.byteSize(), 16);
-        dev.copyFromHost(host, 0, t, 0, host.byteSize());
+        dev.upload(host, 0, t, 0, host.byteSize());
         ropeTables.put(key, t);
         return t;
     }
@@ -351,6 +351,9 @@ final class VulkanKernels implements Kernels {
             Arg ra = new Arg(new Binding(r, 0, r.size), 0);
             push.begin(dtype).u(xa.elem(), "x offset").u(n, "n");
             dispatch("argmax", dtype, 1, 1, 1, xa, ra);
+            if (dev.batcher().preparing()) {
+                return 0;
+            }
             dev.batcher().waitIdle();
             dev.invalidate(r);
             return Integer.toUnsignedLong(MemorySegment.ofAddress(r.mapped).reinterpret(4)

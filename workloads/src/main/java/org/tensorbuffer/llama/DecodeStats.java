@@ -21,7 +21,8 @@ import org.tensorbuffer.AllocationStrategy;
  * @param firstTokenNanos        wall time of the first step (device work of the step finished)
  * @param firstTokenCpuNanos     CPU time of the decoding thread during the first step (-1 where not measurable)
  * @param reserveNanos           wall time of the reservations made before the first step (PROACTIVE: recording a step
- *                               on the meta device and reserving its plan; 0 otherwise)
+ *                               on the meta device, reserving its plan and, after the KV cache allocation, preparing
+ *                               the step on the device, {@link Transformer#prepareStep()}; 0 otherwise)
  * @param rawAllocsTotal         device allocations since the context was created: weights, KV cache, reservations and
  *                               activations
  * @param rawAllocsFirst         device allocations during the first step (reservations made before it excluded)

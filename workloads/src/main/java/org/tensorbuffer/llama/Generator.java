@@ -36,7 +36,8 @@ public final class Generator {
 
     /**
      * Decodes. Under {@link AllocationStrategy#PROACTIVE} first {@link Transformer#reserve() reserves} what one step
-     * recorded on the {@code meta} device takes (KV cache and activations); then allocates the KV cache and runs. Under {@link AllocationStrategy#PLANNED} each step is one
+     * recorded on the {@code meta} device takes (KV cache and activations); then allocates the KV cache, (without a
+     * batched prefill) {@link Transformer#prepareStep() prepares} the step on the device, and runs. Under {@link AllocationStrategy#PLANNED} each step is one
      * planned run ({@link TensorContext#run()}): the first is recorded and planned into one arena, the others replay
      * it.
      *
@@ -83,6 +84,11 @@ public final class Generator {
         }
         long reserveNanos = System.nanoTime() - p0;
         model.allocateCache();
+        if (ctx.strategy() == AllocationStrategy.PROACTIVE && !batched) {
+            long q0 = System.nanoTime();
+            model.prepareStep();
+            reserveNanos += System.nanoTime() - q0;
+        }
         float[] logitsHost = new float[c.vocabSize()];
         int[] ids = new int[steps];
         int nIds = 0;

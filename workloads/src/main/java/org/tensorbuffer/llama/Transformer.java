@@ -174,6 +174,31 @@ public final class Transformer implements AutoCloseable {
     }
 
     /**
+     * Runs one decode step ahead on the context's device without doing its work ({@link
+     * org.tensorbuffer.device.Device#prepare}), so that the first real step finds made what the device sets up per
+     * buffer binding on first use (Vulkan: one descriptor set per distinct tuple of bound buffers; nothing on the CPU
+     * and CUDA devices). It pays only where the step's buffers are known ahead: under
+     * {@link org.tensorbuffer.AllocationStrategy#PROACTIVE} after {@link #reserve()} and {@link #allocateCache()},
+     * every activation of the real step comes from the same reserved blocks. {@link Generator#generate} calls it
+     * there. The prepared step is {@code forward(BOS, 0)} and the greedy pick's {@code argmax} of its logits. The
+     * cache's contents and the weights are not touched.
+     *
+     * @return device objects created ahead (descriptor sets on Vulkan, 0 elsewhere)
+     * @throws IllegalStateException if the cache was not allocated or the model is closed
+     */
+    public int prepareStep() {
+        checkOpen();
+        if (keyCache[0] == null) {
+            throw new IllegalStateException("allocateCache() before prepareStep()");
+        }
+        return ctx.device().prepare(() -> {
+            try (Tensor logits = forward(Tokenizer.BOS, 0)) {
+                logits.argmax(); // the greedy pick's kernel binds the logits too
+            }
+        });
+    }
+
+    /**
      * Records one decode step of the checkpoint's model without doing its work: on a context of the {@code meta}
      * device (no memory, kernels that compute nothing) under the PROACTIVE strategy, it loads the model (the weights
      * are learnable buffers and not part of the plan), then {@link #allocateCache()} and
