@@ -239,7 +239,9 @@ final class VectorOpsF32 {
 
     /**
      * {@link #weightedSum} of one head whose size is one {@link #NS} vector: {@code out = sum_t a[t] * v_t}, four
-     * accumulators over t.
+     * accumulators over t. The same loop as {@link #weightedBlock} with the species fixed to {@code NS}: a species
+     * passed in as a parameter is not a constant to C2, which then does not intrinsify the vector operations, so the
+     * two widths are two methods.
      */
     private static void weightedNarrow(long pa, long vt, long rowBytes, long po, int steps) {
         FloatVector acc0 = FloatVector.zero(NS);
