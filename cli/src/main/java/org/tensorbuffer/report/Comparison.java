@@ -1,6 +1,8 @@
 package org.tensorbuffer.report;
 
 import java.io.IOException;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -53,13 +55,20 @@ public record Comparison(DecodeRequest request, Config config, int warmup, Strin
     public static final double STEADY_GAIN = 0.03;
     /** Consecutive warm-up rounds without a rise that end a steady warm-up. */
     public static final int STEADY_PATIENCE = 2;
+    /**
+     * A warm-up round does not count as flat while the JIT compiled for more than this fraction of the round's wall
+     * time ({@link CompilationMXBean#getTotalCompilationTime()}, summed over the compiler threads): compiler threads
+     * that share the decode's CPU lower its tokens/s while they run, which can look flat for two rounds.
+     */
+    public static final double STEADY_JIT_SHARE = 0.05;
 
     /**
      * Runs the comparison after a warm-up of {@code minWarmup} to {@code maxWarmup} untimed rounds: past
      * {@code minWarmup}, warm-up rounds go on until {@value #STEADY_PATIENCE} rounds in a row in which no strategy's
      * tokens/s rose by more than {@code STEADY_GAIN} (3%) over its best earlier warm-up round (the JIT has
      * finished compiling the decode: with the compiler threads on the decode's CPU this takes several decodes of a
-     * small model), or {@code maxWarmup} rounds. {@code minWarmup == maxWarmup} runs exactly that many.
+     * small model) and in which the JIT compiled for less than {@code STEADY_JIT_SHARE} (5%) of the round's wall time
+     * (where the JVM reports compilation time), or {@code maxWarmup} rounds. {@code minWarmup == maxWarmup} runs exactly that many.
      * {@link #warmup()} is the number of warm-up rounds run.
      *
      * @throws IllegalArgumentException if there is no strategy, {@code runs < 1} or the warm-up bounds are bad
@@ -76,8 +85,12 @@ public record Comparison(DecodeRequest request, Config config, int warmup, Strin
         Config config = null;
         int warmup = 0;
         int flat = 0;
+        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+        boolean jitTimed = jit != null && jit.isCompilationTimeMonitoringSupported();
         while (warmup < maxWarmup && (warmup < minWarmup || flat < STEADY_PATIENCE)) {
             boolean rose = false;
+            long jitBefore = jitTimed ? jit.getTotalCompilationTime() : 0;
+            long roundStart = System.nanoTime();
             for (AllocationStrategy s : strategies) {
                 DecodeStats st = DecodeRun.run(request.withStrategy(s), null).stats();
                 config = st.config();
@@ -92,7 +105,9 @@ public record Comparison(DecodeRequest request, Config config, int warmup, Strin
                 }
             }
             warmup++;
-            flat = rose ? 0 : flat + 1;
+            double roundMs = (System.nanoTime() - roundStart) / 1e6;
+            boolean compiling = jitTimed && jit.getTotalCompilationTime() - jitBefore > STEADY_JIT_SHARE * roundMs;
+            flat = rose || compiling ? 0 : flat + 1;
         }
         for (int round = 0; round < runs; round++) {
             for (AllocationStrategy s : strategies) {
