@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.LongAdder;
 import org.tensorbuffer.memory.Block;
 import org.tensorbuffer.memory.BlockOwner;
 import org.tensorbuffer.observe.AllocationListener;
+import org.tensorbuffer.observe.MemoryCounters;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.types.Shape;
 
@@ -22,18 +23,11 @@ import org.tensorbuffer.types.Shape;
  * as {@code MemoryCounters} at rest. Thread-safe.
  */
 public final class AtomicMemoryCounters implements AllocationListener {
-    /** Blocks up to this many bytes count under {@code small_pool} (torch's {@code kSmallSize}, 1 MiB). */
-    public static final long SMALL_SIZE = 1L << 20;
-
-    /** The statistics in torch's order ({@code torch.cuda.memory_stats()} key prefixes). */
-    public static final List<String> STATS = List.of("allocation", "segment", "active", "inactive_split",
-            "allocated_bytes", "reserved_bytes", "active_bytes", "inactive_split_bytes", "requested_bytes");
-
-    /** The pools of each statistic, in torch's order. */
-    public static final List<String> POOLS = List.of("all", "small_pool", "large_pool");
-
-    /** The figures of each statistic and pool, in torch's order. */
-    public static final List<String> FIGURES = List.of("current", "peak", "allocated", "freed");
+    // The keys and the small/large split are MemoryCounters' own, so that the two report the same figures.
+    private static final long SMALL_SIZE = MemoryCounters.SMALL_SIZE;
+    private static final List<String> STATS = MemoryCounters.STATS;
+    private static final List<String> POOLS = MemoryCounters.POOLS;
+    private static final List<String> FIGURES = MemoryCounters.FIGURES;
 
     private static final int ALLOCATION = 0;
     private static final int SEGMENT = 1;

@@ -45,8 +45,8 @@ public final class MemoryCounters implements AllocationListener {
     private static final int ACTIVE_BYTES = 6;
     private static final int REQUESTED_BYTES = 8;
 
-    private static final int NP = 3;
-    private static final int NF = 4;
+    private static final int NP = POOLS.size();
+    private static final int NF = FIGURES.size();
     /**
      * {@code [stat][pool][figure]} flattened ({@link #at}): one array, so that an update (twice per tensor, under the
      * lock) is plain indexed additions without loading nested arrays.
