@@ -68,7 +68,8 @@ public record Comparison(DecodeRequest request, Config config, int warmup, Strin
      * tokens/s rose by more than {@code STEADY_GAIN} (3%) over its best earlier warm-up round (the JIT has
      * finished compiling the decode: with the compiler threads on the decode's CPU this takes several decodes of a
      * small model) and in which the JIT compiled for less than {@code STEADY_JIT_SHARE} (5%) of the round's wall time
-     * (where the JVM reports compilation time), or {@code maxWarmup} rounds. {@code minWarmup == maxWarmup} runs exactly that many.
+     * (where the JVM reports compilation time), or {@code maxWarmup} rounds. {@code minWarmup == maxWarmup} runs
+     * exactly that many.
      * {@link #warmup()} is the number of warm-up rounds run.
      *
      * @throws IllegalArgumentException if there is no strategy, {@code runs < 1} or the warm-up bounds are bad

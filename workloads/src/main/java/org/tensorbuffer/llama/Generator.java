@@ -37,7 +37,8 @@ public final class Generator {
     /**
      * Decodes. Under {@link AllocationStrategy#PROACTIVE} first {@link Transformer#reserve() reserves} what one step
      * recorded on the {@code meta} device takes (KV cache and activations); then allocates the KV cache, (without a
-     * batched prefill) {@link Transformer#prepareStep() prepares} the step on the device, and runs. Under {@link AllocationStrategy#PLANNED} each step is one
+     * batched prefill) {@link Transformer#prepareStep() prepares} the step on the device, and runs. Under
+     * {@link AllocationStrategy#PLANNED} each step is one
      * planned run ({@link TensorContext#run()}): the first is recorded and planned into one arena, the others replay
      * it.
      *
