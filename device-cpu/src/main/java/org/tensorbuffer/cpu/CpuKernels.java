@@ -499,10 +499,11 @@ public final class CpuKernels implements Kernels {
         int kvMul = nHeads / nKvHeads;
         if (dtype == DType.F32) {
             if (threads > 1 && nHeads > 1 && (long) nHeads * (pos + 1) * headSize >= PARALLEL_ATTENTION_WORK) {
-                // One head per part, taken by the kernels' threads; each part writes its own head's att row and
-                // output.
-                parallel(nHeads, h -> VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, h, h + 1, kvMul,
-                        headSize, kvDim, pos));
+                // One head per part (or one group of heads scored together, see VectorOpsF32.treeHeads), taken by
+                // the kernels' threads; each part writes its own heads' att rows and output.
+                int unit = Math.max(1, VectorOpsF32.treeHeads(kvMul, headSize, kvDim));
+                parallel(nHeads / unit, p -> VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, p * unit,
+                        (p + 1) * unit, kvMul, headSize, kvDim, pos));
             } else {
                 VectorOpsF32.attentionHeads(pq, pk, pv, pa, attStride, po, 0, nHeads, kvMul, headSize, kvDim, pos);
             }

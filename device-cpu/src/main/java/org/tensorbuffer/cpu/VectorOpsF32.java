@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -34,6 +35,31 @@ final class VectorOpsF32 {
      */
     private static final VectorSpecies<Float> NS = FloatVector.SPECIES_256;
     private static final int NL = NS.length();
+
+    /**
+     * Whether heads of {@link #NL} floats are scored eight positions at a time by {@link #scoresTree}: two such heads
+     * fill one {@link #FS} vector (AVX-512's 16 lanes).
+     */
+    private static final boolean TREE = L == 2 * NL && NL == 8;
+    private static final VectorShuffle<Float> SWAP_4 = VectorShuffle.fromOp(FS, i -> i ^ 4);
+    private static final VectorShuffle<Float> SWAP_2 = VectorShuffle.fromOp(FS, i -> i ^ 2);
+    private static final VectorShuffle<Float> SWAP_1 = VectorShuffle.fromOp(FS, i -> i ^ 1);
+    private static final VectorMask<Float> BIT_4 = lanesWith(4);
+    private static final VectorMask<Float> BIT_2 = lanesWith(2);
+    private static final VectorMask<Float> BIT_1 = lanesWith(1);
+    private static final VectorMask<Float> LOW_HALF = VectorMask.fromLong(FS, (1L << (L / 2)) - 1);
+    private static final VectorMask<Float> HIGH_HALF = LOW_HALF.not();
+
+    /** The lanes {@code i} of {@link #FS} with {@code (i & bit) != 0}. */
+    private static VectorMask<Float> lanesWith(int bit) {
+        long m = 0;
+        for (int i = 0; i < L; i++) {
+            if ((i & bit) != 0) {
+                m |= 1L << i;
+            }
+        }
+        return VectorMask.fromLong(FS, m);
+    }
 
     /** cos/sin of {@code pos * freq_j} for {@code j < headSize / 2}; the last one computed is reused. */
     private record RopeTable(int headSize, int pos, float[] cos, float[] sin) {
@@ -72,51 +98,69 @@ final class VectorOpsF32 {
         return dot(x, x, n);
     }
 
-    /** run.c softmax of {@code size} floats from {@code px} into {@code po} (which may be {@code px}). */
+    /**
+     * run.c softmax of {@code size} floats from {@code px} into {@code po} (which may be {@code px}): three vector
+     * passes (maximum, {@code exp(x - max)} stored and summed, division by the sum), the last partial vector of each
+     * under a mask, each pass in a small method of its own (C1 bailed out on one method with several masked loops,
+     * see {@link GemvF32}).
+     */
     static void softmax(long px, long po, int size) {
         if (size == 0) {
             return;
         }
+        float max = maxOf(px, size);
+        float sum = expSum(px, po, size, max);
+        divide(po, size, sum);
+    }
+
+    /** The largest of {@code size > 0} floats. */
+    private static float maxOf(long px, int size) {
         int bound = size - size % L;
-        float max = ALL.get(F, px);
+        FloatVector m = FloatVector.broadcast(FS, Float.NEGATIVE_INFINITY);
         int i = 0;
-        if (bound > 0) {
-            FloatVector m = FloatVector.broadcast(FS, Float.NEGATIVE_INFINITY);
-            for (; i < bound; i += L) {
-                m = m.max(FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER));
-            }
-            max = Math.max(max, m.reduceLanes(VectorOperators.MAX));
+        for (; i < bound; i += L) {
+            m = m.max(FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER));
         }
-        for (; i < size; i++) {
-            float v = ALL.get(F, px + i * 4L);
-            if (v > max) {
-                max = v;
-            }
+        if (i < size) {
+            VectorMask<Float> k = FS.indexInRange(i, size);
+            m = m.lanewise(VectorOperators.MAX, FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER, k), k);
         }
-        float sum = 0.0f;
-        i = 0;
-        if (bound > 0) {
-            FloatVector acc = FloatVector.zero(FS);
-            for (; i < bound; i += L) {
-                FloatVector e = FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER).sub(max)
-                        .lanewise(VectorOperators.EXP);
-                e.intoMemorySegment(ALL, po + i * 4L, ORDER);
-                acc = acc.add(e);
-            }
-            sum = acc.reduceLanes(VectorOperators.ADD);
+        return m.reduceLanes(VectorOperators.MAX);
+    }
+
+    /** Stores {@code exp(x[i] - max)} to {@code po} and returns their sum (lane-parallel). */
+    private static float expSum(long px, long po, int size, float max) {
+        int bound = size - size % L;
+        FloatVector acc = FloatVector.zero(FS);
+        int i = 0;
+        for (; i < bound; i += L) {
+            FloatVector e = FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER).sub(max)
+                    .lanewise(VectorOperators.EXP);
+            e.intoMemorySegment(ALL, po + i * 4L, ORDER);
+            acc = acc.add(e);
         }
-        for (; i < size; i++) {
-            float e = (float) Math.exp(ALL.get(F, px + i * 4L) - max);
-            ALL.set(F, po + i * 4L, e);
-            sum += e;
+        if (i < size) {
+            VectorMask<Float> k = FS.indexInRange(i, size);
+            FloatVector e = FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER, k).sub(max)
+                    .lanewise(VectorOperators.EXP);
+            e.intoMemorySegment(ALL, po + i * 4L, ORDER, k);
+            acc = acc.add(e, k);
         }
-        i = 0;
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@code po[i] /= sum} for {@code i < size}. */
+    private static void divide(long po, int size, float sum) {
+        int bound = size - size % L;
+        int i = 0;
         for (; i < bound; i += L) {
             FloatVector.fromMemorySegment(FS, ALL, po + i * 4L, ORDER).div(sum)
                     .intoMemorySegment(ALL, po + i * 4L, ORDER);
         }
-        for (; i < size; i++) {
-            ALL.set(F, po + i * 4L, ALL.get(F, po + i * 4L) / sum);
+        if (i < size) {
+            VectorMask<Float> k = FS.indexInRange(i, size);
+            FloatVector.fromMemorySegment(FS, ALL, po + i * 4L, ORDER, k).div(sum)
+                    .intoMemorySegment(ALL, po + i * 4L, ORDER, k);
         }
     }
 
@@ -197,6 +241,12 @@ final class VectorOpsF32 {
                                int kvMul, int headSize, int kvDim, int pos) {
         float scale = (float) Math.sqrt(headSize);
         long rowBytes = (long) kvDim * 4;
+        if (treeHeads(kvMul, headSize, kvDim) > 0) {
+            int group = treeHeads(kvMul, headSize, kvDim);
+            for (int g = h0 / group; g < h1 / group; g++) {
+                scoresTree(pq, pk, kvDim, kvMul, pa, attStride, g, pos + 1, scale);
+            }
+        }
         for (int h = h0; h < h1; h++) {
             long qh = pq + (long) h * headSize * 4;
             long ah = pa + (long) h * attStride * 4;
@@ -204,7 +254,9 @@ final class VectorOpsF32 {
             long kt = pk + headOff;
             long oh = po + (long) h * headSize * 4;
             if (headSize == NL && NL < L) {
-                scoresNarrow(qh, kt, rowBytes, ah, pos + 1, scale);
+                if (!TREE || kvDim % L != 0) {
+                    scoresNarrow(qh, kt, rowBytes, ah, pos + 1, scale);
+                }
                 softmax(ah, ah, pos + 1);
                 weightedNarrow(ah, pv + headOff, rowBytes, oh, pos + 1);
                 continue;
@@ -215,6 +267,92 @@ final class VectorOpsF32 {
             softmax(ah, ah, pos + 1);
             weightedSum(ah, pv + headOff, rowBytes, oh, headSize, pos + 1);
         }
+    }
+
+    /**
+     * The number of query heads that {@link #scoresTree} scores in one group (the heads of two key heads), or 0 when
+     * it does not apply (heads other than {@link #NL} floats wide, vectors other than {@code 2 * NL} lanes, or key
+     * rows that are not whole vectors). {@link #attentionHeads} must then be called with {@code h0} and {@code h1}
+     * multiples of it.
+     */
+    static int treeHeads(int kvMul, int headSize, int kvDim) {
+        return TREE && headSize == NL && kvDim % L == 0 ? 2 * kvMul : 0;
+    }
+
+    /**
+     * Scores {@code att_h[t] = (q_h . k_t) / scale} for {@code t < steps} of the query heads of key heads {@code 2g}
+     * and {@code 2g + 1} (heads {@code 2g * kvMul} to {@code (2g + 2) * kvMul - 1}), heads of {@link #NL} = 8 floats
+     * and {@link #FS} vectors of 16 lanes. A key row's two heads are one vector; for each query head of the pair's
+     * group, eight positions' products are summed within each 8-lane half by a three-level tree of swaps and blends
+     * (as in {@code GemvF32.sums4}), which leaves the 8 scores of each head in its half of one vector, stored with two
+     * masked stores: about a third of the shuffles of one lane sum per head and position. Every score's sum is
+     * {@code ((p0 + p4) + (p2 + p6)) + ((p1 + p5) + (p3 + p7))} of the products {@code p_i = q_i k_i}, whatever the
+     * position or the grouping of positions into eights (missing positions of the last eight are zero rows).
+     */
+    private static void scoresTree(long pq, long pk, int kvDim, int kvMul, long pa, int attStride, int g, int steps,
+                                   float scale) {
+        long rowBytes = (long) kvDim * 4;
+        long kc = pk + (long) g * L * 4;
+        float[] qv = new float[L];
+        for (int j = 0; j < kvMul; j++) {
+            int ha = 2 * g * kvMul + j;
+            int hb = ha + kvMul;
+            for (int i = 0; i < NL; i++) {
+                qv[i] = ALL.get(F, pq + ((long) ha * NL + i) * 4);
+                qv[NL + i] = ALL.get(F, pq + ((long) hb * NL + i) * 4);
+            }
+            FloatVector q = FloatVector.fromArray(FS, qv, 0);
+            long aa = pa + (long) ha * attStride * 4;
+            // lanes 8..15 hold head hb's scores; stored from 8 floats before its row, masked to the upper half
+            long ab = pa + (long) hb * attStride * 4 - NL * 4L;
+            int t = 0;
+            long kt = kc;
+            for (; t <= steps - 8; t += 8, kt += 8 * rowBytes) {
+                FloatVector r = tree8(q, kt, rowBytes).div(scale);
+                r.intoMemorySegment(ALL, aa + t * 4L, ORDER, LOW_HALF);
+                r.intoMemorySegment(ALL, ab + t * 4L, ORDER, HIGH_HALF);
+            }
+            if (t < steps) {
+                // the last positions one by one: the 8-lane sum of scoresNarrow adds in the tree's order
+                long kr = pk + (long) t * rowBytes;
+                scoresNarrow(pq + (long) ha * NL * 4, kr + (long) (2 * g) * NL * 4, rowBytes, aa + t * 4L, steps - t,
+                        scale);
+                scoresNarrow(pq + (long) hb * NL * 4, kr + (long) (2 * g + 1) * NL * 4, rowBytes,
+                        ab + (t + NL) * 4L, steps - t, scale);
+            }
+        }
+    }
+
+    /** {@link #scoresTree}'s sums for the eight key rows from {@code kt}, in lanes {@code i} and {@code 8 + i}. */
+    private static FloatVector tree8(FloatVector q, long kt, long rowBytes) {
+        // inputs in bit-reversed order of position (0, 4, 2, 6, 1, 5, 3, 7), so that the tree's output is in order
+        FloatVector p0 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt, ORDER));
+        FloatVector p4 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 4 * rowBytes, ORDER));
+        FloatVector p2 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 2 * rowBytes, ORDER));
+        FloatVector p6 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 6 * rowBytes, ORDER));
+        FloatVector p1 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + rowBytes, ORDER));
+        FloatVector p5 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 5 * rowBytes, ORDER));
+        FloatVector p3 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 3 * rowBytes, ORDER));
+        FloatVector p7 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 7 * rowBytes, ORDER));
+        return tree(p0, p4, p2, p6, p1, p5, p3, p7);
+    }
+
+    /** The three-level sum tree of {@link #scoresTree} over eight product vectors in bit-reversed order. */
+    private static FloatVector tree(FloatVector a, FloatVector b, FloatVector c, FloatVector d, FloatVector e,
+                                    FloatVector f, FloatVector g, FloatVector h) {
+        FloatVector ab = half(a, b, SWAP_4, BIT_4);
+        FloatVector cd = half(c, d, SWAP_4, BIT_4);
+        FloatVector ef = half(e, f, SWAP_4, BIT_4);
+        FloatVector gh = half(g, h, SWAP_4, BIT_4);
+        return half(half(ab, cd, SWAP_2, BIT_2), half(ef, gh, SWAP_2, BIT_2), SWAP_1, BIT_1);
+    }
+
+    /**
+     * One level of the tree: in each group of lanes, {@code a}'s lanes without {@code bit} plus their partners with
+     * it, beside {@code b}'s likewise (lanes with {@code bit}).
+     */
+    private static FloatVector half(FloatVector a, FloatVector b, VectorShuffle<Float> swap, VectorMask<Float> bit) {
+        return a.blend(b.rearrange(swap), bit).add(a.rearrange(swap).blend(b, bit));
     }
 
     /**

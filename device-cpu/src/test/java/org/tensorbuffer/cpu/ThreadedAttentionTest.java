@@ -6,12 +6,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.tensorbuffer.device.DeviceBuffer;
 import org.tensorbuffer.types.DType;
 
 /**
  * Attention with its heads split over two threads: the same bits as on one thread (each head is computed by the same
- * code either way), and close to a float64 reference; a bad thread count is rejected.
+ * code either way), and close to a float64 reference; a bad thread count is rejected. The shapes include heads of 8
+ * floats whose key heads pair up into 16-lane vectors (stories260K's), scored eight positions at a time with a last
+ * partial group (VectorOpsF32.scoresTree), split by groups of heads.
  */
 class ThreadedAttentionTest {
     private static final CpuDevice DEVICE = new CpuDevice();
@@ -22,12 +26,10 @@ class ThreadedAttentionTest {
         DEVICE.close();
     }
 
-    @Test
-    void twoThreadsGiveOneThreadsBitsAndMatchFloat64() {
-        int nHeads = 8;
-        int nKvHeads = 2;
-        int headSize = 64;
-        int pos = 100; // 8 * 101 * 64 multiply-adds: above the split threshold
+    @ParameterizedTest(name = "nHeads {0}, nKvHeads {1}, headSize {2}, pos {3}")
+    @CsvSource({"8, 2, 64, 100", "8, 4, 8, 1000", "4, 4, 8, 1029", "16, 2, 8, 300", "6, 3, 8, 700"})
+    void twoThreadsGiveOneThreadsBitsAndMatchFloat64(int nHeads, int nKvHeads, int headSize, int pos) {
+        // every shape has at least nHeads * (pos + 1) * headSize multiply-adds: above the split threshold
         assertThat((long) nHeads * (pos + 1) * headSize).isGreaterThanOrEqualTo(CpuKernels.PARALLEL_ATTENTION_WORK);
         int kvDim = nKvHeads * headSize;
         SplittableRandom rnd = new SplittableRandom(14);
