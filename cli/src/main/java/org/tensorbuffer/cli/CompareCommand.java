@@ -59,7 +59,7 @@ final class CompareCommand implements Callable<Integer> {
             description = "Untimed rounds over all strategies first, for the JIT: a number, or 'steady' (the "
                     + "default): at least " + Comparison.STEADY_MIN_WARMUP + " rounds, then more until "
                     + Comparison.STEADY_PATIENCE + " rounds in a row in which no strategy's tokens/s rose by more "
-                    + "than 3% over its best earlier round and the JIT compiled for under 5% of the round, at "
+                    + "than 3%% over its best earlier round and the JIT compiled for under 5%% of the round, at "
                     + "most " + Comparison.STEADY_MAX_WARMUP + " (the JIT "
                     + "takes several decodes of a small model to reach steady-state code, longer when the process "
                     + "is pinned to one CPU with its compiler threads). The JSON's warmup_rounds is the number run.")
