@@ -983,7 +983,7 @@ public final class Tensor implements AutoCloseable {
     private void requireIndex(String op, Tensor user) {
         checkLive();
         if (dtype != DType.I32 || elementCount() != 1) {
-            throw new IllegalArgumentException(op + ": the index must be a one-element I32 tensor, got " + shape + " "
+            throw new IllegalArgumentException(op + ": the index must be a one-element int32 tensor, got " + shape + " "
                     + dtype);
         }
         user.sameDevice(this, op);
