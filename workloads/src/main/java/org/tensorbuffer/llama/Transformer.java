@@ -180,7 +180,7 @@ public final class Transformer implements AutoCloseable {
      * and CUDA devices). It pays only where the step's buffers are known ahead: under
      * {@link org.tensorbuffer.AllocationStrategy#PROACTIVE} after {@link #reserve()} and {@link #allocateCache()},
      * every activation of the real step comes from the same reserved blocks. {@link Generator#generate} calls it
-     * there. The prepared step is {@code forward(BOS, 0)} and the greedy pick's {@code argmax} of its logits. The
+     * there where the device does not capture the step ({@link #captureStep()} empty). The prepared step is {@code forward(BOS, 0)} and the greedy pick's {@code argmax} of its logits. The
      * cache's contents and the weights are not touched.
      *
      * @return device objects created ahead (descriptor sets on Vulkan, 0 elsewhere)
