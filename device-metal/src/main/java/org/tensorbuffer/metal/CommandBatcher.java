@@ -257,6 +257,34 @@ final class CommandBatcher {
         return c;
     }
 
+    /** A capture set aside by {@link #suspendCapture()}. */
+    record Suspended(Batch capturing, java.util.IdentityHashMap<VulkanBuffer, Boolean> pinning) {
+    }
+
+    /**
+     * Sets the capture under way aside (if any), so that what is recorded until {@link #resumeCapture} goes into
+     * ordinary batches: for the device's own one-time uploads (a kernel's table created inside a captured step).
+     */
+    Suspended suspendCapture() {
+        Suspended s = new Suspended(capturing, pinning);
+        if (capturing != null) {
+            capturing = null;
+            pinning = null;
+            current = null;
+        }
+        return s;
+    }
+
+    /** Submits what was recorded since {@link #suspendCapture()} and records into the capture again. */
+    void resumeCapture(Suspended s) {
+        if (s.capturing() != null) {
+            submit();
+            capturing = s.capturing();
+            pinning = s.pinning();
+            current = capturing;
+        }
+    }
+
     /** Drops the capture under way (after a failure in the step); returns the buffers it pinned. */
     List<VulkanBuffer> abortCapture() {
         Batch b = capturing;

@@ -368,13 +368,18 @@ public final class VulkanDevice implements Device {
         copyIn(src, srcOffset, dst, dstOffset, byteCount);
     }
 
-    /** {@link #copyFromHost}, also while this thread is preparing (for the kernels' own tables); under the lock. */
+    /**
+     * {@link #copyFromHost}, also while this thread is preparing or capturing a step (for the kernels' own tables: a
+     * staging copy then goes into an ordinary batch submitted at once, not into the captured step); under the lock.
+     */
     void upload(MemorySegment src, long srcOffset, DeviceBuffer dst, long dstOffset, long byteCount) {
         Thread preparer = batcher.preparer();
         batcher.preparer(null);
+        CommandBatcher.Suspended capture = batcher.suspendCapture();
         try {
             copyIn(src, srcOffset, dst, dstOffset, byteCount);
         } finally {
+            batcher.resumeCapture(capture);
             batcher.preparer(preparer);
         }
     }
@@ -574,6 +579,7 @@ public final class VulkanDevice implements Device {
      * from device memory: the tensor-indexed kernels read positions and row indices on the device. Inside the step
      * {@link #copyToHost}, {@link #copyFromHost}, {@link #synchronize()} and {@link Kernels#argmax} throw
      * {@link IllegalStateException} (use {@link Kernels#argmaxInto}); a failed step leaves nothing recorded or pinned.
+     * The step must not wait for another thread that uses this device (that thread waits for the lock).
      *
      * @return the graph (never empty on this device)
      * @throws IllegalStateException if the device is closed, a capture or a {@link #prepare} is under way on this

@@ -126,6 +126,35 @@ class VulkanCaptureTest {
         d.free(b);
     }
 
+    /** With device-local buffers (staging copies), on a fresh device whose rope table is made inside the capture. */
+    @Test
+    void replaysWithStagingCopies() {
+        VulkanTestDevice.get();
+        System.setProperty(VulkanDevice.FORCE_STAGING_PROPERTY, "true");
+        try (VulkanDevice d = new VulkanDevice("vulkan", org.tensorbuffer.device.DeviceKind.VULKAN);
+             TensorContext ctx = TensorContext.create(d, AllocationStrategy.REACTIVE);
+             Tensor x = ctx.fromArray(random(16), Shape.of(16));
+             Tensor pos = ctx.zeros(Shape.of(1), DType.I32);
+             Tensor y = ctx.zeros(Shape.of(16), DType.F32)) {
+            assertThat(d.hostVisibleBuffers()).isFalse();
+            StepGraph g = d.capture(() -> {
+                try (Tensor r = x.ropeAt(pos, 4)) {
+                    y.copyFrom(r);
+                }
+            }).orElseThrow();
+            for (int p : new int[] {5, 0, 11}) {
+                write(pos, p);
+                g.replay();
+                try (Tensor r = x.rope(p, 4)) {
+                    assertThat(y.toFloatArray()).as("pos %d", p).containsExactly(r.toFloatArray());
+                }
+            }
+            g.close();
+        } finally {
+            System.clearProperty(VulkanDevice.FORCE_STAGING_PROPERTY);
+        }
+    }
+
     @Test
     void devicesThatDoNotCaptureReturnEmpty() {
         try (TensorContext ctx = TensorContext.create(Devices.get("cpu"), AllocationStrategy.REACTIVE)) {

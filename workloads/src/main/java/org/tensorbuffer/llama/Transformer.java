@@ -220,27 +220,37 @@ public final class Transformer implements AutoCloseable {
         if (keyCache[0] == null) {
             throw new IllegalStateException("allocateCache() before captureStep()");
         }
-        Tensor inputs = ctx.zeros(Shape.of(CapturedStep.INPUTS), DType.I32);
-        Tensor tokenIndex = inputs.row(0);
-        Tensor posIndex = inputs.row(1);
-        Tensor next = inputs.row(2);
-        Tensor[] logits = new Tensor[1];
+        // Allocated inside the step (a device that does not capture never runs it, so allocates nothing) and left
+        // uninitialised: the host writes token and position before every replay, the step writes the pick.
+        Tensor[] io = new Tensor[5]; // inputs, token, position, pick, logits
         List<Block> held = new ArrayList<>();
         org.tensorbuffer.device.StepGraph graph = null;
         boolean ok = false;
         try {
             org.tensorbuffer.device.StepGraph[] g = new org.tensorbuffer.device.StepGraph[1];
             ReservationPlan used = ctx.tensorBuffer().record(() -> g[0] = ctx.device().capture(() -> {
-                logits[0] = step(0, 0, tokenIndex, posIndex);
-                logits[0].argmaxInto(next);
+                io[0] = ctx.empty(Shape.of(CapturedStep.INPUTS), DType.I32);
+                io[1] = io[0].row(0);
+                io[2] = io[0].row(1);
+                io[3] = io[0].row(2);
+                io[4] = step(0, 0, io[1], io[2]);
+                io[4].argmaxInto(io[3]);
             }).orElse(null));
             graph = g[0];
             if (graph == null) {
                 return java.util.Optional.empty();
             }
+            // hold every block of the step's shapes but the two tensors it leaves open (input and logits)
+            org.tensorbuffer.memory.ReservationKeying keying = ctx.tensorBuffer().keying();
             long misses = ctx.tensorBuffer().stats().misses();
             for (ReservationPlan.Entry en : used.entries()) {
-                int n = en.count() - (en.shape().equals(logits[0].shape()) && en.dtype() == DType.F32 ? 1 : 0);
+                Shape key = keying.key(en.shape(), en.dtype());
+                int n = en.count();
+                for (int i : new int[] {0, 4}) {
+                    if (io[i].dtype() == en.dtype() && keying.key(io[i].shape(), io[i].dtype()).equals(key)) {
+                        n--;
+                    }
+                }
                 for (int i = 0; i < n; i++) {
                     held.add(ctx.tensorBuffer().take(en.shape(), en.dtype()));
                 }
@@ -249,21 +259,18 @@ public final class Transformer implements AutoCloseable {
                 return java.util.Optional.empty(); // the step's blocks were not all reserved and free: not held
             }
             ok = true;
-            return java.util.Optional.of(new CapturedStep(this, graph, inputs, tokenIndex, posIndex, next, logits[0],
-                    held));
+            return java.util.Optional.of(new CapturedStep(this, graph, io[0], io[1], io[2], io[3], io[4], held));
         } finally {
             if (!ok) {
                 held.forEach(Block::release);
                 if (graph != null) {
                     graph.close();
                 }
-                if (logits[0] != null) {
-                    logits[0].close();
+                for (int i = io.length - 1; i >= 0; i--) {
+                    if (io[i] != null) {
+                        io[i].close();
+                    }
                 }
-                next.close();
-                posIndex.close();
-                tokenIndex.close();
-                inputs.close();
             }
         }
     }

@@ -46,12 +46,14 @@ class CaptureStepTest {
                 assertThat(step.commands()).as("the step's kernels and copies, recorded once").isGreaterThan(50);
                 assertThat(ctx.tensorBuffer().stats().misses()).as("the step's blocks held from the reservations")
                         .isEqualTo(misses + 1); // the input tensor, the only shape not in the plan
+                long rawAfterCapture = ctx.rawAllocations();
+                assertThat(rawAfterCapture - raw).as("only the 3-int input tensor").isEqualTo(1);
                 long m0 = ctx.tensorBuffer().stats().misses();
                 ctx.tensorBuffer().take(org.tensorbuffer.types.Shape.of(t.config().dim()),
                         org.tensorbuffer.types.DType.F32).release();
                 assertThat(ctx.tensorBuffer().stats().misses()).as("no reserved [dim] block is free for anyone else")
                         .isEqualTo(m0 + 1);
-                long rawAfterCapture = ctx.rawAllocations();
+                rawAfterCapture = ctx.rawAllocations();
                 int tok = Tokenizer.BOS;
                 int tokEager = Tokenizer.BOS;
                 for (int pos = 0; pos < 16; pos++) {
@@ -73,7 +75,6 @@ class CaptureStepTest {
                 assertThatThrownBy(() -> step.run(-1, 0)).isInstanceOf(IndexOutOfBoundsException.class)
                         .hasMessage("token -1 outside [0, 512)");
             }
-            assertThat(ctx.rawAllocations() - raw).as("only the 3-int input tensor").isEqualTo(1);
         }
     }
 
@@ -86,8 +87,10 @@ class CaptureStepTest {
                 assertThatThrownBy(t::captureStep).hasMessage("allocateCache() before captureStep()");
                 t.reserve();
                 t.allocateCache();
+                long raw = ctx.rawAllocations();
                 Optional<CapturedStep> s = t.captureStep();
                 assertThat(s).as(d).isEmpty();
+                assertThat(ctx.rawAllocations()).as("%s: nothing allocated for it", d).isEqualTo(raw);
                 assertThat(ctx.tensorBuffer().stats().liveBytes()).as("%s: nothing kept", d)
                         .isEqualTo(2L * t.config().nLayers() * t.cacheShape().elementCount() * 4);
             }
