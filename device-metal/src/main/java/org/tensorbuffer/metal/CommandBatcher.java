@@ -46,7 +46,7 @@ final class CommandBatcher {
     static final int MAX_COMMANDS = 256;
     /** Submitted batches that may be pending before recording waits for the oldest. */
     static final int MAX_IN_FLIGHT = 3;
-    /** Storage-buffer bindings of every compute pipeline (set 0, bindings 0..4). */
+    /** Storage-buffer bindings of every compute pipeline (set 0, bindings 0..5: operands and an index). */
     static final int BINDINGS = 6;
 
     /** A bound range of a buffer: {@code offset} must be a multiple of minStorageBufferOffsetAlignment. */

@@ -10,8 +10,8 @@ import org.tensorbuffer.memory.Block;
  * A decode step of a {@link Transformer} captured on its device ({@link Transformer#captureStep()}): {@link #run}
  * writes the token and the position into the step's input tensor (8 bytes from the host) and replays the recorded
  * work, which leaves the logits in one static tensor and the greedy pick in the device's memory ({@link #next()}).
- * The KV cache is the model's: each run writes row {@code pos} of it, as {@link Transformer#forward} does, and gives the
- * same logits.
+ * The KV cache is the model's: each run writes row {@code pos} of it, as {@link Transformer#forward} does, and gives
+ * the same logits.
  *
  * <p>While open it holds the step's blocks taken from the context's TensorBuffer (see
  * {@link Transformer#captureStep()}); {@link #close()} gives them back. Not thread-safe: one decode at a time.
@@ -56,13 +56,7 @@ public final class CapturedStep implements AutoCloseable {
      */
     public Tensor run(int token, int pos) {
         checkOpen();
-        Config c = model.config();
-        if (token < 0 || token >= c.vocabSize()) {
-            throw new IndexOutOfBoundsException("token " + token + " outside [0, " + c.vocabSize() + ")");
-        }
-        if (pos < 0 || pos >= c.seqLen()) {
-            throw new IndexOutOfBoundsException("position " + pos + " outside [0, seq_len " + c.seqLen() + ")");
-        }
+        model.checkStep(token, pos);
         hostInputs[0] = token;
         hostInputs[1] = pos;
         inputs.device().copyFromHost(hostSegment, 0, inputs.buffer(), inputs.byteOffset(), hostSegment.byteSize());

@@ -180,7 +180,8 @@ public final class Transformer implements AutoCloseable {
      * and CUDA devices). It pays only where the step's buffers are known ahead: under
      * {@link org.tensorbuffer.AllocationStrategy#PROACTIVE} after {@link #reserve()} and {@link #allocateCache()},
      * every activation of the real step comes from the same reserved blocks. {@link Generator#generate} calls it
-     * there where the device does not capture the step ({@link #captureStep()} empty). The prepared step is {@code forward(BOS, 0)} and the greedy pick's {@code argmax} of its logits. The
+     * there where the device does not capture the step ({@link #captureStep()} empty). The prepared step is
+     * {@code forward(BOS, 0)} and the greedy pick's {@code argmax} of its logits. The
      * cache's contents and the weights are not touched.
      *
      * @return device objects created ahead (descriptor sets on Vulkan, 0 elsewhere)
@@ -383,13 +384,18 @@ public final class Transformer implements AutoCloseable {
         if (keyCache[0] == null) {
             throw new IllegalStateException("allocateCache() before forward()");
         }
+        checkStep(token, pos);
+        return step(token, pos, null, null);
+    }
+
+    /** Checks a step's token and position (for {@link #forward} and {@link CapturedStep#run}). */
+    void checkStep(int token, int pos) {
         if (token < 0 || token >= c.vocabSize()) {
             throw new IndexOutOfBoundsException("token " + token + " outside [0, " + c.vocabSize() + ")");
         }
         if (pos < 0 || pos >= c.seqLen()) {
             throw new IndexOutOfBoundsException("position " + pos + " outside [0, seq_len " + c.seqLen() + ")");
         }
-        return step(token, pos, null, null);
     }
 
     /**

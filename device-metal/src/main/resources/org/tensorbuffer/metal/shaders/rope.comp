@@ -7,7 +7,9 @@ layout(set = 0, binding = 0) buffer X { T x[]; };
 layout(set = 0, binding = 1) buffer O { T o[]; };
 layout(set = 0, binding = 2) buffer F { T f[]; };
 layout(set = 0, binding = 3) buffer I { uint idx[]; };
-layout(push_constant) uniform P { uint xOff; uint oOff; uint fOff; uint dim; uint headSize; uint pos; uint posOff; uint posFromBuf; } p;
+layout(push_constant) uniform P {
+    uint xOff; uint oOff; uint fOff; uint dim; uint headSize; uint pos; uint posOff; uint posFromBuf;
+} p;
 void main() {
     uint pos = p.posFromBuf != 0u ? idx[p.posOff] : p.pos;
     uint pairs = p.dim / 2u;
