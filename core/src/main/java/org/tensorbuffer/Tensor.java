@@ -853,6 +853,142 @@ public final class Tensor implements AutoCloseable {
         return out;
     }
 
+    // ------------------------------------------------------------------ tensor-indexed forms (captured steps)
+
+    /**
+     * {@link #rope(int, int)} at the position held by {@code pos}, a one-element {@link DType#I32} tensor read when the
+     * kernel runs ({@link org.tensorbuffer.device.Kernels#ropeAt}), so that a step captured with
+     * {@link org.tensorbuffer.device.Device#capture} replays at whatever position is written into it.
+     *
+     * @throws IllegalArgumentException as {@link #rope(int, int)}, or if {@code pos} is not a one-element I32 tensor
+     */
+    public Tensor ropeAt(Tensor pos, int headSize) {
+        checkLive();
+        requireFloat("rope");
+        pos.requireIndex("rope", this);
+        if (shape.rank() != 1 || headSize <= 0 || shape.dim(0) % headSize != 0 || headSize % 2 != 0) {
+            throw new IllegalArgumentException("rope needs a 1-D vector whose length is a multiple of an even "
+                    + "headSize; got " + shape + ", headSize " + headSize);
+        }
+        Tensor c = out(shape);
+        k().ropeAt(dtype, block.buffer(), byteOffset, c.block.buffer(), c.byteOffset, Math.toIntExact(shape.dim(0)),
+                headSize, pos.block.buffer(), pos.byteOffset);
+        return c;
+    }
+
+    /**
+     * {@link #attention(Tensor, Tensor, Tensor, int, int, int, int)} at the position held by {@code pos}, a
+     * one-element {@link DType#I32} tensor read when the kernel runs
+     * ({@link org.tensorbuffer.device.Kernels#attentionAt}); positions {@code 0..seqLen-1} of the caches.
+     *
+     * @throws IllegalArgumentException naming the shapes if they do not fit, or if {@code pos} is not a one-element
+     *                                  I32 tensor
+     */
+    public static Tensor attentionAt(Tensor q, Tensor kCache, Tensor vCache, int nHeads, int nKvHeads, int headSize,
+                                     Tensor pos) {
+        q.checkBinary(kCache, "attention");
+        q.checkBinary(vCache, "attention");
+        q.requireFloat("attention");
+        pos.requireIndex("attention", q);
+        int kvDim = nKvHeads * headSize;
+        if (nHeads <= 0 || nKvHeads <= 0 || nHeads % nKvHeads != 0 || q.shape.rank() != 1
+                || q.shape.dim(0) != (long) nHeads * headSize || kCache.shape.rank() != 2
+                || kCache.shape.dim(1) != kvDim || !kCache.shape.equals(vCache.shape)) {
+            throw new IllegalArgumentException("attention: q " + q.shape + ", kCache " + kCache.shape + ", vCache "
+                    + vCache.shape + " do not fit nHeads " + nHeads + ", nKvHeads " + nKvHeads + ", headSize "
+                    + headSize);
+        }
+        int seqLen = Math.toIntExact(kCache.shape.dim(0));
+        TensorContext ctx = q.ctx;
+        Tensor out = ctx.empty(q.shape, q.dtype);
+        try (Tensor att = ctx.empty(Shape.of(nHeads, seqLen), q.dtype)) {
+            q.k().attentionAt(q.dtype, q.block.buffer(), q.byteOffset, kCache.block.buffer(), kCache.byteOffset,
+                    vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset, seqLen,
+                    out.block.buffer(), out.byteOffset, nHeads, nKvHeads, headSize, pos.block.buffer(),
+                    pos.byteOffset);
+        } catch (RuntimeException | Error e) {
+            out.close();
+            throw e;
+        }
+        return out;
+    }
+
+    /**
+     * Row {@code index} of this table (rank >= 1) as a new tensor of the remaining axes: PyTorch's
+     * {@code index_select(0, index)} with one index held by {@code index}, a one-element {@link DType#I32} tensor read
+     * when the kernel runs ({@link org.tensorbuffer.device.Kernels#gatherRow}); an embedding lookup in a captured step.
+     *
+     * @throws IllegalArgumentException if this is a scalar or {@code index} is not a one-element I32 tensor
+     * @throws IndexOutOfBoundsException where the backend reads the index on the host and it is outside the rows
+     */
+    public Tensor gatherRow(Tensor index) {
+        checkLive();
+        index.requireIndex("gatherRow", this);
+        if (shape.rank() == 0) {
+            throw new IllegalArgumentException("gatherRow of a scalar");
+        }
+        long[] dims = shape.dims();
+        Tensor c = out(Shape.of(Arrays.copyOfRange(dims, 1, dims.length)));
+        try {
+            k().gatherRow(dtype, block.buffer(), byteOffset, dims[0], c.elementCount(), index.block.buffer(),
+                    index.byteOffset, c.block.buffer(), c.byteOffset);
+        } catch (RuntimeException | Error e) {
+            c.close();
+            throw e;
+        }
+        return c;
+    }
+
+    /**
+     * Overwrites row {@code index} of this table (rank >= 1) with {@code src} (same dtype, as many elements as a row):
+     * PyTorch's {@code index_copy_(0, index, src)} with one index held by {@code index}, a one-element
+     * {@link DType#I32} tensor read when the kernel runs ({@link org.tensorbuffer.device.Kernels#scatterRow}); a
+     * KV-cache row write in a captured step.
+     *
+     * @throws IllegalArgumentException if the shapes or types do not fit or {@code index} is not a one-element I32
+     *                                  tensor
+     * @throws IndexOutOfBoundsException where the backend reads the index on the host and it is outside the rows
+     */
+    public void scatterRow(Tensor index, Tensor src) {
+        checkLive();
+        src.checkLive();
+        index.requireIndex("scatterRow", this);
+        if (shape.rank() == 0 || src.dtype != dtype || src.elementCount() * shape.dim(0) != elementCount()) {
+            throw new IllegalArgumentException("scatterRow of " + src.shape + " " + src.dtype + " into a row of "
+                    + shape + " " + dtype);
+        }
+        sameDevice(src, "scatterRow");
+        k().scatterRow(dtype, src.block.buffer(), src.byteOffset, block.buffer(), byteOffset, shape.dim(0),
+                src.elementCount(), index.block.buffer(), index.byteOffset);
+    }
+
+    /**
+     * {@link #argmax()} written into {@code out}, a one-element {@link DType#I32} tensor, on the device
+     * ({@link org.tensorbuffer.device.Kernels#argmaxInto}): the greedy pick inside a captured step. Does not wait.
+     *
+     * @throws IllegalArgumentException if this is empty or not floating point, or {@code out} is not a one-element I32
+     *                                  tensor
+     */
+    public void argmaxInto(Tensor out) {
+        checkLive();
+        requireFloat("argmax");
+        out.requireIndex("argmaxInto", this);
+        if (elementCount() == 0) {
+            throw new IllegalArgumentException("argmax of an empty tensor " + shape);
+        }
+        k().argmaxInto(dtype, block.buffer(), byteOffset, elementCount(), out.block.buffer(), out.byteOffset);
+    }
+
+    /** Checks that this is a live one-element I32 tensor on {@code user}'s device (an index operand of {@code op}). */
+    private void requireIndex(String op, Tensor user) {
+        checkLive();
+        if (dtype != DType.I32 || elementCount() != 1) {
+            throw new IllegalArgumentException(op + ": the index must be a one-element int32 tensor, got " + shape + " "
+                    + dtype);
+        }
+        user.sameDevice(this, op);
+    }
+
     /**
      * Query rows per head whose attention weights {@link #causalAttention} gives the backend room for at once (its
      * scratch is always {@code [64, nHeads * seqLen]}, whatever the number of query rows).

@@ -89,6 +89,38 @@ public interface Device extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * Captures {@code step} into a {@link StepGraph} that {@link StepGraph#replay() replays} its device work without
+     * running its Java code again (the analogue of a CUDA graph, PyTorch's {@code torch.cuda.CUDAGraph}): the step
+     * runs once on the calling thread, its kernels and device copies are recorded, not run, and each replay submits
+     * them again with the same buffers. Whatever changes from one replay to the next must therefore live in device
+     * memory: write it into the step's input buffers ({@link #copyFromHost}) before each replay, and use the
+     * tensor-indexed kernels ({@link Kernels#ropeAt}, {@link Kernels#attentionAt}, {@link Kernels#gatherRow},
+     * {@link Kernels#scatterRow}, {@link Kernels#argmaxInto}) where a value would otherwise be baked into the
+     * recording. Inside the step, reads to the host ({@link #copyToHost}, {@link Kernels#argmax}), host writes
+     * ({@link #copyFromHost}) and {@link #synchronize()} throw {@link IllegalStateException}; allocations and frees are
+     * real. Other threads' calls wait until the capture ends.
+     *
+     * <p>Memory (as a CUDA graph's private pool): every buffer the step binds stays allocated while the graph lives
+     * (a {@link #free} of one is deferred until the graph is closed), and the caller must keep blocks that the step
+     * took from a pool and gave back away from anyone else while the graph lives, since every replay writes them
+     * again: e.g. hold them taken (a proactive {@code TensorBuffer}'s reserved blocks are exactly the step's). The
+     * step's outputs are read after a replay from the same buffers.
+     *
+     * <p>The default returns {@link java.util.Optional#empty()}: the device does not capture, and the caller runs the
+     * step eagerly (the CPU device runs each op at once on the calling thread, so there is nothing to record; CUDA and
+     * meta do not implement it). The Vulkan device records the step into one reusable command buffer and a replay is
+     * one {@code vkQueueSubmit}.
+     *
+     * @param step what to capture, e.g. one decode step
+     * @return the graph, or empty where the device does not capture
+     * @throws IllegalStateException if the device is closed, a capture is already under way on it, or the step did
+     *                               something that cannot be captured (nothing stays recorded then)
+     */
+    default java.util.Optional<StepGraph> capture(Runnable step) {
+        return java.util.Optional.empty();
+    }
+
     /** Backend facts for the {@code devices} command (driver, memory, which GEMM is in use, ...). */
     Map<String, String> properties();
 

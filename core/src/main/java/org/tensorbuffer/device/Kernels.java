@@ -1,5 +1,6 @@
 package org.tensorbuffer.device;
 
+import java.lang.foreign.MemorySegment;
 import org.tensorbuffer.types.DType;
 
 /**
@@ -140,4 +141,99 @@ public interface Kernels {
     /** Row sums: {@code dst[o] = sum_{i < inner} src[o * inner + i]} for {@code o < outer}. */
     void reduceSum(DType dtype, DeviceBuffer src, long srcOffset, DeviceBuffer dst, long dstOffset, long outer,
                    long inner);
+
+    // ---- tensor-indexed forms: positions and row indices read from device memory (for captured steps) ----
+
+    /**
+     * The {@code int32} at byte {@code offset} of {@code index}, read to the host after earlier work (a
+     * {@link Device#copyToHost}): how the default tensor-indexed forms below get their index. On a device that is
+     * capturing a step ({@link Device#capture}) a read to the host is not allowed, so a backend that supports capture
+     * overrides every tensor-indexed form with a kernel that reads the index on the device.
+     */
+    static int readIndex(DeviceBuffer index, long offset) {
+        int[] v = new int[1];
+        index.device().copyToHost(index, offset, MemorySegment.ofArray(v), 0, Integer.BYTES);
+        return v[0];
+    }
+
+    /**
+     * {@link #rope} at the position held by the {@code int32} at byte {@code posOffset} of {@code pos}, read when the
+     * kernel runs (so a captured step replays at whatever position was written there). By default the position is
+     * read to the host ({@link #readIndex}) and {@link #rope} is called.
+     *
+     * @throws IllegalArgumentException (default) if the position read is negative
+     */
+    default void ropeAt(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, int dim,
+                        int headSize, DeviceBuffer pos, long posOffset) {
+        rope(dtype, x, xOffset, out, outOffset, dim, headSize, readIndex(pos, posOffset));
+    }
+
+    /**
+     * {@link #attention} at the position held by the {@code int32} at byte {@code posOffset} of {@code pos}, read when
+     * the kernel runs. Positions up to {@code attStride - 1} are allowed, and the caches must hold {@code attStride}
+     * rows. By default the position is read to the host and {@link #attention} is called; a backend that reads it on
+     * the device clamps it into {@code [0, attStride)} (no access outside the buffers), so the caller checks the
+     * positions it writes.
+     *
+     * @throws IllegalArgumentException (default) if the position read is outside {@code [0, attStride)}
+     */
+    default void attentionAt(DType dtype, DeviceBuffer q, long qOffset, DeviceBuffer kCache, long kOffset,
+                             DeviceBuffer vCache, long vOffset, DeviceBuffer att, long attOffset, int attStride,
+                             DeviceBuffer out, long outOffset, int nHeads, int nKvHeads, int headSize,
+                             DeviceBuffer pos, long posOffset) {
+        int p = readIndex(pos, posOffset);
+        if (p < 0 || p >= attStride) {
+            throw new IllegalArgumentException("attention: position " + p + " outside [0, " + attStride + ")");
+        }
+        attention(dtype, q, qOffset, kCache, kOffset, vCache, vOffset, att, attOffset, attStride, out, outOffset,
+                nHeads, nKvHeads, headSize, p);
+    }
+
+    /**
+     * Row gather: {@code out[0..cols) = table[i * cols .. (i + 1) * cols)} with {@code i} the {@code int32} at byte
+     * {@code indexOffset} of {@code index}, read when the kernel runs (PyTorch's {@code index_select} along dim 0
+     * with one index; an embedding lookup). {@code table} is {@code rows x cols} row-major. Any {@link DType}. By
+     * default the index is read to the host and the row is copied with {@link Device#copy}; a backend that reads it
+     * on the device clamps it into {@code [0, rows)}.
+     *
+     * @throws IndexOutOfBoundsException (default) naming the index if it is outside {@code [0, rows)}
+     */
+    default void gatherRow(DType dtype, DeviceBuffer table, long tableOffset, long rows, long cols,
+                           DeviceBuffer index, long indexOffset, DeviceBuffer out, long outOffset) {
+        long i = checkedRow(readIndex(index, indexOffset), rows);
+        long rowBytes = cols * dtype.byteSize();
+        table.device().copy(table, tableOffset + i * rowBytes, out, outOffset, rowBytes);
+    }
+
+    /**
+     * Row scatter: {@code table[i * cols .. (i + 1) * cols) = src[0..cols)} with {@code i} the {@code int32} at byte
+     * {@code indexOffset} of {@code index}, read when the kernel runs (PyTorch's {@code index_copy_} along dim 0 with
+     * one index; a KV-cache row write). By default the index is read to the host and the row is copied with
+     * {@link Device#copy}; a backend that reads it on the device clamps it into {@code [0, rows)}.
+     *
+     * @throws IndexOutOfBoundsException (default) naming the index if it is outside {@code [0, rows)}
+     */
+    default void scatterRow(DType dtype, DeviceBuffer src, long srcOffset, DeviceBuffer table, long tableOffset,
+                            long rows, long cols, DeviceBuffer index, long indexOffset) {
+        long i = checkedRow(readIndex(index, indexOffset), rows);
+        long rowBytes = cols * dtype.byteSize();
+        table.device().copy(src, srcOffset, table, tableOffset + i * rowBytes, rowBytes);
+    }
+
+    private static long checkedRow(int i, long rows) {
+        if (i < 0 || i >= rows) {
+            throw new IndexOutOfBoundsException("row index " + i + " outside [0, " + rows + ")");
+        }
+        return i;
+    }
+
+    /**
+     * {@link #argmax} written to device memory instead of returned: the index as an {@code int32} at byte
+     * {@code outOffset} of {@code out}, so that the pick can be part of a captured step. By default {@link #argmax}
+     * (which waits) and a {@link Device#copyFromHost}.
+     */
+    default void argmaxInto(DType dtype, DeviceBuffer x, long xOffset, long n, DeviceBuffer out, long outOffset) {
+        int[] v = {Math.toIntExact(argmax(dtype, x, xOffset, n))};
+        out.device().copyFromHost(MemorySegment.ofArray(v), 0, out, outOffset, Integer.BYTES);
+    }
 }

@@ -12,6 +12,7 @@
  *
  * <p>Public types (the API; {@code CorePublicSurfaceTest} holds the code to this list): {@code BinaryOp},
  * {@code Device}, {@code DeviceBuffer}, {@code DeviceKind}, {@code DeviceOutOfMemoryException}, {@code DeviceProvider},
- * {@code DeviceStatus}, {@code DeviceUnavailableException}, {@code Devices}, {@code Kernels}, {@code MemoryInfo}.
+ * {@code DeviceStatus}, {@code DeviceUnavailableException}, {@code Devices}, {@code Kernels}, {@code MemoryInfo},
+ * {@code StepGraph}.
  */
 package org.tensorbuffer.device;

@@ -497,6 +497,67 @@ public abstract class KernelConformanceTest {
         }
     }
 
+    /** A buffer of int32 values (indices for the tensor-indexed forms). */
+    private DeviceBuffer uploadInts(int... v) {
+        DeviceBuffer b = device.allocate(4L * v.length, 64);
+        buffers.add(b);
+        device.copyFromHost(MemorySegment.ofArray(v), 0, b, 0, 4L * v.length);
+        return b;
+    }
+
+    /**
+     * The tensor-indexed forms ({@link Kernels#ropeAt}, {@link Kernels#attentionAt}, {@link Kernels#gatherRow},
+     * {@link Kernels#scatterRow}, {@link Kernels#argmaxInto}) give exactly what the int forms give at the index held
+     * in device memory (read at a non-zero byte offset).
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "F64"})
+    void tensorIndexedFormsEqualTheIntForms(DType t) {
+        floats(t);
+        Random rnd = new Random(31);
+        int nHeads = 8;
+        int nKv = 4;
+        int hs = 8;
+        int seq = 40;
+        int dim = nHeads * hs;
+        int kvDim = nKv * hs;
+        double[] x = random(rnd, t, dim, 2);
+        double[] kc = random(rnd, t, seq * kvDim, 1);
+        double[] vc = random(rnd, t, seq * kvDim, 1);
+        DeviceBuffer dx = upload(t, x);
+        DeviceBuffer dk = upload(t, kc);
+        DeviceBuffer dv = upload(t, vc);
+        for (int pos : new int[] {0, 13, seq - 1}) {
+            DeviceBuffer idx = uploadInts(-7, pos, 99);
+            DeviceBuffer a = nans(t, dim);
+            DeviceBuffer b = nans(t, dim);
+            k.rope(t, dx, 0, a, 0, dim, hs, pos);
+            k.ropeAt(t, dx, 0, b, 0, dim, hs, idx, 4);
+            assertThat(download(t, b, 0, dim)).as("ropeAt %s pos %d", t, pos).containsExactly(download(t, a, 0, dim));
+            DeviceBuffer att1 = nans(t, nHeads * seq);
+            DeviceBuffer att2 = nans(t, nHeads * seq);
+            k.attention(t, dx, 0, dk, 0, dv, 0, att1, 0, seq, a, 0, nHeads, nKv, hs, pos);
+            k.attentionAt(t, dx, 0, dk, 0, dv, 0, att2, 0, seq, b, 0, nHeads, nKv, hs, idx, 4);
+            assertThat(download(t, b, 0, dim)).as("attentionAt %s pos %d", t, pos)
+                    .containsExactly(download(t, a, 0, dim));
+            DeviceBuffer row = nans(t, kvDim);
+            k.gatherRow(t, dk, 0, seq, kvDim, idx, 4, row, 0);
+            assertThat(download(t, row, 0, kvDim)).as("gatherRow %s row %d", t, pos)
+                    .containsExactly(Arrays.copyOfRange(kc, pos * kvDim, (pos + 1) * kvDim));
+        }
+        DeviceBuffer table = upload(t, kc);
+        DeviceBuffer src = upload(t, Arrays.copyOf(x, kvDim));
+        k.scatterRow(t, src, 0, table, 0, seq, kvDim, uploadInts(0, 21), 4);
+        double[] want = kc.clone();
+        System.arraycopy(x, 0, want, 21 * kvDim, kvDim);
+        assertThat(download(t, table, 0, seq * kvDim)).as("scatterRow %s into row 21 only", t).containsExactly(want);
+        DeviceBuffer pick = uploadInts(-1, -1, -1);
+        k.argmaxInto(t, dk, 0, seq * kvDim, pick, 8);
+        int[] got = new int[3];
+        device.copyToHost(pick, 0, MemorySegment.ofArray(got), 0, 12);
+        assertThat(got).as("argmaxInto %s", t).containsExactly(-1, -1, (int) k.argmax(t, dk, 0, seq * kvDim));
+    }
+
     // ------------------------------------------------------------------ attention
 
     @ParameterizedTest

@@ -34,6 +34,11 @@ import org.lwjgl.vulkan.VkSubmitInfo;
  * the next is recorded. Each batch has a serial number; a buffer remembers the serial of the last batch that used it,
  * and a freed buffer still in use is destroyed once that batch has completed (stream-ordered free).
  *
+ * <p><b>Capture.</b> Between {@link #beginCapture()} and {@link #endCapture()} commands go into a reusable command
+ * buffer (recorded without {@code ONE_TIME_SUBMIT}, never submitted by the recording) and every buffer they use is
+ * pinned; {@link #replay} submits it again as one batch with a new serial. Submitting or waiting while capturing
+ * throws {@link IllegalStateException}.
+ *
  * <p>Not thread-safe: the device calls it under its lock.
  */
 final class CommandBatcher {
@@ -41,20 +46,29 @@ final class CommandBatcher {
     static final int MAX_COMMANDS = 256;
     /** Submitted batches that may be pending before recording waits for the oldest. */
     static final int MAX_IN_FLIGHT = 3;
-    /** Storage-buffer bindings of every compute pipeline (set 0, bindings 0..4). */
-    static final int BINDINGS = 5;
+    /** Storage-buffer bindings of every compute pipeline (set 0, bindings 0..5: operands and an index). */
+    static final int BINDINGS = 6;
 
     /** A bound range of a buffer: {@code offset} must be a multiple of minStorageBufferOffsetAlignment. */
     record Binding(VulkanBuffer buffer, long offset, long range) {
     }
 
-    private static final class Batch {
+    /** A command buffer and its fence: a one-time batch, or (reusable) a captured step. */
+    static final class Batch {
         VkCommandBuffer cmd;
+        /** A captured step's command buffer: recorded once, submitted by {@link #replay}, never recycled. */
+        boolean reusable;
+        /** (reusable) submitted and not yet known to have completed. */
+        boolean pending;
         long fence;
         long serial;
         int commands;
         /** The pipeline bound last in this command buffer (0: none yet). */
         long pipeline;
+    }
+
+    /** A finished capture: its command buffer, the buffers it uses (pinned) and its command count. */
+    record Captured(Batch batch, List<VulkanBuffer> pins, int commands) {
     }
 
     private record Deferred(VulkanBuffer buffer, long serial) {
@@ -72,6 +86,9 @@ final class CommandBatcher {
     private final List<Batch> all = new ArrayList<>();
     private final List<Deferred> deferred = new ArrayList<>();
     private Batch current;
+    /** The capture under way (also {@link #current}), or null. */
+    private Batch capturing;
+    private java.util.IdentityHashMap<VulkanBuffer, Boolean> pinning;
     private long serialCounter;
     private long completedSerial;
     private long submits;
@@ -114,7 +131,7 @@ final class CommandBatcher {
         }
         Batch b = recording();
         for (Binding x : bindings) {
-            x.buffer().lastUse = b.serial;
+            use(b, x.buffer());
         }
         try (MemoryStack st = stackPush()) {
             if (b.pipeline != pipeline) {
@@ -158,8 +175,8 @@ final class CommandBatcher {
             return;
         }
         Batch b = recording();
-        src.lastUse = b.serial;
-        dst.lastUse = b.serial;
+        use(b, src);
+        use(b, dst);
         try (MemoryStack st = stackPush()) {
             VkBufferCopy.Buffer region = VkBufferCopy.calloc(1, st).srcOffset(srcOffset).dstOffset(dstOffset)
                     .size(bytes);
@@ -171,19 +188,152 @@ final class CommandBatcher {
 
     /** Marks {@code buffer} as used by the batch being recorded (for staging buffers freed right after). */
     void touch(VulkanBuffer buffer) {
-        buffer.lastUse = recording().serial;
+        use(recording(), buffer);
+    }
+
+    /** Marks {@code vb} as used by {@code b}: its serial, or pinned by the capture {@code b} is. */
+    private void use(Batch b, VulkanBuffer vb) {
+        if (b.reusable) {
+            if (pinning.put(vb, Boolean.TRUE) == null) {
+                vb.pins++;
+            }
+        } else {
+            vb.lastUse = b.serial;
+        }
     }
 
     private void recorded(Batch b) {
         b.commands++;
         commandsRecorded++;
-        if (b.commands >= MAX_COMMANDS) {
+        if (b.commands >= MAX_COMMANDS && !b.reusable) {
             submit();
         }
     }
 
+    /** Whether a capture is under way. */
+    boolean capturing() {
+        return capturing != null;
+    }
+
+    private void notCapturing(String what) {
+        if (capturing != null) {
+            throw new IllegalStateException(what + " inside a capture: the step would wait for the device or the "
+                    + "host, which a replay cannot do");
+        }
+    }
+
+    /**
+     * Starts a capture: submits what is recorded, then records every command into a new reusable command buffer
+     * (each buffer it uses pinned) until {@link #endCapture()} or {@link #abortCapture()}.
+     */
+    void beginCapture() {
+        notCapturing("capture");
+        submit();
+        Batch b = create();
+        b.reusable = true;
+        try (MemoryStack st = stackPush()) {
+            VulkanDevice.check(vkBeginCommandBuffer(b.cmd, VkCommandBufferBeginInfo.calloc(st).sType$Default()),
+                    "vkBeginCommandBuffer");
+        }
+        b.serial = 0;
+        b.commands = 0;
+        b.pipeline = 0;
+        pinning = new java.util.IdentityHashMap<>();
+        capturing = b;
+        current = b;
+    }
+
+    /** Ends the capture: the command buffer is ready for {@link #replay}, its buffers stay pinned. */
+    Captured endCapture() {
+        Batch b = capturing;
+        try (MemoryStack st = stackPush()) {
+            barrier(b.cmd, st, true);
+        }
+        VulkanDevice.check(vkEndCommandBuffer(b.cmd), "vkEndCommandBuffer");
+        Captured c = new Captured(b, List.copyOf(pinning.keySet()), b.commands);
+        capturing = null;
+        current = null;
+        pinning = null;
+        return c;
+    }
+
+    /** A capture set aside by {@link #suspendCapture()}. */
+    record Suspended(Batch capturing, java.util.IdentityHashMap<VulkanBuffer, Boolean> pinning) {
+    }
+
+    /**
+     * Sets the capture under way aside (if any), so that what is recorded until {@link #resumeCapture} goes into
+     * ordinary batches: for the device's own one-time uploads (a kernel's table created inside a captured step).
+     */
+    Suspended suspendCapture() {
+        Suspended s = new Suspended(capturing, pinning);
+        if (capturing != null) {
+            capturing = null;
+            pinning = null;
+            current = null;
+        }
+        return s;
+    }
+
+    /** Submits what was recorded since {@link #suspendCapture()} and records into the capture again. */
+    void resumeCapture(Suspended s) {
+        if (s.capturing() != null) {
+            submit();
+            capturing = s.capturing();
+            pinning = s.pinning();
+            current = capturing;
+        }
+    }
+
+    /** Drops the capture under way (after a failure in the step); returns the buffers it pinned. */
+    List<VulkanBuffer> abortCapture() {
+        Batch b = capturing;
+        List<VulkanBuffer> pins = List.copyOf(pinning.keySet());
+        capturing = null;
+        current = null;
+        pinning = null;
+        vkEndCommandBuffer(b.cmd);
+        release(b);
+        return pins;
+    }
+
+    /**
+     * Submits a captured step again, after what is recorded so far; first waits for its previous replay if that is
+     * still pending (a command buffer without {@code SIMULTANEOUS_USE} may be pending once). Does not wait.
+     */
+    void replay(Captured c) {
+        notCapturing("replay");
+        submit();
+        Batch g = c.batch();
+        if (g.pending) {
+            waitFor(g.serial);
+        }
+        g.serial = ++serialCounter;
+        try (MemoryStack st = stackPush()) {
+            VkSubmitInfo si = VkSubmitInfo.calloc(st).sType$Default().pCommandBuffers(st.pointers(g.cmd));
+            VulkanDevice.check(vkQueueSubmit(queue, si, g.fence), "vkQueueSubmit");
+        }
+        g.pending = true;
+        submits++;
+        inFlight.add(g);
+        for (VulkanBuffer vb : c.pins()) {
+            vb.lastUse = g.serial;
+        }
+    }
+
+    /** Waits for a captured step's pending replay, then frees its command buffer and fence. */
+    void release(Batch g) {
+        if (g.pending) {
+            waitFor(g.serial);
+        }
+        vkFreeCommandBuffers(device, commandPool, g.cmd);
+        vkDestroyFence(device, g.fence, null);
+        all.remove(g);
+    }
+
     /** Submits the batch being recorded, if it holds any command; does not wait. */
     void submit() {
+        notCapturing("a submit");
         Batch b = current;
         if (b == null || b.commands == 0) {
             return;
@@ -204,6 +354,7 @@ final class CommandBatcher {
         if (serial <= completedSerial) {
             return;
         }
+        notCapturing("a wait");
         if (current != null && current.serial <= serial) {
             submit();
         }
@@ -241,7 +392,7 @@ final class CommandBatcher {
             return;
         }
         deferred.add(new Deferred(buffer, buffer.lastUse));
-        if (submit && current != null && current.serial <= buffer.lastUse) {
+        if (submit && capturing == null && current != null && current.serial <= buffer.lastUse) {
             submit();
         }
         poll();
@@ -299,7 +450,11 @@ final class CommandBatcher {
     private void reclaim(Batch b) {
         VulkanDevice.check(vkResetFences(device, b.fence), "vkResetFences");
         completedSerial = Math.max(completedSerial, b.serial);
-        idle.add(b);
+        if (b.reusable) {
+            b.pending = false;
+        } else {
+            idle.add(b);
+        }
         for (Iterator<Deferred> it = deferred.iterator(); it.hasNext(); ) {
             Deferred d = it.next();
             if (d.serial() <= completedSerial) {
@@ -323,8 +478,11 @@ final class CommandBatcher {
     /** Waits for all work and destroys the batches (the command pool is the device's). */
     void close() {
         try {
-            waitIdle();
+            if (capturing == null) {
+                waitIdle();
+            }
         } finally {
+            capturing = null;
             if (current != null) {
                 vkEndCommandBuffer(current.cmd);
                 current = null;

@@ -23,6 +23,10 @@ final class VulkanBuffer {
     long lastUse;
     /** Set once the buffer has been freed (its destruction may be deferred until {@link #lastUse} completes). */
     boolean freed;
+    /** Open captured steps ({@link VulkanStepGraph}) that use this buffer; while > 0 a free is held back. */
+    int pins;
+    /** The byte size of a free held back by {@link #pins} (-1: none). */
+    long heldFreeBytes = -1;
     /** The cached descriptor sets that bind this buffer ({@link DescriptorCache}), or {@code null} if none. */
     java.util.List<DescriptorCache.Key> descriptorKeys;
 

@@ -47,6 +47,7 @@ import org.tensorbuffer.device.DeviceOutOfMemoryException;
 import org.tensorbuffer.device.DeviceUnavailableException;
 import org.tensorbuffer.device.Kernels;
 import org.tensorbuffer.device.MemoryInfo;
+import org.tensorbuffer.device.StepGraph;
 
 /**
  * A Vulkan compute device through LWJGL: Metal on macOS (MoltenVK), Mesa lavapipe on a CPU, or any GPU driver.
@@ -324,6 +325,10 @@ public final class VulkanDevice implements Device {
         if (vb.buffer == 0) {
             return;
         }
+        if (vb.pins > 0) {
+            vb.heldFreeBytes = buffer.byteSize(); // an open captured step uses it: freed when the last one closes
+            return;
+        }
         live.remove(vb);
         liveBytes -= buffer.byteSize();
         liveBuffers--;
@@ -356,16 +361,25 @@ public final class VulkanDevice implements Device {
             resolve(dst);
             return;
         }
+        if (batcher.capturing()) {
+            throw new IllegalStateException("copyFromHost inside a capture: write a captured step's inputs before "
+                    + "each replay, not inside the step");
+        }
         copyIn(src, srcOffset, dst, dstOffset, byteCount);
     }
 
-    /** {@link #copyFromHost}, also while this thread is preparing (for the kernels' own tables); under the lock. */
+    /**
+     * {@link #copyFromHost}, also while this thread is preparing or capturing a step (for the kernels' own tables: a
+     * staging copy then goes into an ordinary batch submitted at once, not into the captured step); under the lock.
+     */
     void upload(MemorySegment src, long srcOffset, DeviceBuffer dst, long dstOffset, long byteCount) {
         Thread preparer = batcher.preparer();
         batcher.preparer(null);
+        CommandBatcher.Suspended capture = batcher.suspendCapture();
         try {
             copyIn(src, srcOffset, dst, dstOffset, byteCount);
         } finally {
+            batcher.resumeCapture(capture);
             batcher.preparer(preparer);
         }
     }
@@ -409,6 +423,10 @@ public final class VulkanDevice implements Device {
         VulkanBuffer vb = resolve(src);
         if (batcher.preparing()) {
             return;
+        }
+        if (batcher.capturing()) {
+            throw new IllegalStateException("copyToHost inside a capture: read a captured step's outputs after a "
+                    + "replay, not inside the step");
         }
         checkRange(src, srcOffset, byteCount);
         if (dstOffset < 0 || dstOffset + byteCount > dst.byteSize()) {
@@ -499,6 +517,9 @@ public final class VulkanDevice implements Device {
     @Override
     public synchronized void synchronize() {
         ensureOpen();
+        if (batcher.capturing()) {
+            throw new IllegalStateException("synchronize inside a capture: a captured step cannot wait");
+        }
         if (!batcher.preparing()) {
             batcher.waitIdle();
         }
@@ -547,6 +568,67 @@ public final class VulkanDevice implements Device {
             }
         }
         return (int) (descriptorSetsCreated() - before);
+    }
+
+    /**
+     * Records {@code step} into one reusable command buffer ({@link Device#capture}): the step runs once on the calling
+     * thread under the device's lock (other threads wait until it ends), its kernels and copies are recorded without
+     * {@code ONE_TIME_SUBMIT} and not run, and {@link StepGraph#replay()} is one {@code vkQueueSubmit} of it. Every
+     * buffer a recorded command uses is pinned while the graph is open (a {@link #free} of one is held back until the
+     * graph closes) and its descriptor sets stay cached with it. What the recording would otherwise bake in must come
+     * from device memory: the tensor-indexed kernels read positions and row indices on the device. Inside the step
+     * {@link #copyToHost}, {@link #copyFromHost}, {@link #synchronize()} and {@link Kernels#argmax} throw
+     * {@link IllegalStateException} (use {@link Kernels#argmaxInto}); a failed step leaves nothing recorded or pinned.
+     * The step must not wait for another thread that uses this device (that thread waits for the lock).
+     *
+     * @return the graph (never empty on this device)
+     * @throws IllegalStateException if the device is closed, a capture or a {@link #prepare} is under way on this
+     *                               thread, or the step did something that cannot be captured
+     */
+    @Override
+    public java.util.Optional<StepGraph> capture(Runnable step) {
+        synchronized (this) {
+            ensureOpen();
+            if (batcher.capturing()) {
+                throw new IllegalStateException("capture inside a capture on " + id);
+            }
+            if (batcher.preparing()) {
+                throw new IllegalStateException("capture inside prepare on " + id);
+            }
+            batcher.beginCapture();
+            CommandBatcher.Captured c;
+            try {
+                step.run();
+                c = batcher.endCapture();
+            } catch (RuntimeException | Error e) {
+                if (!closed && batcher.capturing()) {
+                    unpin(batcher.abortCapture());
+                }
+                throw e;
+            }
+            return java.util.Optional.of(new VulkanStepGraph(this, c));
+        }
+    }
+
+    /**
+     * Drops one pin of each buffer (a captured step closing); a buffer freed while pinned is freed now when no other
+     * open graph pins it. Under the lock.
+     */
+    void unpin(List<VulkanBuffer> pins) {
+        for (VulkanBuffer vb : pins) {
+            if (--vb.pins == 0 && vb.heldFreeBytes >= 0) {
+                live.remove(vb);
+                liveBytes -= vb.heldFreeBytes;
+                liveBuffers--;
+                vb.heldFreeBytes = -1;
+                batcher.free(vb, false);
+            }
+        }
+    }
+
+    /** Whether the device has been closed (under the lock). */
+    boolean isClosed() {
+        return closed;
     }
 
     /** Most runs of the step in one {@link #prepare}. */

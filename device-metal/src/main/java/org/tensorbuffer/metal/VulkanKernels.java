@@ -269,8 +269,35 @@ final class VulkanKernels implements Kernels {
             Arg o = arg("out", out, outOffset, dim, es);
             Arg f = arg("rope table", table, 0, headSize / 2, es);
             push.begin(dtype).u(xa.elem(), "x offset").u(o.elem(), "out offset").u(f.elem(), "table offset")
-                    .u(dim, "dim").u(headSize, "headSize").u(pos, "pos");
+                    .u(dim, "dim").u(headSize, "headSize").u(pos, "pos").u(0, "pos offset").u(0, "pos from buffer");
             dispatch("rope", dtype, groups(dim / 2, 256), 1, 1, xa, o, f);
+        }
+    }
+
+    /** Reads the position on the device ({@code rope.comp} with {@code posFromBuf}), so it can be captured. */
+    @Override
+    public void ropeAt(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, int dim,
+                       int headSize, DeviceBuffer pos, long posOffset) {
+        synchronized (dev) {
+            dev.ensureOpen();
+            int es = esize("rope", dtype);
+            nonNegative("dim", dim);
+            if (headSize <= 0 || headSize % 2 != 0 || dim % 2 != 0) {
+                throw new IllegalArgumentException("rope: dim " + dim + " and headSize " + headSize
+                        + " must be even (headSize > 0)");
+            }
+            Arg ia = arg("pos", pos, posOffset, 1, 4);
+            if (dim == 0) {
+                return;
+            }
+            DeviceBuffer table = ropeTable(dtype, headSize);
+            Arg xa = arg("x", x, xOffset, dim, es);
+            Arg o = arg("out", out, outOffset, dim, es);
+            Arg f = arg("rope table", table, 0, headSize / 2, es);
+            push.begin(dtype).u(xa.elem(), "x offset").u(o.elem(), "out offset").u(f.elem(), "table offset")
+                    .u(dim, "dim").u(headSize, "headSize").u(0, "pos").u(ia.elem(), "pos offset")
+                    .u(1, "pos from buffer");
+            dispatch("rope", dtype, groups(dim / 2, 256), 1, 1, xa, o, f, ia);
         }
     }
 
@@ -333,8 +360,95 @@ final class VulkanKernels implements Kernels {
             Arg oa = arg("out", out, outOffset, qn, es);
             push.begin(dtype).u(qa.elem(), "q offset").u(ka.elem(), "k offset").u(va.elem(), "v offset")
                     .u(aa.elem(), "att offset").u(attStride, "attStride").u(oa.elem(), "out offset")
-                    .u(nHeads, "nHeads").u(nKvHeads, "nKvHeads").u(headSize, "headSize").u(pos, "pos");
+                    .u(nHeads, "nHeads").u(nKvHeads, "nKvHeads").u(headSize, "headSize").u(pos, "pos")
+                    .u(0, "pos offset").u(0, "pos from buffer");
             dispatch("attention", dtype, groups(nHeads, 1), 1, 1, qa, ka, va, aa, oa);
+        }
+    }
+
+    /**
+     * Reads the position on the device ({@code attention.comp} with {@code posFromBuf}, clamped to
+     * {@code attStride - 1}), so it can be captured; the caches are bound for {@code attStride} rows.
+     */
+    @Override
+    public void attentionAt(DType dtype, DeviceBuffer q, long qOffset, DeviceBuffer kCache, long kOffset,
+                            DeviceBuffer vCache, long vOffset, DeviceBuffer att, long attOffset, int attStride,
+                            DeviceBuffer out, long outOffset, int nHeads, int nKvHeads, int headSize,
+                            DeviceBuffer pos, long posOffset) {
+        synchronized (dev) {
+            dev.ensureOpen();
+            int es = esize("attention", dtype);
+            if (nHeads <= 0 || nKvHeads <= 0 || headSize <= 0 || nHeads % nKvHeads != 0) {
+                throw new IllegalArgumentException("attention: nHeads " + nHeads + " must be a positive multiple of "
+                        + "nKvHeads " + nKvHeads + " and headSize " + headSize + " positive");
+            }
+            if (attStride <= 0) {
+                throw new IllegalArgumentException("attention: attStride " + attStride + " must be positive");
+            }
+            long qn = (long) nHeads * headSize;
+            long kvDim = (long) nKvHeads * headSize;
+            Arg qa = arg("q", q, qOffset, qn, es);
+            Arg ka = arg("kCache", kCache, kOffset, attStride * kvDim, es);
+            Arg va = arg("vCache", vCache, vOffset, attStride * kvDim, es);
+            Arg aa = arg("att", att, attOffset, (long) nHeads * attStride, es);
+            Arg oa = arg("out", out, outOffset, qn, es);
+            Arg ia = arg("pos", pos, posOffset, 1, 4);
+            push.begin(dtype).u(qa.elem(), "q offset").u(ka.elem(), "k offset").u(va.elem(), "v offset")
+                    .u(aa.elem(), "att offset").u(attStride, "attStride").u(oa.elem(), "out offset")
+                    .u(nHeads, "nHeads").u(nKvHeads, "nKvHeads").u(headSize, "headSize").u(0, "pos")
+                    .u(ia.elem(), "pos offset").u(1, "pos from buffer");
+            dispatch("attention", dtype, groups(nHeads, 1), 1, 1, qa, ka, va, aa, oa, ia);
+        }
+    }
+
+    /** On the device ({@code row_copy.comp}, 32-bit words); rows of a size or at offsets not a multiple of 4 bytes
+     * go through the default (index read to the host). */
+    @Override
+    public void gatherRow(DType dtype, DeviceBuffer table, long tableOffset, long rows, long cols,
+                          DeviceBuffer index, long indexOffset, DeviceBuffer out, long outOffset) {
+        if (!rowCopy(0, dtype, table, tableOffset, rows, cols, index, indexOffset, out, outOffset)) {
+            Kernels.super.gatherRow(dtype, table, tableOffset, rows, cols, index, indexOffset, out, outOffset);
+        }
+    }
+
+    /** On the device ({@code row_copy.comp}), as {@link #gatherRow}. */
+    @Override
+    public void scatterRow(DType dtype, DeviceBuffer src, long srcOffset, DeviceBuffer table, long tableOffset,
+                           long rows, long cols, DeviceBuffer index, long indexOffset) {
+        if (!rowCopy(1, dtype, src, srcOffset, rows, cols, index, indexOffset, table, tableOffset)) {
+            Kernels.super.scatterRow(dtype, src, srcOffset, table, tableOffset, rows, cols, index, indexOffset);
+        }
+    }
+
+    /**
+     * Records {@code row_copy} (mode 0: gather row {@code idx} of {@code src} into {@code dst}; 1: scatter {@code src}
+     * into row {@code idx} of {@code dst}); false, recording nothing, if the row is not whole 32-bit words.
+     */
+    private boolean rowCopy(int mode, DType dtype, DeviceBuffer src, long srcOffset, long rows, long cols,
+                            DeviceBuffer index, long indexOffset, DeviceBuffer dst, long dstOffset) {
+        synchronized (dev) {
+            dev.ensureOpen();
+            nonNegative("rows", rows);
+            nonNegative("cols", cols);
+            long rowBytes = Math.multiplyExact(cols, (long) dtype.byteSize());
+            if (rowBytes % 4 != 0 || (src.address() + srcOffset) % 4 != 0 || (dst.address() + dstOffset) % 4 != 0) {
+                return false;
+            }
+            Arg ia = arg("index", index, indexOffset, 1, 4);
+            if (rows == 0) {
+                throw new IndexOutOfBoundsException("row index into a table of 0 rows");
+            }
+            long words = rowBytes / 4;
+            if (words == 0) {
+                return true;
+            }
+            long tableWords = Math.multiplyExact(rows, words);
+            Arg sa = arg("src", src, srcOffset, mode == 0 ? tableWords : words, 4);
+            Arg da = arg("dst", dst, dstOffset, mode == 0 ? words : tableWords, 4);
+            push.begin(DType.F32).u(sa.elem(), "src offset").u(da.elem(), "dst offset").u(words, "row words")
+                    .u(ia.elem(), "index offset").u(rows, "rows").u(mode, "mode");
+            dispatch("row_copy", null, groups(words, 256), 1, 1, sa, da, ia);
+            return true;
         }
     }
 
@@ -346,10 +460,13 @@ final class VulkanKernels implements Kernels {
             if (n <= 0) {
                 throw new IllegalArgumentException("argmax of " + n + " elements");
             }
+            if (dev.batcher().capturing()) {
+                throw new IllegalStateException("argmax inside a capture returns to the host: use argmaxInto");
+            }
             Arg xa = arg("x", x, xOffset, n, es);
             VulkanBuffer r = dev.resultBuffer();
             Arg ra = new Arg(new Binding(r, 0, r.size), 0);
-            push.begin(dtype).u(xa.elem(), "x offset").u(n, "n");
+            push.begin(dtype).u(xa.elem(), "x offset").u(n, "n").u(0, "result offset");
             dispatch("argmax", dtype, 1, 1, 1, xa, ra);
             if (dev.batcher().preparing()) {
                 return 0;
@@ -358,6 +475,22 @@ final class VulkanKernels implements Kernels {
             dev.invalidate(r);
             return Integer.toUnsignedLong(MemorySegment.ofAddress(r.mapped).reinterpret(4)
                     .get(ValueLayout.JAVA_INT, 0));
+        }
+    }
+
+    /** On the device ({@code argmax.comp} writing at the output's offset); does not wait, so it can be captured. */
+    @Override
+    public void argmaxInto(DType dtype, DeviceBuffer x, long xOffset, long n, DeviceBuffer out, long outOffset) {
+        synchronized (dev) {
+            dev.ensureOpen();
+            int es = esize("argmax", dtype);
+            if (n <= 0) {
+                throw new IllegalArgumentException("argmax of " + n + " elements");
+            }
+            Arg xa = arg("x", x, xOffset, n, es);
+            Arg oa = arg("out", out, outOffset, 1, 4);
+            push.begin(dtype).u(xa.elem(), "x offset").u(n, "n").u(oa.elem(), "result offset");
+            dispatch("argmax", dtype, 1, 1, 1, xa, oa);
         }
     }
 

@@ -36,8 +36,10 @@ public final class Generator {
 
     /**
      * Decodes. Under {@link AllocationStrategy#PROACTIVE} first {@link Transformer#reserve() reserves} what one step
-     * recorded on the {@code meta} device takes (KV cache and activations); then allocates the KV cache, (without a
-     * batched prefill) {@link Transformer#prepareStep() prepares} the step on the device, and runs. Under
+     * recorded on the {@code meta} device takes (KV cache and activations); then allocates the KV cache and (without a
+     * batched prefill) {@link Transformer#captureStep() captures} the step where the device can (Vulkan: every
+     * position is then one replay of the recorded step; its time counts in {@code reserve ms}), else
+     * {@link Transformer#prepareStep() prepares} it, and runs. Under
      * {@link AllocationStrategy#PLANNED} each step is one
      * planned run ({@link TensorContext#run()}): the first is recorded and planned into one arena, the others replay
      * it.
@@ -85,11 +87,28 @@ public final class Generator {
         }
         long reserveNanos = System.nanoTime() - p0;
         model.allocateCache();
+        CapturedStep captured = null;
         if (ctx.strategy() == AllocationStrategy.PROACTIVE && !batched) {
             long q0 = System.nanoTime();
-            model.prepareStep();
+            captured = model.captureStep().orElse(null);
+            if (captured == null) {
+                model.prepareStep();
+            }
             reserveNanos += System.nanoTime() - q0;
         }
+        try {
+            return decode(model, sampler, prompt, steps, listener, batched, nPrefill, reserveNanos, captured);
+        } finally {
+            if (captured != null) {
+                captured.close();
+            }
+        }
+    }
+
+    private static DecodeStats decode(Transformer model, Sampler sampler, int[] prompt, int steps, Listener listener,
+                                      boolean batched, int nPrefill, long reserveNanos, CapturedStep captured) {
+        Config c = model.config();
+        TensorContext ctx = model.context();
         float[] logitsHost = new float[c.vocabSize()];
         int[] ids = new int[steps];
         int nIds = 0;
@@ -142,12 +161,24 @@ public final class Generator {
         }
         while (!done && pos < steps) {
             int next;
-            try (PlanCache.Run run = planned ? model.planCache().run("step") : null;
-                 Tensor logits = model.forward(token, pos)) {
+            if (captured != null) {
+                Tensor logits = captured.run(token, pos); // the captured step's static output: not closed here
                 if (pos < prompt.length - 1) {
                     next = prompt[pos + 1];
+                } else if (sampler.greedy()) {
+                    next = captured.next();
                 } else {
-                    next = pick(logits, sampler, logitsHost);
+                    System.arraycopy(logits.toFloatArray(), 0, logitsHost, 0, logitsHost.length);
+                    next = sampler.sample(logitsHost);
+                }
+            } else {
+                try (PlanCache.Run run = planned ? model.planCache().run("step") : null;
+                     Tensor logits = model.forward(token, pos)) {
+                    if (pos < prompt.length - 1) {
+                        next = prompt[pos + 1];
+                    } else {
+                        next = pick(logits, sampler, logitsHost);
+                    }
                 }
             }
             boolean sampled = pos >= prompt.length - 1;

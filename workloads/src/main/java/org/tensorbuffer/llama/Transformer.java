@@ -180,7 +180,8 @@ public final class Transformer implements AutoCloseable {
      * and CUDA devices). It pays only where the step's buffers are known ahead: under
      * {@link org.tensorbuffer.AllocationStrategy#PROACTIVE} after {@link #reserve()} and {@link #allocateCache()},
      * every activation of the real step comes from the same reserved blocks. {@link Generator#generate} calls it
-     * there. The prepared step is {@code forward(BOS, 0)} and the greedy pick's {@code argmax} of its logits. The
+     * there where the device does not capture the step ({@link #captureStep()} empty). The prepared step is
+     * {@code forward(BOS, 0)} and the greedy pick's {@code argmax} of its logits. The
      * cache's contents and the weights are not touched.
      *
      * @return device objects created ahead (descriptor sets on Vulkan, 0 elsewhere)
@@ -196,6 +197,83 @@ public final class Transformer implements AutoCloseable {
                 logits.argmax(); // the greedy pick's kernel binds the logits too
             }
         });
+    }
+
+    /**
+     * Captures one decode step on the context's device ({@link org.tensorbuffer.device.Device#capture}) for replay at
+     * any position: the step ({@link #forward}'s body in its tensor-indexed form, reading the token and the position
+     * from a small I32 input tensor on the device) and the greedy pick ({@link Tensor#argmaxInto}) are recorded once;
+     * {@link CapturedStep#run} then writes the token and position and replays it, with no op of the step on the host.
+     * The graph's logits are one static tensor. While the captured step is open it holds, taken from the context's
+     * TensorBuffer, every block of the shapes the step took (per shape the number it had live at once, less the
+     * logits it keeps), so that no one else gets the memory a replay writes (as a CUDA graph's private pool): this
+     * covers the step when its shapes are reserved exactly, as {@link #reserve()} does; if holding them would fall
+     * back to the pool (a shape not reserved, or reserved blocks in use elsewhere) nothing is kept and the result is
+     * empty. {@link Generator#generate} uses it under {@link AllocationStrategy#PROACTIVE}, after
+     * {@link #reserve()} and {@link #allocateCache()}.
+     *
+     * @return the captured step, or empty where the device does not capture ({@code cpu}, {@code cuda}, {@code meta})
+     *         or the step's blocks could not be held
+     * @throws IllegalStateException if the cache was not allocated or the model is closed
+     */
+    public java.util.Optional<CapturedStep> captureStep() {
+        checkOpen();
+        if (keyCache[0] == null) {
+            throw new IllegalStateException("allocateCache() before captureStep()");
+        }
+        // Allocated inside the step (a device that does not capture never runs it, so allocates nothing) and left
+        // uninitialised: the host writes token and position before every replay, the step writes the pick.
+        Tensor[] io = new Tensor[5]; // inputs, token, position, pick, logits
+        List<Block> held = new ArrayList<>();
+        org.tensorbuffer.device.StepGraph graph = null;
+        boolean ok = false;
+        try {
+            org.tensorbuffer.device.StepGraph[] g = new org.tensorbuffer.device.StepGraph[1];
+            ReservationPlan used = ctx.tensorBuffer().record(() -> g[0] = ctx.device().capture(() -> {
+                io[0] = ctx.empty(Shape.of(CapturedStep.INPUTS), DType.I32);
+                io[1] = io[0].row(0);
+                io[2] = io[0].row(1);
+                io[3] = io[0].row(2);
+                io[4] = step(0, 0, io[1], io[2]);
+                io[4].argmaxInto(io[3]);
+            }).orElse(null));
+            graph = g[0];
+            if (graph == null) {
+                return java.util.Optional.empty();
+            }
+            // hold every block of the step's shapes but the two tensors it leaves open (input and logits)
+            org.tensorbuffer.memory.ReservationKeying keying = ctx.tensorBuffer().keying();
+            long misses = ctx.tensorBuffer().stats().misses();
+            for (ReservationPlan.Entry en : used.entries()) {
+                Shape key = keying.key(en.shape(), en.dtype());
+                int n = en.count();
+                for (int i : new int[] {0, 4}) {
+                    if (io[i].dtype() == en.dtype() && keying.key(io[i].shape(), io[i].dtype()).equals(key)) {
+                        n--;
+                    }
+                }
+                for (int i = 0; i < n; i++) {
+                    held.add(ctx.tensorBuffer().take(en.shape(), en.dtype()));
+                }
+            }
+            if (ctx.tensorBuffer().stats().misses() != misses) {
+                return java.util.Optional.empty(); // the step's blocks were not all reserved and free: not held
+            }
+            ok = true;
+            return java.util.Optional.of(new CapturedStep(this, graph, io[0], io[1], io[2], io[3], io[4], held));
+        } finally {
+            if (!ok) {
+                held.forEach(Block::release);
+                if (graph != null) {
+                    graph.close();
+                }
+                for (int i = io.length - 1; i >= 0; i--) {
+                    if (io[i] != null) {
+                        io[i].close();
+                    }
+                }
+            }
+        }
     }
 
     /**
@@ -306,16 +384,38 @@ public final class Transformer implements AutoCloseable {
         if (keyCache[0] == null) {
             throw new IllegalStateException("allocateCache() before forward()");
         }
+        checkStep(token, pos);
+        return step(token, pos, null, null);
+    }
+
+    /** Checks a step's token and position (for {@link #forward} and {@link CapturedStep#run}). */
+    void checkStep(int token, int pos) {
         if (token < 0 || token >= c.vocabSize()) {
             throw new IndexOutOfBoundsException("token " + token + " outside [0, " + c.vocabSize() + ")");
         }
         if (pos < 0 || pos >= c.seqLen()) {
             throw new IndexOutOfBoundsException("position " + pos + " outside [0, seq_len " + c.seqLen() + ")");
         }
+    }
+
+    /**
+     * One position, the body of {@link #forward} and of a {@link #captureStep() captured step}: with
+     * {@code tokenIndex} null, {@code token} and {@code pos} are used as they are; otherwise they are ignored and the
+     * step reads them on the device from the one-element I32 tensors {@code tokenIndex} and {@code posIndex}
+     * (embedding gather, rope, cache row writes and attention in their tensor-indexed forms), so that its recording
+     * can be replayed at any position. Both forms allocate the same shapes in the same order.
+     */
+    private Tensor step(int token, int pos, Tensor tokenIndex, Tensor posIndex) {
+        boolean indexed = tokenIndex != null;
         int hs = c.headSize();
-        Tensor x = own(ctx.empty(dimShape, DType.F32));
-        try (Tensor row = embedding.row(token)) {
-            x.copyFrom(row);
+        Tensor x;
+        if (indexed) {
+            x = own(embedding.gatherRow(tokenIndex));
+        } else {
+            x = own(ctx.empty(dimShape, DType.F32));
+            try (Tensor row = embedding.row(token)) {
+                x.copyFrom(row);
+            }
         }
         for (int l = 0; l < c.nLayers(); l++) {
             // attention block
@@ -324,17 +424,24 @@ public final class Transformer implements AutoCloseable {
             Tensor k = own(wk[l].matmul(xb));
             Tensor v = own(wv[l].matmul(xb));
             free(xb);
-            Tensor qr = own(q.rope(pos, hs));
+            Tensor qr = own(indexed ? q.ropeAt(posIndex, hs) : q.rope(pos, hs));
             free(q);
-            Tensor kr = own(k.rope(pos, hs));
+            Tensor kr = own(indexed ? k.ropeAt(posIndex, hs) : k.rope(pos, hs));
             free(k);
-            try (Tensor kRow = keyCache[l].row(pos); Tensor vRow = valueCache[l].row(pos)) {
-                kRow.copyFrom(kr);
-                vRow.copyFrom(v);
+            if (indexed) {
+                keyCache[l].scatterRow(posIndex, kr);
+                valueCache[l].scatterRow(posIndex, v);
+            } else {
+                try (Tensor kRow = keyCache[l].row(pos); Tensor vRow = valueCache[l].row(pos)) {
+                    kRow.copyFrom(kr);
+                    vRow.copyFrom(v);
+                }
             }
             free(kr);
             free(v);
-            Tensor att = Tensor.attention(qr, keyCache[l], valueCache[l], c.nHeads(), c.nKvHeads(), hs, pos);
+            Tensor att = indexed
+                    ? Tensor.attentionAt(qr, keyCache[l], valueCache[l], c.nHeads(), c.nKvHeads(), hs, posIndex)
+                    : Tensor.attention(qr, keyCache[l], valueCache[l], c.nHeads(), c.nKvHeads(), hs, pos);
             free(qr);
             Tensor o = own(wo[l].matmul(att));
             free(att);

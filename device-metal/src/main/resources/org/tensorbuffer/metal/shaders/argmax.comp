@@ -2,7 +2,7 @@
 layout(local_size_x = 256) in;
 layout(set = 0, binding = 0) buffer X { T x[]; };
 layout(set = 0, binding = 1) buffer R { uint result[]; };
-layout(push_constant) uniform P { uint xOff; uint n; } p;
+layout(push_constant) uniform P { uint xOff; uint n; uint rOff; } p;
 shared T sv[256];
 shared uint si[256];
 const uint NONE = 0xffffffffu;
@@ -34,5 +34,5 @@ void main() {
         }
         barrier();
     }
-    if (lid == 0u) result[0] = si[0];
+    if (lid == 0u) result[p.rOff] = si[0];
 }
