@@ -100,4 +100,19 @@ class DevicesTest {
         assertThat(s.isRoot()).isFalse();
         assertThatThrownBy(() -> root.slice(200, 100)).isInstanceOf(IndexOutOfBoundsException.class);
     }
+
+    @Test
+    void getProbesTheRequestedBackendFirst() {
+        // The service files list "test" after "fakegpu" and "broken": get("test") must not start those first.
+        List<String> names = Devices.providers().stream().map(DeviceProvider::name).toList();
+        assertThat(names.indexOf("test")).isGreaterThan(names.indexOf("broken")).isGreaterThan(0);
+        List<String> others = names.stream().filter(n -> !n.equals("test")).toList();
+        assertThat(Devices.probeOrder("test")).extracting(DeviceProvider::name)
+                .first().isEqualTo("test");
+        assertThat(Devices.probeOrder("test").stream().map(DeviceProvider::name).skip(1).toList())
+                .isEqualTo(others);
+        assertThat(Devices.probeOrder("broken:1")).extracting(DeviceProvider::name).first().isEqualTo("broken");
+        assertThat(Devices.probeOrder("metal")).containsExactlyElementsOf(Devices.providers());
+        assertThat(Devices.get("test")).isSameAs(TestProvider.DEVICE);
+    }
 }
