@@ -32,8 +32,10 @@ import org.tensorbuffer.leak.LeakDetector;
  *   <li>A shared tier under one lock: a free list per class (most recently used first) and one LRU list over all
  *       classes. Blocks overflow into it from thread caches and are taken from it when a thread cache is empty.</li>
  *   <li>Limits: at most {@code maxBlocksPerClass} free blocks per class in the shared tier, and at most
- *       {@code maxCachedBytes} cached bytes in all (default 512 MiB, or {@code TENSORBUFFER_POOL_MAX_MB}); beyond
- *       them the least recently used blocks are freed (evicted).</li>
+ *       {@code maxCachedBytes} cached bytes in all (default: {@code TENSORBUFFER_POOL_MAX_MB} if set, else half
+ *       of the device's total memory as {@link Device#memoryInfo()} reports it, physical RAM or the container's limit
+ *       for the CPU, else 512 MiB; see {@link #defaultMaxCachedBytes(Device)}); beyond them the least recently used
+ *       blocks are freed (evicted).</li>
  *   <li>Out of memory: if the device cannot allocate, the pool frees every cached block it can reach (the shared tier
  *       and the calling thread's cache; other threads empty theirs at their next call), retries once, and then throws
  *       {@link PoolOutOfMemoryException} with the requested, live, cached and limit bytes.</li>
@@ -49,8 +51,16 @@ import org.tensorbuffer.leak.LeakDetector;
  * throws {@link IllegalStateException}.
  */
 public final class BufferPool extends BlockOwner implements AutoCloseable {
-    /** Default cached-bytes budget: 512 MiB, as the design notes' {@code TL_BUFFER_MAX_MB}. */
+    /**
+     * Default cached-bytes budget of a device that does not report its total memory: 512 MiB, as the design notes'
+     * {@code TL_BUFFER_MAX_MB}.
+     */
     public static final long DEFAULT_MAX_CACHED_BYTES = 512L << 20;
+    /**
+     * Default cached-bytes budget of a device that reports its total memory, as a fraction of it: 1/2 (see
+     * {@link #defaultMaxCachedBytes(Device)}).
+     */
+    public static final double DEFAULT_CACHED_FRACTION = 0.5;
     /** Default cap on free blocks per size class in the shared tier. */
     public static final int DEFAULT_MAX_BLOCKS_PER_CLASS = 256;
 
@@ -100,7 +110,7 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
         this.device = b.device;
         this.name = b.name;
         this.allocator = deviceAllocator(device, b.alignment);
-        this.maxCachedBytes = b.maxCachedBytes;
+        this.maxCachedBytes = b.maxCachedBytes >= 0 ? b.maxCachedBytes : defaultMaxCachedBytes(device);
         this.maxBlocksPerClass = b.maxBlocksPerClass;
         this.maxThreadCacheBytes = b.maxThreadCacheBytes >= 0 ? b.maxThreadCacheBytes
                 : Math.min(maxCachedBytes / 8, 64L << 20);
@@ -732,6 +742,29 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
     }
 
     /**
+     * The cached-bytes budget a pool over {@code device} gets when neither {@link Builder#maxCachedBytes(long)} nor
+     * {@code TENSORBUFFER_POOL_MAX_MB} sets one: {@link #DEFAULT_CACHED_FRACTION} of the device's total memory
+     * ({@link Device#memoryInfo()}: physical RAM, or the container's or the device's own limit, for the CPU; the
+     * GPU's memory for CUDA), or {@link #DEFAULT_MAX_CACHED_BYTES} when the device does not know it. This follows what
+     * users of other caching allocators expect: PyTorch's CUDA caching allocator keeps every freed block until an
+     * allocation fails, MLX's cache limit defaults to its memory limit; a fixed 512 MiB evicted and re-allocated the
+     * large intermediates of einsum contractions on every evaluation (docs/benchmarks.md, issue 14, round 5). The pool
+     * still frees its cache and retries when the device runs out of memory, so cached bytes never cause an
+     * out-of-memory failure on their own.
+     *
+     * @return the budget in bytes
+     */
+    public static long defaultMaxCachedBytes(Device device) {
+        long total;
+        try {
+            total = device.memoryInfo().totalBytes();
+        } catch (RuntimeException e) {
+            total = -1; // a backend that cannot say (e.g. a closed device): the fixed default
+        }
+        return total > 0 ? (long) (total * DEFAULT_CACHED_FRACTION) : DEFAULT_MAX_CACHED_BYTES;
+    }
+
+    /**
      * Parses a cached-bytes budget given in MiB, as {@code TENSORBUFFER_POOL_MAX_MB} holds it.
      *
      * @return the budget in bytes
@@ -761,7 +794,8 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
         private final Device device;
         private String name = "default";
         private long alignment = 64;
-        private long maxCachedBytes = defaultMaxCachedBytes();
+        /** The budget set by {@link #maxCachedBytes(long)} or the environment; -1: the device's default. */
+        private long maxCachedBytes = environmentMaxCachedBytes();
         private int maxBlocksPerClass = DEFAULT_MAX_BLOCKS_PER_CLASS;
         private long maxThreadCacheBytes = -1;
 
@@ -769,10 +803,10 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
             this.device = device;
         }
 
-        private static long defaultMaxCachedBytes() {
+        private static long environmentMaxCachedBytes() {
             String env = System.getenv("TENSORBUFFER_POOL_MAX_MB");
             if (env == null || env.isBlank()) {
-                return DEFAULT_MAX_CACHED_BYTES;
+                return -1;
             }
             try {
                 return parseMaxCachedMegabytes(env);
@@ -796,7 +830,10 @@ public final class BufferPool extends BlockOwner implements AutoCloseable {
             return this;
         }
 
-        /** Budget of cached (free) bytes; beyond it the least recently used blocks are freed. */
+        /**
+         * Budget of cached (free) bytes; beyond it the least recently used blocks are freed. Default:
+         * {@code TENSORBUFFER_POOL_MAX_MB} if set, else {@link BufferPool#defaultMaxCachedBytes(Device)}.
+         */
         public Builder maxCachedBytes(long bytes) {
             if (bytes < 0) {
                 throw new IllegalArgumentException("maxCachedBytes " + bytes + " is negative");

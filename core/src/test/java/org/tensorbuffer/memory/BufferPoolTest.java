@@ -218,4 +218,23 @@ class BufferPoolTest {
                 .isInstanceOf(IllegalArgumentException.class);
         assertThat(BufferPool.DEFAULT_MAX_CACHED_BYTES).isEqualTo(512L << 20);
     }
+
+    @Test
+    void defaultBudgetIsHalfTheDevicesMemoryOr512MibWhenUnknown() {
+        // TENSORBUFFER_POOL_MAX_MB, when the build sets it, overrides the device's default: not asserted then
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv("TENSORBUFFER_POOL_MAX_MB") == null);
+        TestDevice sixGib = new TestDevice(6L << 30);
+        assertThat(BufferPool.defaultMaxCachedBytes(sixGib)).isEqualTo(3L << 30);
+        try (BufferPool pool = BufferPool.of(sixGib)) {
+            assertThat(pool.maxCachedBytes()).isEqualTo(3L << 30);
+        }
+        TestDevice unknown = new TestDevice(); // reports no total memory
+        assertThat(unknown.memoryInfo().totalBytes()).isEqualTo(-1);
+        try (BufferPool pool = BufferPool.of(unknown)) {
+            assertThat(pool.maxCachedBytes()).isEqualTo(512L << 20);
+        }
+        try (BufferPool pool = BufferPool.builder(sixGib).maxCachedBytes(77).build()) {
+            assertThat(pool.maxCachedBytes()).isEqualTo(77);
+        }
+    }
 }

@@ -7,8 +7,10 @@ import java.util.Locale;
 
 /**
  * Row-major strided-batched GEMM on native addresses, {@code C = alpha * op(A) * op(B) + beta * C}, choosing
- * between three implementations:
+ * between these implementations:
  * <ul>
+ *   <li>{@link OuterProduct} for every product with {@code k == 1} (a rank-1 product: one streaming pass over C,
+ *       with or without OpenBLAS, unless OpenBLAS is forced for large products);</li>
  *   <li>a plain scalar Java loop ({@code SmallGemmF32}/{@code SmallGemmF64}, generated from one template, see the
  *       package documentation) for tiny products ({@code m * n * k <= } {@link #SMALL_WORK} with OpenBLAS,
  *       {@link #SMALL_WORK_JAVA} without), where a native call and OpenBLAS's set-up (about 100 ns) or the packing
@@ -128,6 +130,11 @@ public final class Gemm {
             return;
         }
         long work = (long) m * n * k;
+        if (k == 1 && (!forceBlas || work <= SMALL_WORK)) {
+            OuterProduct.run(f64, transA, transB, m, n, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC,
+                    batch);
+            return;
+        }
         if (work <= (blas != null ? SMALL_WORK : SMALL_WORK_JAVA)) {
             for (int i = 0; i < batch; i++) {
                 if (f64) {

@@ -32,7 +32,8 @@ class GemmTest {
         // transposed, to keep the suite fast.
         int[][] sizes = {
             {1, 1, 1}, {2, 3, 4}, {8, 8, 8}, {3, 9, 5}, {16, 16, 16}, {5, 7, 1},  // small path
-            {37, 45, 29}, {6, 33, 257}, {1, 70, 70}, {70, 1, 70}, {1, 1, 300}, {300, 1, 45}, {1, 200, 37}
+            {37, 45, 29}, {6, 33, 257}, {1, 70, 70}, {70, 1, 70}, {1, 1, 300}, {300, 1, 45}, {1, 200, 37},
+            {3, 70, 1}, {70, 3, 1}, {1, 1000, 1}, {33, 47, 1}  // k == 1: the outer-product kernel, short and long rows
         };
         int[][] large = {{13, 1030, 7}, {80, 40, 700}, {1100, 1, 1000}};  // the last: parallel GEMV rows
         for (String impl : new String[] {"java", "auto"}) {
@@ -93,7 +94,8 @@ class GemmTest {
         for (String impl : new String[] {"java", "auto"}) {
             CpuKernels kernels = new CpuKernels(Gemm.of(impl.equals("java") ? Gemm.Mode.JAVA : Gemm.Mode.AUTO));
             // square (small path and blocked/OpenBLAS GEMM), one column and one row (the GEMV path)
-            for (int[] mnk : new int[][] {{3, 3, 3}, {40, 40, 40}, {40, 1, 40}, {1, 40, 40}}) {
+            // and rank-1 products (k == 1) with short and long rows
+            for (int[] mnk : new int[][] {{3, 3, 3}, {40, 40, 40}, {40, 1, 40}, {1, 40, 40}, {3, 3, 1}, {5, 40, 1}}) {
                 int m = mnk[0];
                 int n = mnk[1];
                 int k = mnk[2];
@@ -132,7 +134,11 @@ class GemmTest {
                 Arguments.of("java", DType.F64, 20, 30, 40, true),
                 Arguments.of("auto", DType.F32, 20, 30, 40, false),
                 Arguments.of("auto", DType.F64, 2, 2, 2, true),
-                Arguments.of("auto", DType.F32, 20, 30, 40, true));
+                Arguments.of("auto", DType.F32, 20, 30, 40, true),
+                // k == 1 (the outer-product kernel): tiny matrices, long rows, a broadcast B
+                Arguments.of("auto", DType.F64, 3, 3, 1, false),
+                Arguments.of("auto", DType.F64, 1, 100, 1, false),
+                Arguments.of("java", DType.F32, 7, 50, 1, true));
     }
 
     @ParameterizedTest(name = "{0} {1} m={2} n={3} k={4} broadcastB={5}")
