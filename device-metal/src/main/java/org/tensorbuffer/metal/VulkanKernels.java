@@ -252,32 +252,20 @@ final class VulkanKernels implements Kernels {
     @Override
     public void rope(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, int dim,
                      int headSize, int pos) {
-        synchronized (dev) {
-            dev.ensureOpen();
-            int es = esize("rope", dtype);
-            nonNegative("dim", dim);
-            nonNegative("pos", pos);
-            if (headSize <= 0 || headSize % 2 != 0 || dim % 2 != 0) {
-                throw new IllegalArgumentException("rope: dim " + dim + " and headSize " + headSize
-                        + " must be even (headSize > 0)");
-            }
-            if (dim == 0) {
-                return;
-            }
-            DeviceBuffer table = ropeTable(dtype, headSize);
-            Arg xa = arg("x", x, xOffset, dim, es);
-            Arg o = arg("out", out, outOffset, dim, es);
-            Arg f = arg("rope table", table, 0, headSize / 2, es);
-            push.begin(dtype).u(xa.elem(), "x offset").u(o.elem(), "out offset").u(f.elem(), "table offset")
-                    .u(dim, "dim").u(headSize, "headSize").u(pos, "pos").u(0, "pos offset").u(0, "pos from buffer");
-            dispatch("rope", dtype, groups(dim / 2, 256), 1, 1, xa, o, f);
-        }
+        nonNegative("pos", pos);
+        rope(dtype, x, xOffset, out, outOffset, dim, headSize, pos, null, 0);
     }
 
     /** Reads the position on the device ({@code rope.comp} with {@code posFromBuf}), so it can be captured. */
     @Override
     public void ropeAt(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, int dim,
                        int headSize, DeviceBuffer pos, long posOffset) {
+        rope(dtype, x, xOffset, out, outOffset, dim, headSize, 0, pos, posOffset);
+    }
+
+    /** One rope dispatch: the position is {@code pos}, or read from {@code posBuf} where that is not null. */
+    private void rope(DType dtype, DeviceBuffer x, long xOffset, DeviceBuffer out, long outOffset, int dim,
+                      int headSize, int pos, DeviceBuffer posBuf, long posOffset) {
         synchronized (dev) {
             dev.ensureOpen();
             int es = esize("rope", dtype);
@@ -286,7 +274,7 @@ final class VulkanKernels implements Kernels {
                 throw new IllegalArgumentException("rope: dim " + dim + " and headSize " + headSize
                         + " must be even (headSize > 0)");
             }
-            Arg ia = arg("pos", pos, posOffset, 1, 4);
+            Arg ia = posBuf == null ? null : arg("pos", posBuf, posOffset, 1, 4);
             if (dim == 0) {
                 return;
             }
@@ -295,9 +283,13 @@ final class VulkanKernels implements Kernels {
             Arg o = arg("out", out, outOffset, dim, es);
             Arg f = arg("rope table", table, 0, headSize / 2, es);
             push.begin(dtype).u(xa.elem(), "x offset").u(o.elem(), "out offset").u(f.elem(), "table offset")
-                    .u(dim, "dim").u(headSize, "headSize").u(0, "pos").u(ia.elem(), "pos offset")
-                    .u(1, "pos from buffer");
-            dispatch("rope", dtype, groups(dim / 2, 256), 1, 1, xa, o, f, ia);
+                    .u(dim, "dim").u(headSize, "headSize").u(pos, "pos").u(ia == null ? 0 : ia.elem(), "pos offset")
+                    .u(ia == null ? 0 : 1, "pos from buffer");
+            if (ia == null) {
+                dispatch("rope", dtype, groups(dim / 2, 256), 1, 1, xa, o, f);
+            } else {
+                dispatch("rope", dtype, groups(dim / 2, 256), 1, 1, xa, o, f, ia);
+            }
         }
     }
 
