@@ -665,15 +665,29 @@ public final class Tensor implements AutoCloseable {
      * {@code pos}, as llama2.c's {@code run.c}.
      */
     public Tensor rope(int pos, int headSize) {
+        return rope(pos, headSize, null);
+    }
+
+    /** Both forms of rope: at {@code pos}, or at the position held by {@code posAt} where that is not null. */
+    private Tensor rope(int pos, int headSize, Tensor posAt) {
         checkLive();
         requireFloat("rope");
+        if (posAt != null) {
+            posAt.requireIndex("rope", this);
+        }
         if (shape.rank() != 1 || headSize <= 0 || shape.dim(0) % headSize != 0 || headSize % 2 != 0 || pos < 0) {
             throw new IllegalArgumentException("rope needs a 1-D vector whose length is a multiple of an even "
-                    + "headSize and pos >= 0; got " + shape + ", headSize " + headSize + ", pos " + pos);
+                    + "headSize" + (posAt == null ? " and pos >= 0; got " + shape + ", headSize " + headSize + ", pos "
+                    + pos : "; got " + shape + ", headSize " + headSize));
         }
         Tensor c = out(shape);
-        k().rope(dtype, block.buffer(), byteOffset, c.block.buffer(), c.byteOffset, Math.toIntExact(shape.dim(0)),
-                headSize, pos);
+        if (posAt == null) {
+            k().rope(dtype, block.buffer(), byteOffset, c.block.buffer(), c.byteOffset,
+                    Math.toIntExact(shape.dim(0)), headSize, pos);
+        } else {
+            k().ropeAt(dtype, block.buffer(), byteOffset, c.block.buffer(), c.byteOffset,
+                    Math.toIntExact(shape.dim(0)), headSize, posAt.block.buffer(), posAt.byteOffset);
+        }
         return c;
     }
 
@@ -827,25 +841,41 @@ public final class Tensor implements AutoCloseable {
      */
     public static Tensor attention(Tensor q, Tensor kCache, Tensor vCache, int nHeads, int nKvHeads, int headSize,
                                    int pos) {
+        return attention(q, kCache, vCache, nHeads, nKvHeads, headSize, pos, null);
+    }
+
+    /** Both forms of attention: at {@code pos}, or at the position held by {@code posAt} where that is not null. */
+    private static Tensor attention(Tensor q, Tensor kCache, Tensor vCache, int nHeads, int nKvHeads, int headSize,
+                                    int pos, Tensor posAt) {
         q.checkBinary(kCache, "attention");
         q.checkBinary(vCache, "attention");
         q.requireFloat("attention");
+        if (posAt != null) {
+            posAt.requireIndex("attention", q);
+        }
         int kvDim = nKvHeads * headSize;
         if (nHeads <= 0 || nKvHeads <= 0 || nHeads % nKvHeads != 0 || q.shape.rank() != 1
                 || q.shape.dim(0) != (long) nHeads * headSize || kCache.shape.rank() != 2
-                || kCache.shape.dim(1) != kvDim || !kCache.shape.equals(vCache.shape) || pos < 0
-                || pos >= kCache.shape.dim(0)) {
+                || kCache.shape.dim(1) != kvDim || !kCache.shape.equals(vCache.shape)
+                || posAt == null && (pos < 0 || pos >= kCache.shape.dim(0))) {
             throw new IllegalArgumentException("attention: q " + q.shape + ", kCache " + kCache.shape + ", vCache "
                     + vCache.shape + " do not fit nHeads " + nHeads + ", nKvHeads " + nKvHeads + ", headSize "
-                    + headSize + ", pos " + pos);
+                    + headSize + (posAt == null ? ", pos " + pos : ""));
         }
         int seqLen = Math.toIntExact(kCache.shape.dim(0));
         TensorContext ctx = q.ctx;
         Tensor out = ctx.empty(q.shape, q.dtype);
         try (Tensor att = ctx.empty(Shape.of(nHeads, seqLen), q.dtype)) {
-            q.k().attention(q.dtype, q.block.buffer(), q.byteOffset, kCache.block.buffer(), kCache.byteOffset,
-                    vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset, seqLen,
-                    out.block.buffer(), out.byteOffset, nHeads, nKvHeads, headSize, pos);
+            if (posAt == null) {
+                q.k().attention(q.dtype, q.block.buffer(), q.byteOffset, kCache.block.buffer(), kCache.byteOffset,
+                        vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset, seqLen,
+                        out.block.buffer(), out.byteOffset, nHeads, nKvHeads, headSize, pos);
+            } else {
+                q.k().attentionAt(q.dtype, q.block.buffer(), q.byteOffset, kCache.block.buffer(), kCache.byteOffset,
+                        vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset, seqLen,
+                        out.block.buffer(), out.byteOffset, nHeads, nKvHeads, headSize, posAt.block.buffer(),
+                        posAt.byteOffset);
+            }
         } catch (RuntimeException | Error e) {
             out.close(); // the caller never sees it: give its memory back
             throw e;
@@ -863,17 +893,7 @@ public final class Tensor implements AutoCloseable {
      * @throws IllegalArgumentException as {@link #rope(int, int)}, or if {@code pos} is not a one-element I32 tensor
      */
     public Tensor ropeAt(Tensor pos, int headSize) {
-        checkLive();
-        requireFloat("rope");
-        pos.requireIndex("rope", this);
-        if (shape.rank() != 1 || headSize <= 0 || shape.dim(0) % headSize != 0 || headSize % 2 != 0) {
-            throw new IllegalArgumentException("rope needs a 1-D vector whose length is a multiple of an even "
-                    + "headSize; got " + shape + ", headSize " + headSize);
-        }
-        Tensor c = out(shape);
-        k().ropeAt(dtype, block.buffer(), byteOffset, c.block.buffer(), c.byteOffset, Math.toIntExact(shape.dim(0)),
-                headSize, pos.block.buffer(), pos.byteOffset);
-        return c;
+        return rope(0, headSize, pos);
     }
 
     /**
@@ -886,31 +906,7 @@ public final class Tensor implements AutoCloseable {
      */
     public static Tensor attentionAt(Tensor q, Tensor kCache, Tensor vCache, int nHeads, int nKvHeads, int headSize,
                                      Tensor pos) {
-        q.checkBinary(kCache, "attention");
-        q.checkBinary(vCache, "attention");
-        q.requireFloat("attention");
-        pos.requireIndex("attention", q);
-        int kvDim = nKvHeads * headSize;
-        if (nHeads <= 0 || nKvHeads <= 0 || nHeads % nKvHeads != 0 || q.shape.rank() != 1
-                || q.shape.dim(0) != (long) nHeads * headSize || kCache.shape.rank() != 2
-                || kCache.shape.dim(1) != kvDim || !kCache.shape.equals(vCache.shape)) {
-            throw new IllegalArgumentException("attention: q " + q.shape + ", kCache " + kCache.shape + ", vCache "
-                    + vCache.shape + " do not fit nHeads " + nHeads + ", nKvHeads " + nKvHeads + ", headSize "
-                    + headSize);
-        }
-        int seqLen = Math.toIntExact(kCache.shape.dim(0));
-        TensorContext ctx = q.ctx;
-        Tensor out = ctx.empty(q.shape, q.dtype);
-        try (Tensor att = ctx.empty(Shape.of(nHeads, seqLen), q.dtype)) {
-            q.k().attentionAt(q.dtype, q.block.buffer(), q.byteOffset, kCache.block.buffer(), kCache.byteOffset,
-                    vCache.block.buffer(), vCache.byteOffset, att.block.buffer(), att.byteOffset, seqLen,
-                    out.block.buffer(), out.byteOffset, nHeads, nKvHeads, headSize, pos.block.buffer(),
-                    pos.byteOffset);
-        } catch (RuntimeException | Error e) {
-            out.close();
-            throw e;
-        }
-        return out;
+        return attention(q, kCache, vCache, nHeads, nKvHeads, headSize, 0, pos);
     }
 
     /**
