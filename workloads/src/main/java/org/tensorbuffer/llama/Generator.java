@@ -161,24 +161,16 @@ public final class Generator {
         }
         while (!done && pos < steps) {
             int next;
-            if (captured != null) {
-                Tensor logits = captured.run(token, pos); // the captured step's static output: not closed here
+            try (PlanCache.Run run = planned ? model.planCache().run("step") : null;
+                 Tensor eager = captured == null ? model.forward(token, pos) : null) {
+                // a captured step's logits are its static output tensor: not closed here
+                Tensor logits = eager != null ? eager : captured.run(token, pos);
                 if (pos < prompt.length - 1) {
                     next = prompt[pos + 1];
-                } else if (sampler.greedy()) {
-                    next = captured.next();
+                } else if (captured != null && sampler.greedy()) {
+                    next = captured.next(); // the pick the step wrote on the device
                 } else {
-                    System.arraycopy(logits.toFloatArray(), 0, logitsHost, 0, logitsHost.length);
-                    next = sampler.sample(logitsHost);
-                }
-            } else {
-                try (PlanCache.Run run = planned ? model.planCache().run("step") : null;
-                     Tensor logits = model.forward(token, pos)) {
-                    if (pos < prompt.length - 1) {
-                        next = prompt[pos + 1];
-                    } else {
-                        next = pick(logits, sampler, logitsHost);
-                    }
+                    next = pick(logits, sampler, logitsHost);
                 }
             }
             boolean sampled = pos >= prompt.length - 1;
