@@ -332,30 +332,8 @@ final class VulkanKernels implements Kernels {
     public void attention(DType dtype, DeviceBuffer q, long qOffset, DeviceBuffer kCache, long kOffset,
                           DeviceBuffer vCache, long vOffset, DeviceBuffer att, long attOffset, int attStride,
                           DeviceBuffer out, long outOffset, int nHeads, int nKvHeads, int headSize, int pos) {
-        synchronized (dev) {
-            dev.ensureOpen();
-            int es = esize("attention", dtype);
-            nonNegative("pos", pos);
-            if (nHeads <= 0 || nKvHeads <= 0 || headSize <= 0 || nHeads % nKvHeads != 0) {
-                throw new IllegalArgumentException("attention: nHeads " + nHeads + " must be a positive multiple of "
-                        + "nKvHeads " + nKvHeads + " and headSize " + headSize + " positive");
-            }
-            if (attStride < pos + 1) {
-                throw new IllegalArgumentException("attention: attStride " + attStride + " < pos + 1 = " + (pos + 1));
-            }
-            long qn = (long) nHeads * headSize;
-            long kvDim = (long) nKvHeads * headSize;
-            Arg qa = arg("q", q, qOffset, qn, es);
-            Arg ka = arg("kCache", kCache, kOffset, (pos + 1L) * kvDim, es);
-            Arg va = arg("vCache", vCache, vOffset, (pos + 1L) * kvDim, es);
-            Arg aa = arg("att", att, attOffset, (long) nHeads * attStride, es);
-            Arg oa = arg("out", out, outOffset, qn, es);
-            push.begin(dtype).u(qa.elem(), "q offset").u(ka.elem(), "k offset").u(va.elem(), "v offset")
-                    .u(aa.elem(), "att offset").u(attStride, "attStride").u(oa.elem(), "out offset")
-                    .u(nHeads, "nHeads").u(nKvHeads, "nKvHeads").u(headSize, "headSize").u(pos, "pos")
-                    .u(0, "pos offset").u(0, "pos from buffer");
-            dispatch("attention", dtype, groups(nHeads, 1), 1, 1, qa, ka, va, aa, oa);
-        }
+        attention(dtype, q, qOffset, kCache, kOffset, vCache, vOffset, att, attOffset, attStride, out, outOffset,
+                nHeads, nKvHeads, headSize, pos, null, 0);
     }
 
     /**
@@ -367,29 +345,52 @@ final class VulkanKernels implements Kernels {
                             DeviceBuffer vCache, long vOffset, DeviceBuffer att, long attOffset, int attStride,
                             DeviceBuffer out, long outOffset, int nHeads, int nKvHeads, int headSize,
                             DeviceBuffer pos, long posOffset) {
+        attention(dtype, q, qOffset, kCache, kOffset, vCache, vOffset, att, attOffset, attStride, out, outOffset,
+                nHeads, nKvHeads, headSize, 0, pos, posOffset);
+    }
+
+    /**
+     * One attention dispatch: at position {@code pos} (caches bound for {@code pos + 1} rows), or at the position read
+     * from {@code posBuf} where that is not null (caches bound for {@code attStride} rows).
+     */
+    private void attention(DType dtype, DeviceBuffer q, long qOffset, DeviceBuffer kCache, long kOffset,
+                           DeviceBuffer vCache, long vOffset, DeviceBuffer att, long attOffset, int attStride,
+                           DeviceBuffer out, long outOffset, int nHeads, int nKvHeads, int headSize, int pos,
+                           DeviceBuffer posBuf, long posOffset) {
         synchronized (dev) {
             dev.ensureOpen();
             int es = esize("attention", dtype);
+            if (posBuf == null) {
+                nonNegative("pos", pos);
+            }
             if (nHeads <= 0 || nKvHeads <= 0 || headSize <= 0 || nHeads % nKvHeads != 0) {
                 throw new IllegalArgumentException("attention: nHeads " + nHeads + " must be a positive multiple of "
                         + "nKvHeads " + nKvHeads + " and headSize " + headSize + " positive");
             }
-            if (attStride <= 0) {
+            if (posBuf == null && attStride < pos + 1) {
+                throw new IllegalArgumentException("attention: attStride " + attStride + " < pos + 1 = " + (pos + 1));
+            }
+            if (posBuf != null && attStride <= 0) {
                 throw new IllegalArgumentException("attention: attStride " + attStride + " must be positive");
             }
             long qn = (long) nHeads * headSize;
             long kvDim = (long) nKvHeads * headSize;
+            long rows = posBuf == null ? pos + 1L : attStride;
             Arg qa = arg("q", q, qOffset, qn, es);
-            Arg ka = arg("kCache", kCache, kOffset, attStride * kvDim, es);
-            Arg va = arg("vCache", vCache, vOffset, attStride * kvDim, es);
+            Arg ka = arg("kCache", kCache, kOffset, rows * kvDim, es);
+            Arg va = arg("vCache", vCache, vOffset, rows * kvDim, es);
             Arg aa = arg("att", att, attOffset, (long) nHeads * attStride, es);
             Arg oa = arg("out", out, outOffset, qn, es);
-            Arg ia = arg("pos", pos, posOffset, 1, 4);
+            Arg ia = posBuf == null ? null : arg("pos", posBuf, posOffset, 1, 4);
             push.begin(dtype).u(qa.elem(), "q offset").u(ka.elem(), "k offset").u(va.elem(), "v offset")
                     .u(aa.elem(), "att offset").u(attStride, "attStride").u(oa.elem(), "out offset")
-                    .u(nHeads, "nHeads").u(nKvHeads, "nKvHeads").u(headSize, "headSize").u(0, "pos")
-                    .u(ia.elem(), "pos offset").u(1, "pos from buffer");
-            dispatch("attention", dtype, groups(nHeads, 1), 1, 1, qa, ka, va, aa, oa, ia);
+                    .u(nHeads, "nHeads").u(nKvHeads, "nKvHeads").u(headSize, "headSize").u(pos, "pos")
+                    .u(ia == null ? 0 : ia.elem(), "pos offset").u(ia == null ? 0 : 1, "pos from buffer");
+            if (ia == null) {
+                dispatch("attention", dtype, groups(nHeads, 1), 1, 1, qa, ka, va, aa, oa);
+            } else {
+                dispatch("attention", dtype, groups(nHeads, 1), 1, 1, qa, ka, va, aa, oa, ia);
+            }
         }
     }
 
