@@ -329,10 +329,15 @@ public final class VulkanDevice implements Device {
             vb.heldFreeBytes = buffer.byteSize(); // an open captured step uses it: freed when the last one closes
             return;
         }
+        release(vb, buffer.byteSize(), true);
+    }
+
+    /** Drops a freed buffer from the live accounting and hands it to the batcher (destroyed once no work uses it). */
+    private void release(VulkanBuffer vb, long bytes, boolean submit) {
         live.remove(vb);
-        liveBytes -= buffer.byteSize();
+        liveBytes -= bytes;
         liveBuffers--;
-        batcher.free(vb, true);
+        batcher.free(vb, submit);
     }
 
     /** The buffer behind {@code b}, checked to be a live buffer of this device. */
@@ -617,11 +622,9 @@ public final class VulkanDevice implements Device {
     void unpin(List<VulkanBuffer> pins) {
         for (VulkanBuffer vb : pins) {
             if (--vb.pins == 0 && vb.heldFreeBytes >= 0) {
-                live.remove(vb);
-                liveBytes -= vb.heldFreeBytes;
-                liveBuffers--;
+                long bytes = vb.heldFreeBytes;
                 vb.heldFreeBytes = -1;
-                batcher.free(vb, false);
+                release(vb, bytes, false);
             }
         }
     }
