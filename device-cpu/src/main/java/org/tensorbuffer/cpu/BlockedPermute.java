@@ -18,8 +18,8 @@ import java.util.Arrays;
  * next one), up to {@code DST_BLOCK * MAX_TILE_FACTOR} elements a tile; and when the destination group's blocked axis
  * is the source's contiguous one, its block is at least {@code DST_BLOCK} long. On the largest permute of
  * {@code gm_queen5_5_3} (1 GB, 11 axes) this took 566 ms to 385-397 ms, against 111-122 ms for a plain copy of the
- * same bytes ({@code PermuteTiming}, docs/benchmarks.md, issue 14, round 5). Within a tile, precomputed offset tables drive a scalar copy of 2-, 4- or 8-byte
- * elements.
+ * same bytes ({@code PermuteTiming}, docs/benchmarks.md, issue 14, round 5). Within a tile, precomputed offset
+ * tables drive a scalar copy of 2-, 4- or 8-byte elements.
  *
  * <p>Axes are given innermost first in the destination's order (the destination is dense, row-major). Callers check
  * the ranges. Stateless, thread-safe.

@@ -101,8 +101,8 @@ final class VectorOpsF32 {
     /**
      * run.c softmax of {@code size} floats from {@code px} into {@code po} (which may be {@code px}): three vector
      * passes (maximum, {@code exp(x - max)} stored and summed, division by the sum), the last partial vector of the
-     * maximum and the division under a mask (of the exponentials in scalar code), each pass in a small method of its own (C1 bailed out on one method with several masked loops,
-     * see {@link GemvF32}).
+     * maximum and the division under a mask (of the exponentials in scalar code), each pass in a small method of its
+     * own (C1 bailed out on one method with several masked loops, see {@link GemvF32}).
      */
     static void softmax(long px, long po, int size) {
         if (size == 0) {
@@ -242,8 +242,8 @@ final class VectorOpsF32 {
                                int kvMul, int headSize, int kvDim, int pos) {
         float scale = (float) Math.sqrt(headSize);
         long rowBytes = (long) kvDim * 4;
-        if (treeHeads(kvMul, headSize, kvDim) > 0) {
-            int group = treeHeads(kvMul, headSize, kvDim);
+        int group = treeHeads(kvMul, headSize, kvDim);
+        if (group > 0) {
             for (int g = h0 / group; g < h1 / group; g++) {
                 scoresTree(pq, pk, kvDim, kvMul, pa, attStride, g, pos + 1, scale);
             }
