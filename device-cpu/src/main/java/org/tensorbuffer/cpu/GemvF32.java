@@ -28,7 +28,13 @@ final class GemvF32 {
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final int L = FS.length();
-    /** Whether {@link #quad} sums its four accumulators with {@link #sums4} (AVX2's 8 or AVX-512's 16 lanes). */
+    /**
+     * Whether {@link #quad} sums its four accumulators in one shuffle tree (AVX2's 8 or AVX-512's 16 lanes): halves
+     * swapped and added, the halves of two vectors blended into one, then quarters, then pairs of lanes within the
+     * quarters, leaving the sums in lanes {@code 0}, {@code L/2}, {@code L/4} and {@code 3L/4}. Four separate
+     * {@code reduceLanes} cost {@code 4 log2(L)} shuffles and adds; this costs about half, which matters for the
+     * short rows of a small model (k = 64 is four vectors a row on AVX-512: as many shuffles as FMAs).
+     */
     private static final boolean JOINT = L == 8 || L == 16;
     private static final VectorShuffle<Float> SWAP_HALF = VectorShuffle.fromOp(FS, i -> i ^ (L / 2));
     private static final VectorShuffle<Float> SWAP_QUARTER = VectorShuffle.fromOp(FS, i -> i ^ Math.max(1, L / 4));
@@ -102,7 +108,18 @@ final class GemvF32 {
         float s2;
         float s3;
         if (JOINT) {
-            FloatVector c = sums4(a0, a1, a2, a3);
+            // the lane sums of the four accumulators at once (see the constants above), written out here rather than
+            // in a method of its own: a method that takes or returns vectors and is not inlined (C2's node-count
+            // cutoff, or a callee C1 already compiled big, depending on the order a process compiles in) boxes its
+            // vectors and runs the Vector API's Java fallback (docs/benchmarks.md, issue 14, "Round 6")
+            FloatVector b01 = a0.add(a0.rearrange(SWAP_HALF)).blend(a1.add(a1.rearrange(SWAP_HALF)), UPPER_HALF);
+            FloatVector b23 = a2.add(a2.rearrange(SWAP_HALF)).blend(a3.add(a3.rearrange(SWAP_HALF)), UPPER_HALF);
+            FloatVector c = b01.add(b01.rearrange(SWAP_QUARTER)).blend(b23.add(b23.rearrange(SWAP_QUARTER)),
+                    UPPER_QUARTERS);
+            if (L == 16) {
+                c = c.add(c.rearrange(SWAP_2)); // quarters of four lanes: pairs, then lanes
+            }
+            c = c.add(c.rearrange(SWAP_1));
             s0 = c.lane(0);
             s1 = c.lane(L / 2);
             s2 = c.lane(L / 4);
@@ -123,24 +140,6 @@ final class GemvF32 {
         store(y0 + yStep, s1, alpha, beta);
         store(y0 + 2 * yStep, s2, alpha, beta);
         store(y0 + 3 * yStep, s3, alpha, beta);
-    }
-
-    /**
-     * The lane sums of four vectors at once, in lanes {@code 0} ({@code a0}), {@code L/2} ({@code a1}), {@code L/4}
-     * ({@code a2}) and {@code 3L/4} ({@code a3}) of the result: halves swapped and added, the halves of two vectors
-     * blended into one, then quarters, then pairs of lanes within the quarters. Four separate
-     * {@code reduceLanes} cost {@code 4 log2(L)} shuffles and adds; this costs about half, which matters for the
-     * short rows of a small model (k = 64 is four vectors a row on AVX-512: as many shuffles as FMAs).
-     */
-    private static FloatVector sums4(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
-        FloatVector b01 = a0.add(a0.rearrange(SWAP_HALF)).blend(a1.add(a1.rearrange(SWAP_HALF)), UPPER_HALF);
-        FloatVector b23 = a2.add(a2.rearrange(SWAP_HALF)).blend(a3.add(a3.rearrange(SWAP_HALF)), UPPER_HALF);
-        FloatVector c = b01.add(b01.rearrange(SWAP_QUARTER)).blend(b23.add(b23.rearrange(SWAP_QUARTER)),
-                UPPER_QUARTERS);
-        if (L == 16) {
-            c = c.add(c.rearrange(SWAP_2)); // quarters of four lanes: pairs, then lanes
-        }
-        return c.add(c.rearrange(SWAP_1));
     }
 
     /** One row. */

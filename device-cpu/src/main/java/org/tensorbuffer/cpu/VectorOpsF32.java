@@ -285,7 +285,7 @@ final class VectorOpsF32 {
      * and {@code 2g + 1} (heads {@code 2g * kvMul} to {@code (2g + 2) * kvMul - 1}), heads of {@link #NL} = 8 floats
      * and {@link #FS} vectors of 16 lanes. A key row's two heads are one vector; for each query head of the pair's
      * group, eight positions' products are summed within each 8-lane half by a three-level tree of swaps and blends
-     * (as in {@code GemvF32.sums4}), which leaves the 8 scores of each head in its half of one vector, stored with two
+     * (as in {@code GemvF32.quad}), which leaves the 8 scores of each head in its half of one vector, stored with two
      * masked stores: about a third of the shuffles of one lane sum per head and position. Every score's sum is
      * {@code ((p0 + p4) + (p2 + p6)) + ((p1 + p5) + (p3 + p7))} of the products {@code p_i = q_i k_i}, whatever the
      * position or the grouping of positions into eights (missing positions of the last eight are zero rows).
@@ -294,39 +294,42 @@ final class VectorOpsF32 {
                                    float scale) {
         long rowBytes = (long) kvDim * 4;
         long kc = pk + (long) g * L * 4;
-        float[] qv = new float[L];
         for (int j = 0; j < kvMul; j++) {
             int ha = 2 * g * kvMul + j;
             int hb = ha + kvMul;
-            for (int i = 0; i < NL; i++) {
-                qv[i] = ALL.get(F, pq + ((long) ha * NL + i) * 4);
-                qv[NL + i] = ALL.get(F, pq + ((long) hb * NL + i) * 4);
-            }
-            FloatVector q = FloatVector.fromArray(FS, qv, 0);
+            long qa = pq + (long) ha * NL * 4;
+            long qb = pq + (long) hb * NL * 4;
             long aa = pa + (long) ha * attStride * 4;
             // lanes 8..15 hold head hb's scores; stored from 8 floats before its row, masked to the upper half
             long ab = pa + (long) hb * attStride * 4 - NL * 4L;
             int t = 0;
             long kt = kc;
             for (; t <= steps - 8; t += 8, kt += 8 * rowBytes) {
-                FloatVector r = tree8(q, kt, rowBytes).div(scale);
-                r.intoMemorySegment(ALL, aa + t * 4L, ORDER, LOW_HALF);
-                r.intoMemorySegment(ALL, ab + t * 4L, ORDER, HIGH_HALF);
+                tree8(qa, qb, kt, rowBytes, scale, aa + t * 4L, ab + t * 4L);
             }
             if (t < steps) {
                 // the last positions one by one: the 8-lane sum of scoresNarrow adds in the tree's order
                 long kr = pk + (long) t * rowBytes;
-                scoresNarrow(pq + (long) ha * NL * 4, kr + (long) (2 * g) * NL * 4, rowBytes, aa + t * 4L, steps - t,
-                        scale);
-                scoresNarrow(pq + (long) hb * NL * 4, kr + (long) (2 * g + 1) * NL * 4, rowBytes,
-                        ab + (t + NL) * 4L, steps - t, scale);
+                scoresNarrow(qa, kr + (long) (2 * g) * NL * 4, rowBytes, aa + t * 4L, steps - t, scale);
+                scoresNarrow(qb, kr + (long) (2 * g + 1) * NL * 4, rowBytes, ab + (t + NL) * 4L, steps - t, scale);
             }
         }
     }
 
-    /** {@link #scoresTree}'s sums for the eight key rows from {@code kt}, in lanes {@code i} and {@code 8 + i}. */
-    private static FloatVector tree8(FloatVector q, long kt, long rowBytes) {
-        // inputs in bit-reversed order of position (0, 4, 2, 6, 1, 5, 3, 7), so that the tree's output is in order
+    /**
+     * {@link #scoresTree}'s scores of the eight key rows from {@code kt} for the query heads at {@code qa} (lanes
+     * {@code 0..7}, stored to {@code aa}) and {@code qb} (lanes {@code 8..15}, stored to {@code ab + 32}). Every
+     * vector lives and dies inside this one method, whose arguments and result are scalars: when a method with vector
+     * arguments or results is not inlined (C2's node-count cutoff, or a callee already compiled big by C1, both of
+     * which depend on the order in which a process happens to compile), its vectors are boxed and its operations
+     * run the Vector API's Java fallback, which allocated about 1 KB a step and ran the whole decode at half speed in
+     * some processes and not in others (docs/benchmarks.md, issue 14, "Round 6"). Straight-line code, no loop, so
+     * that C1 compiles it too.
+     */
+    private static void tree8(long qa, long qb, long kt, long rowBytes, float scale, long aa, long ab) {
+        FloatVector q = FloatVector.fromMemorySegment(FS, ALL, qa, ORDER, LOW_HALF)
+                .blend(FloatVector.fromMemorySegment(FS, ALL, qb - NL * 4L, ORDER, HIGH_HALF), HIGH_HALF);
+        // products in bit-reversed order of position (0, 4, 2, 6, 1, 5, 3, 7), so that the tree's output is in order
         FloatVector p0 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt, ORDER));
         FloatVector p4 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 4 * rowBytes, ORDER));
         FloatVector p2 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 2 * rowBytes, ORDER));
@@ -335,25 +338,18 @@ final class VectorOpsF32 {
         FloatVector p5 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 5 * rowBytes, ORDER));
         FloatVector p3 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 3 * rowBytes, ORDER));
         FloatVector p7 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 7 * rowBytes, ORDER));
-        return tree(p0, p4, p2, p6, p1, p5, p3, p7);
-    }
-
-    /** The three-level sum tree of {@link #scoresTree} over eight product vectors in bit-reversed order. */
-    private static FloatVector tree(FloatVector a, FloatVector b, FloatVector c, FloatVector d, FloatVector e,
-                                    FloatVector f, FloatVector g, FloatVector h) {
-        FloatVector ab = half(a, b, SWAP_4, BIT_4);
-        FloatVector cd = half(c, d, SWAP_4, BIT_4);
-        FloatVector ef = half(e, f, SWAP_4, BIT_4);
-        FloatVector gh = half(g, h, SWAP_4, BIT_4);
-        return half(half(ab, cd, SWAP_2, BIT_2), half(ef, gh, SWAP_2, BIT_2), SWAP_1, BIT_1);
-    }
-
-    /**
-     * One level of the tree: in each group of lanes, {@code a}'s lanes without {@code bit} plus their partners with
-     * it, beside {@code b}'s likewise (lanes with {@code bit}).
-     */
-    private static FloatVector half(FloatVector a, FloatVector b, VectorShuffle<Float> swap, VectorMask<Float> bit) {
-        return a.blend(b.rearrange(swap), bit).add(a.rearrange(swap).blend(b, bit));
+        // three levels of the tree; each step x, y -> x.blend(y~, bit) + x~.blend(y, bit), ~ = lanes swapped by the
+        // level's distance (4, 2, 1): in each group of lanes, x's lanes without the bit plus their partners with it,
+        // beside y's likewise (lanes with the bit)
+        FloatVector ab4 = p0.blend(p4.rearrange(SWAP_4), BIT_4).add(p0.rearrange(SWAP_4).blend(p4, BIT_4));
+        FloatVector cd4 = p2.blend(p6.rearrange(SWAP_4), BIT_4).add(p2.rearrange(SWAP_4).blend(p6, BIT_4));
+        FloatVector ef4 = p1.blend(p5.rearrange(SWAP_4), BIT_4).add(p1.rearrange(SWAP_4).blend(p5, BIT_4));
+        FloatVector gh4 = p3.blend(p7.rearrange(SWAP_4), BIT_4).add(p3.rearrange(SWAP_4).blend(p7, BIT_4));
+        FloatVector ad2 = ab4.blend(cd4.rearrange(SWAP_2), BIT_2).add(ab4.rearrange(SWAP_2).blend(cd4, BIT_2));
+        FloatVector eh2 = ef4.blend(gh4.rearrange(SWAP_2), BIT_2).add(ef4.rearrange(SWAP_2).blend(gh4, BIT_2));
+        FloatVector r = ad2.blend(eh2.rearrange(SWAP_1), BIT_1).add(ad2.rearrange(SWAP_1).blend(eh2, BIT_1)).div(scale);
+        r.intoMemorySegment(ALL, aa, ORDER, LOW_HALF);
+        r.intoMemorySegment(ALL, ab, ORDER, HIGH_HALF);
     }
 
     /**
