@@ -5,6 +5,7 @@ import static org.tensorbuffer.cpu.NativeMemory.ALL;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.Objects;
 import java.util.function.IntConsumer;
 import jdk.incubator.vector.DoubleVector;
@@ -272,15 +273,24 @@ public final class CpuKernels implements Kernels {
 
     // ---------------------------------------------------------------- elementwise
 
+    /**
+     * The names {@link #binary} gives its checks per operator ({@code "binary ADD"}, {@code "binary ADD a"}, ...),
+     * made once: concatenating them on every call made four strings of garbage an op (JFR allocation samples of a
+     * warm decode, docs/benchmarks.md, issue 14, "Round 6").
+     */
+    private static final String[][] BINARY_NAMES = Arrays.stream(BinaryOp.values())
+            .map(o -> new String[] {"binary " + o, "binary " + o + " a", "binary " + o + " b", "binary " + o + " out"})
+            .toArray(String[][]::new);
+
     @Override
     public void binary(BinaryOp op, DType dtype, DeviceBuffer a, long aOffset, DeviceBuffer b, long bOffset,
                        DeviceBuffer out, long outOffset, long n) {
         Objects.requireNonNull(op, "op");
-        String name = "binary " + op;
-        int es = floatType(name, dtype);
-        long pa = range(a, aOffset, n, es, name + " a");
-        long pb = range(b, bOffset, n, es, name + " b");
-        long po = range(out, outOffset, n, es, name + " out");
+        String[] names = BINARY_NAMES[op.ordinal()];
+        int es = floatType(names[0], dtype);
+        long pa = range(a, aOffset, n, es, names[1]);
+        long pb = range(b, bOffset, n, es, names[2]);
+        long po = range(out, outOffset, n, es, names[3]);
         if (dtype == DType.F32) {
             VectorLoopsF32.binary(op, pa, pb, po, n);
         } else {

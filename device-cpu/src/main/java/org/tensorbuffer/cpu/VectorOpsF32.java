@@ -93,11 +93,6 @@ final class VectorOpsF32 {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    /** {@code sum x[i]^2}. */
-    static float sumSquares(long x, int n) {
-        return dot(x, x, n);
-    }
-
     /**
      * run.c softmax of {@code size} floats from {@code px} into {@code po} (which may be {@code px}): three vector
      * passes (maximum, {@code exp(x - max)} stored and summed, division by the sum), the last partial vector of the
@@ -170,7 +165,31 @@ final class VectorOpsF32 {
         for (int r = 0; r < rows; r++) {
             long xr = px + (long) r * cols * 4;
             long or = po + (long) r * cols * 4;
-            float ss = sumSquares(xr, cols);
+            // the sum of squares as dot(xr, xr, cols), written out here: a call to dot was not inlined (too large
+            // for a call site once a row), and dot could stay in C1's code (the Java fallback, allocating) for the
+            // rest of the process when the compiler was busy as it was first compiled (docs/benchmarks.md, issue
+            // 14, "Round 6")
+            float ss;
+            if (cols < L) {
+                ss = 0;
+                for (int i = 0; i < cols; i++) {
+                    float v = ALL.get(F, xr + i * 4L);
+                    ss += v * v;
+                }
+            } else {
+                int i = 0;
+                FloatVector acc = FloatVector.zero(FS);
+                for (; i <= cols - L; i += L) {
+                    FloatVector v = FloatVector.fromMemorySegment(FS, ALL, xr + i * 4L, ORDER);
+                    acc = v.fma(v, acc);
+                }
+                if (i < cols) {
+                    VectorMask<Float> m = FS.indexInRange(i, cols);
+                    FloatVector v = FloatVector.fromMemorySegment(FS, ALL, xr + i * 4L, ORDER, m);
+                    acc = v.fma(v, acc);
+                }
+                ss = acc.reduceLanes(VectorOperators.ADD);
+            }
             ss /= cols;
             ss += eps;
             ss = 1.0f / (float) Math.sqrt(ss);
@@ -292,6 +311,11 @@ final class VectorOpsF32 {
      */
     private static void scoresTree(long pq, long pk, int kvDim, int kvMul, long pa, int attStride, int g, int steps,
                                    float scale) {
+        // Every vector lives and dies inside this one method (the tree was once three small methods taking and
+        // returning vectors): when such a method is not inlined (C2's node-count cutoff, or a callee C1 compiled
+        // big first, depending on the order a process compiles in), its vectors are boxed and its operations run
+        // the Vector API's Java fallback, which allocated about 1 KB a step and ran the decode at half speed in some
+        // processes and not in others (docs/benchmarks.md, issue 14, "Round 6").
         long rowBytes = (long) kvDim * 4;
         long kc = pk + (long) g * L * 4;
         for (int j = 0; j < kvMul; j++) {
@@ -299,13 +323,36 @@ final class VectorOpsF32 {
             int hb = ha + kvMul;
             long qa = pq + (long) ha * NL * 4;
             long qb = pq + (long) hb * NL * 4;
+            FloatVector q = FloatVector.fromMemorySegment(FS, ALL, qa, ORDER, LOW_HALF)
+                    .blend(FloatVector.fromMemorySegment(FS, ALL, qb - NL * 4L, ORDER, HIGH_HALF), HIGH_HALF);
             long aa = pa + (long) ha * attStride * 4;
             // lanes 8..15 hold head hb's scores; stored from 8 floats before its row, masked to the upper half
             long ab = pa + (long) hb * attStride * 4 - NL * 4L;
             int t = 0;
             long kt = kc;
             for (; t <= steps - 8; t += 8, kt += 8 * rowBytes) {
-                tree8(qa, qb, kt, rowBytes, scale, aa + t * 4L, ab + t * 4L);
+                // products in bit-reversed order of position (0, 4, 2, 6, 1, 5, 3, 7): the tree's output is in order
+                FloatVector p0 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt, ORDER));
+                FloatVector p4 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 4 * rowBytes, ORDER));
+                FloatVector p2 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 2 * rowBytes, ORDER));
+                FloatVector p6 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 6 * rowBytes, ORDER));
+                FloatVector p1 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + rowBytes, ORDER));
+                FloatVector p5 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 5 * rowBytes, ORDER));
+                FloatVector p3 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 3 * rowBytes, ORDER));
+                FloatVector p7 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 7 * rowBytes, ORDER));
+                // three levels; each step x, y -> x.blend(y~, bit) + x~.blend(y, bit), ~ = lanes swapped by the
+                // level's distance (4, 2, 1): in each group of lanes, x's lanes without the bit plus their partners
+                // with it, beside y's likewise (lanes with the bit)
+                FloatVector ab4 = p0.blend(p4.rearrange(SWAP_4), BIT_4).add(p0.rearrange(SWAP_4).blend(p4, BIT_4));
+                FloatVector cd4 = p2.blend(p6.rearrange(SWAP_4), BIT_4).add(p2.rearrange(SWAP_4).blend(p6, BIT_4));
+                FloatVector ef4 = p1.blend(p5.rearrange(SWAP_4), BIT_4).add(p1.rearrange(SWAP_4).blend(p5, BIT_4));
+                FloatVector gh4 = p3.blend(p7.rearrange(SWAP_4), BIT_4).add(p3.rearrange(SWAP_4).blend(p7, BIT_4));
+                FloatVector ad2 = ab4.blend(cd4.rearrange(SWAP_2), BIT_2).add(ab4.rearrange(SWAP_2).blend(cd4, BIT_2));
+                FloatVector eh2 = ef4.blend(gh4.rearrange(SWAP_2), BIT_2).add(ef4.rearrange(SWAP_2).blend(gh4, BIT_2));
+                FloatVector r = ad2.blend(eh2.rearrange(SWAP_1), BIT_1).add(ad2.rearrange(SWAP_1).blend(eh2, BIT_1))
+                        .div(scale);
+                r.intoMemorySegment(ALL, aa + t * 4L, ORDER, LOW_HALF);
+                r.intoMemorySegment(ALL, ab + t * 4L, ORDER, HIGH_HALF);
             }
             if (t < steps) {
                 // the last positions one by one: the 8-lane sum of scoresNarrow adds in the tree's order
@@ -314,42 +361,6 @@ final class VectorOpsF32 {
                 scoresNarrow(qb, kr + (long) (2 * g + 1) * NL * 4, rowBytes, ab + (t + NL) * 4L, steps - t, scale);
             }
         }
-    }
-
-    /**
-     * {@link #scoresTree}'s scores of the eight key rows from {@code kt} for the query heads at {@code qa} (lanes
-     * {@code 0..7}, stored to {@code aa}) and {@code qb} (lanes {@code 8..15}, stored to {@code ab + 32}). Every
-     * vector lives and dies inside this one method, whose arguments and result are scalars: when a method with vector
-     * arguments or results is not inlined (C2's node-count cutoff, or a callee already compiled big by C1, both of
-     * which depend on the order in which a process happens to compile), its vectors are boxed and its operations
-     * run the Vector API's Java fallback, which allocated about 1 KB a step and ran the whole decode at half speed in
-     * some processes and not in others (docs/benchmarks.md, issue 14, "Round 6"). Straight-line code, no loop, so
-     * that C1 compiles it too.
-     */
-    private static void tree8(long qa, long qb, long kt, long rowBytes, float scale, long aa, long ab) {
-        FloatVector q = FloatVector.fromMemorySegment(FS, ALL, qa, ORDER, LOW_HALF)
-                .blend(FloatVector.fromMemorySegment(FS, ALL, qb - NL * 4L, ORDER, HIGH_HALF), HIGH_HALF);
-        // products in bit-reversed order of position (0, 4, 2, 6, 1, 5, 3, 7), so that the tree's output is in order
-        FloatVector p0 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt, ORDER));
-        FloatVector p4 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 4 * rowBytes, ORDER));
-        FloatVector p2 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 2 * rowBytes, ORDER));
-        FloatVector p6 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 6 * rowBytes, ORDER));
-        FloatVector p1 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + rowBytes, ORDER));
-        FloatVector p5 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 5 * rowBytes, ORDER));
-        FloatVector p3 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 3 * rowBytes, ORDER));
-        FloatVector p7 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 7 * rowBytes, ORDER));
-        // three levels of the tree; each step x, y -> x.blend(y~, bit) + x~.blend(y, bit), ~ = lanes swapped by the
-        // level's distance (4, 2, 1): in each group of lanes, x's lanes without the bit plus their partners with it,
-        // beside y's likewise (lanes with the bit)
-        FloatVector ab4 = p0.blend(p4.rearrange(SWAP_4), BIT_4).add(p0.rearrange(SWAP_4).blend(p4, BIT_4));
-        FloatVector cd4 = p2.blend(p6.rearrange(SWAP_4), BIT_4).add(p2.rearrange(SWAP_4).blend(p6, BIT_4));
-        FloatVector ef4 = p1.blend(p5.rearrange(SWAP_4), BIT_4).add(p1.rearrange(SWAP_4).blend(p5, BIT_4));
-        FloatVector gh4 = p3.blend(p7.rearrange(SWAP_4), BIT_4).add(p3.rearrange(SWAP_4).blend(p7, BIT_4));
-        FloatVector ad2 = ab4.blend(cd4.rearrange(SWAP_2), BIT_2).add(ab4.rearrange(SWAP_2).blend(cd4, BIT_2));
-        FloatVector eh2 = ef4.blend(gh4.rearrange(SWAP_2), BIT_2).add(ef4.rearrange(SWAP_2).blend(gh4, BIT_2));
-        FloatVector r = ad2.blend(eh2.rearrange(SWAP_1), BIT_1).add(ad2.rearrange(SWAP_1).blend(eh2, BIT_1)).div(scale);
-        r.intoMemorySegment(ALL, aa, ORDER, LOW_HALF);
-        r.intoMemorySegment(ALL, ab, ORDER, HIGH_HALF);
     }
 
     /**
