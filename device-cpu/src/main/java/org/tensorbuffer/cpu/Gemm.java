@@ -18,6 +18,10 @@ import java.util.Locale;
  *       products). Scalar code is also fast before the JIT has compiled it, unlike the Vector API;</li>
  *   <li>OpenBLAS's {@code cblas_sgemm}/{@code cblas_dgemm} through the FFM API when the system has
  *       {@code libopenblas} (see {@link OpenBlas});</li>
+ *   <li>otherwise, for products up to {@link SmallVectorGemm#MAX_WORK} with {@code m, n > 1}, the unpacked Vector
+ *       API kernel of {@link SmallVectorGemm} (8-10x the blocked Java GEMM's speed at 32^3..128^3 on this project's
+ *       machine; OpenBLAS, where present, was faster than it at every size measured, so it keeps those products);
+ *       </li>
  *   <li>otherwise the blocked Vector API GEMM of {@link JavaGemm}, or {@link JavaGemv} for a single column
  *       ({@code n == 1}, A not transposed) or a single row ({@code m == 1}, B transposed).</li>
  * </ul>
@@ -149,6 +153,11 @@ public final class Gemm {
             for (int i = 0; i < batch; i++) {
                 blas.gemm(f64, transA, transB, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb, beta,
                         c + i * strideC, ldc);
+            }
+        } else if (work <= SmallVectorGemm.MAX_WORK && n > 1 && m > 1) {
+            for (int i = 0; i < batch; i++) {
+                SmallVectorGemm.gemm(f64, transA, transB, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb,
+                        beta, c + i * strideC, ldc);
             }
         } else if (n == 1 && !transA) {
             // y = C[:, 0] = A x: contiguous rows of A dotted with x = op(B)[:, 0]

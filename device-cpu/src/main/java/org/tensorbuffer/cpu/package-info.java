@@ -9,6 +9,7 @@
  *
  * <p>Generated F32/F64 pairs: code that exists once per element type ({@code JavaGemmF32}/{@code JavaGemmF64},
  * {@code JavaGemvF32}/{@code JavaGemvF64}, {@code SmallGemmF32}/{@code SmallGemmF64},
+ * {@code SmallVectorGemmF32}/{@code SmallVectorGemmF64}, {@code OuterProductF32}/{@code OuterProductF64},
  * {@code VectorLoopsF32}/{@code VectorLoopsF64}) is written once, as
  * {@code device-cpu/src/main/java-templates/org/tensorbuffer/cpu/Name-X.java.template}, the way the JDK generates its
  * Vector API classes from {@code X-Vector.java.template}. In {@code generate-sources} the build (maven-antrun-plugin,

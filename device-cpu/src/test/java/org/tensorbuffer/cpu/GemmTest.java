@@ -89,6 +89,51 @@ class GemmTest {
         }
     }
 
+    static Stream<Arguments> smallVectorCases() {
+        Stream.Builder<Arguments> s = Stream.builder();
+        // whole 4-row x 4-vector tiles (64x64x64 in both types), partial row groups and partial vectors, n below one
+        // vector, one row, one column
+        int[][] sizes = {{64, 64, 64}, {13, 70, 17}, {5, 67, 9}, {4, 32, 3}, {7, 9, 11}, {1, 1, 1}, {3, 65, 2},
+            {9, 130, 5}, {1, 40, 7}, {40, 1, 7}};
+        for (DType t : new DType[] {DType.F32, DType.F64}) {
+            for (int[] sz : sizes) {
+                for (int tr = 0; tr < 4; tr++) {
+                    for (double beta : new double[] {0, -0.5}) {
+                        s.add(Arguments.of(t, tr >= 2, tr % 2 == 1, sz[0], sz[1], sz[2], beta));
+                    }
+                }
+            }
+        }
+        return s.build();
+    }
+
+    /** The Vector API small-GEMM kernel itself, every transpose, padded leading dimensions, beta 0 over NaN. */
+    @ParameterizedTest(name = "{0} tA={1} tB={2} m={3} n={4} k={5} beta={6}")
+    @MethodSource("smallVectorCases")
+    void smallVectorGemmMatchesReference(DType t, boolean tA, boolean tB, int m, int n, int k, double beta) {
+        int lda = (tA ? m : k) + 3;
+        int ldb = (tB ? k : n) + 1;
+        int ldc = n + 2;
+        double[] a = NativeFixture.random((tA ? k : m) * lda, 21 + m);
+        double[] b = NativeFixture.random((tB ? n : k) * ldb, 22 + n);
+        double[] c = NativeFixture.random(m * ldc, 23 + k);
+        if (beta == 0) {
+            for (int i = 0; i < m; i++) {
+                java.util.Arrays.fill(c, i * ldc, i * ldc + n, Double.NaN); // must not be read
+            }
+        }
+        try (NativeFixture f = new NativeFixture(DEVICE)) {
+            DeviceBuffer ba = f.buffer(t, a);
+            DeviceBuffer bb = f.buffer(t, b);
+            DeviceBuffer bc = f.buffer(t, c);
+            SmallVectorGemm.gemm(t == DType.F64, tA, tB, m, n, k, 1.5, ba.address(), lda, bb.address(), ldb, beta,
+                    bc.address(), ldc);
+            double[] got = f.read(t, bc, m * ldc);
+            double[] ref = reference(tA, tB, m, n, k, 1.5, a, 0, lda, b, 0, ldb, beta, c, 0, ldc, t);
+            assertClose(got, ref, t, k, m, n, ldc);
+        }
+    }
+
     @Test
     void betaZeroDoesNotReadC() {
         for (String impl : new String[] {"java", "auto"}) {
@@ -138,7 +183,10 @@ class GemmTest {
                 // k == 1 (the outer-product kernel): tiny matrices, long rows, a broadcast B
                 Arguments.of("auto", DType.F64, 3, 3, 1, false),
                 Arguments.of("auto", DType.F64, 1, 100, 1, false),
-                Arguments.of("java", DType.F32, 7, 50, 1, true));
+                Arguments.of("java", DType.F32, 7, 50, 1, true),
+                // the Vector API small GEMM (Java mode): whole tiles, partial rows and vectors, a broadcast B
+                Arguments.of("java", DType.F64, 64, 64, 64, false),
+                Arguments.of("java", DType.F32, 13, 70, 17, true));
     }
 
     @ParameterizedTest(name = "{0} {1} m={2} n={3} k={4} broadcastB={5}")

@@ -6,8 +6,9 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
- * Prints the time of {@link BlockedPermute#copy} on the largest float64 permutes of two einsum instances
- * ({@code str_nw_mera_open_26} and {@code gm_queen5_5_3.wcsp} on opt_flops, as the einsum evaluator hands them to
+ * Prints the time of {@link BlockedPermute#copy} on the largest float64 permutes of four einsum instances
+ * ({@code str_nw_mera_open_26}, {@code gm_queen5_5_3.wcsp}, {@code str_nw_mera_closed_120} and
+ * {@code tensornetwork_permutation_light_415} on opt_flops, as the einsum evaluator hands them to
  * {@code stridedCopy} after fusing: sizes innermost first, source strides in elements), beside one contiguous copy of
  * the same bytes (the memory-bandwidth floor); best of 5, milliseconds, one thread. Not a unit test; run with
  * {@code java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -cp
@@ -29,6 +30,12 @@ public final class PermuteTiming {
                 {2187, 243, 4782969, 3, 27, 59049, 9, 531441, 729, 1594323, 14348907, 19683, 1, 177147, 6561}},
             {{27, 177147, 3, 3}, {1, 243, 81, 27}},
             {{3, 19683, 243}, {19683, 1, 59049}},
+            // str_nw_mera_closed_120's largest, tensornetwork_permutation_light_415's largest (20 axes, 2^24 elements)
+            {{9, 19, 3672, 54}, {1, 33048, 9, 627912}},
+            {{2, 2, 8, 2, 8, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2},
+                {1, 8, 64, 1024, 4096, 65536, 524288, 2097152, 8388608, 16, 131072, 1048576, 2, 512, 4194304, 2048,
+                    262144, 4, 32, 32768}},
+            {{32, 32, 16, 8, 2, 2, 2}, {1, 64, 4096, 131072, 65536, 32, 2048}},
         };
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
         for (long[][] c : cases) {
