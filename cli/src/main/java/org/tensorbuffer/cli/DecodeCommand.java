@@ -274,6 +274,9 @@ final class DecodeCommand implements Callable<Integer> {
                 warm = now;
                 warmDone = done;
             }
+            if (!line.due()) {
+                return; // called once a position, inside the timed decode: format only what is printed
+            }
             if (done <= warmDone || warm == 0) {
                 line.update(done + "/" + total + " positions (first position: warm-up, JIT compiling)");
             } else {

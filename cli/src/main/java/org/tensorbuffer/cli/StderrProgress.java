@@ -21,6 +21,14 @@ final class StderrProgress {
         this.command = command;
     }
 
+    /**
+     * Whether {@link #update} would print now (enabled, and a second has passed since the last line): callers that
+     * build their text per step check this first, so that no text is formatted to be thrown away.
+     */
+    boolean due() {
+        return enabled && System.nanoTime() - last >= 1_000_000_000L;
+    }
+
     /** Shows {@code text} (prefixed with the command) if a second has passed since the last line. */
     void update(String text) {
         if (!enabled) {
