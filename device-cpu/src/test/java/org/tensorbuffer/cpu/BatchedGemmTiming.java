@@ -79,23 +79,6 @@ public final class BatchedGemmTiming {
 
     /** Warms up for 0.4 s, then the fastest of 40 rounds of about 2 ms each. */
     private static double time(Runnable r) {
-        long warmEnd = System.nanoTime() + 400_000_000L;
-        long calls = 0;
-        long t0 = System.nanoTime();
-        while (System.nanoTime() < warmEnd) {
-            r.run();
-            calls++;
-        }
-        double perCall = (System.nanoTime() - t0) / (double) calls;
-        long reps = Math.max(1, (long) (2e6 / perCall));
-        double best = Double.MAX_VALUE;
-        for (int round = 0; round < 40; round++) {
-            long s = System.nanoTime();
-            for (long i = 0; i < reps; i++) {
-                r.run();
-            }
-            best = Math.min(best, (System.nanoTime() - s) / (double) reps);
-        }
-        return best;
+        return GemmTiming.best(400_000_000L, 40, r);
     }
 }

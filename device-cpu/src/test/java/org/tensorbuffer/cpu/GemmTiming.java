@@ -30,7 +30,7 @@ public final class GemmTiming {
                     dev.fill(a, 0, (long) n * n, t, 0.5);
                     dev.fill(b, 0, (long) n * n, t, 0.25);
                     boolean f64 = t == DType.F64;
-                    String small = n <= 64 ? fmt(time(n, () -> {
+                    String small = n <= 64 ? fmt(time(() -> {
                         if (f64) {
                             SmallGemmF64.gemm(false, false, n, n, n, 1, a.address(), n, b.address(), n, 0,
                                     c.address(), n);
@@ -39,11 +39,11 @@ public final class GemmTiming {
                                     c.address(), n);
                         }
                     }), n) : "-";
-                    String java = fmt(time(n, () -> JavaGemm.gemm(f64, false, false, n, n, n, 1, a.address(), n,
+                    String java = fmt(time(() -> JavaGemm.gemm(f64, false, false, n, n, n, 1, a.address(), n,
                             b.address(), n, 0, c.address(), n)), n);
-                    String ob = blas == null ? "absent" : fmt(time(n, () -> blas.gemm(f64, false, false, n, n, n, 1,
+                    String ob = blas == null ? "absent" : fmt(time(() -> blas.gemm(f64, false, false, n, n, n, 1,
                             a.address(), n, b.address(), n, 0, c.address(), n)), n);
-                    String disp = fmt(time(n, () -> auto.gemm(t, false, false, n, n, n, 1, a, 0, n, b, 0, n, 0, c, 0,
+                    String disp = fmt(time(() -> auto.gemm(t, false, false, n, n, n, 1, a, 0, n, b, 0, n, 0, c, 0,
                             n)), n);
                     System.out.printf("%-7s %5d %16s %16s %16s %16s%n", t, n, small, java, ob, disp);
                     dev.free(a);
@@ -65,8 +65,16 @@ public final class GemmTiming {
      * Warms up for 0.5 s (so that the JIT has compiled every path), then the fastest of 60 rounds of about 2 ms each:
      * the minimum filters out rounds in which a busy machine preempted the thread.
      */
-    private static double time(int n, Runnable r) {
-        long warmEnd = System.nanoTime() + 500_000_000L;
+    private static double time(Runnable r) {
+        return best(500_000_000L, 60, r);
+    }
+
+    /**
+     * Runs {@code r} for {@code warmNanos}, then returns the fastest of {@code rounds} rounds of about 2 ms each, in
+     * nanoseconds per call (also used by {@link BatchedGemmTiming}).
+     */
+    static double best(long warmNanos, int rounds, Runnable r) {
+        long warmEnd = System.nanoTime() + warmNanos;
         long calls = 0;
         long t0 = System.nanoTime();
         while (System.nanoTime() < warmEnd) {
@@ -76,7 +84,7 @@ public final class GemmTiming {
         double perCall = (System.nanoTime() - t0) / (double) calls;
         long reps = Math.max(1, (long) (2e6 / perCall));
         double best = Double.MAX_VALUE;
-        for (int round = 0; round < 60; round++) {
+        for (int round = 0; round < rounds; round++) {
             long s = System.nanoTime();
             for (long i = 0; i < reps; i++) {
                 r.run();
