@@ -31,16 +31,13 @@ final class StderrProgress {
 
     /** Shows {@code text} (prefixed with the command) if a second has passed since the last line. */
     void update(String text) {
-        if (!enabled) {
+        if (!due()) {
             return;
         }
-        long now = System.nanoTime();
-        if (now - last >= 1_000_000_000L) {
-            last = now;
-            shown = true;
-            err.print(command + ": " + text + (System.console() != null ? "\u001b[K\r" : "\n"));
-            err.flush();
-        }
+        last = System.nanoTime();
+        shown = true;
+        err.print(command + ": " + text + (System.console() != null ? "\u001b[K\r" : "\n"));
+        err.flush();
     }
 
     /** Seconds since the progress started. */
