@@ -16,6 +16,8 @@ import java.util.Locale;
  *       {@link #SMALL_WORK_JAVA} without), where a native call and OpenBLAS's set-up (about 100 ns) or the packing
  *       of the blocked GEMM cost more than the arithmetic (the einsum workload runs thousands of 2x2..16x16
  *       products). Scalar code is also fast before the JIT has compiled it, unlike the Vector API;</li>
+ *   <li>{@link NarrowGemm} for the shapes where it was measured faster than OpenBLAS (a C of 17..24 float64
+ *       columns; a long C over {@code k <= 64}), unless OpenBLAS is forced;</li>
  *   <li>OpenBLAS's {@code cblas_sgemm}/{@code cblas_dgemm} through the FFM API when the system has
  *       {@code libopenblas} (see {@link OpenBlas});</li>
  *   <li>otherwise, for products up to {@link SmallVectorGemm#MAX_WORK} with {@code m, n > 1}, the unpacked Vector
@@ -50,6 +52,8 @@ public final class Gemm {
 
     private final OpenBlas blas;
     private final boolean forceBlas;
+    /** Whether the shapes of {@link NarrowGemm} run there (not when OpenBLAS was forced). */
+    private final boolean narrow;
     private final String description;
 
     private Gemm(OpenBlas blas) {
@@ -59,6 +63,7 @@ public final class Gemm {
     private Gemm(OpenBlas blas, boolean forceBlas) {
         this.blas = blas;
         this.forceBlas = forceBlas;
+        this.narrow = !forceBlas;
         this.description = blas != null ? "OpenBLAS (" + blas.libraryName() + ")"
                 : "Java Vector API (" + JavaGemm.describe() + ")";
     }
@@ -148,6 +153,11 @@ public final class Gemm {
                     SmallGemmF32.gemm(transA, transB, m, n, k, (float) alpha, a + i * strideA, lda,
                             b + i * strideB, ldb, (float) beta, c + i * strideC, ldc);
                 }
+            }
+        } else if (narrow && NarrowGemm.fits(f64, m, n, k)) {
+            for (int i = 0; i < batch; i++) {
+                NarrowGemm.gemm(f64, transA, transB, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb,
+                        beta, c + i * strideC, ldc);
             }
         } else if (blas != null) {
             for (int i = 0; i < batch; i++) {

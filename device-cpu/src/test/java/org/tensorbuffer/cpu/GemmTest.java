@@ -134,6 +134,63 @@ class GemmTest {
         }
     }
 
+    static Stream<Arguments> narrowCases() {
+        Stream.Builder<Arguments> s = Stream.builder();
+        // one panel with whole and partial third vectors (float64: 17..24 columns; float32: 33..48), row groups of
+        // eight and leftover rows, k above two blocks of a transposed A (64 rows) and below; several panels (81 and 45
+        // columns, short k) with a partial last panel
+        int[][] sizes = {{16, 21, 40}, {13, 24, 70}, {8, 17, 1}, {9, 40, 3}, {21, 33, 100}, {11, 48, 9}, {35, 81, 50},
+            {17, 45, 11}, {3, 21, 5}};
+        for (DType t : new DType[] {DType.F32, DType.F64}) {
+            for (int[] sz : sizes) {
+                for (int tr = 0; tr < 4; tr++) {
+                    for (double beta : new double[] {0, -0.5}) {
+                        s.add(Arguments.of(t, tr >= 2, tr % 2 == 1, sz[0], sz[1], sz[2], beta));
+                    }
+                }
+            }
+        }
+        return s.build();
+    }
+
+    /** The narrow/short-k kernel itself, every transpose, padded leading dimensions, beta 0 over NaN. */
+    @ParameterizedTest(name = "{0} tA={1} tB={2} m={3} n={4} k={5} beta={6}")
+    @MethodSource("narrowCases")
+    void narrowGemmMatchesReference(DType t, boolean tA, boolean tB, int m, int n, int k, double beta) {
+        int lda = (tA ? m : k) + 3;
+        int ldb = (tB ? k : n) + 1;
+        int ldc = n + 2;
+        double[] a = NativeFixture.random((tA ? k : m) * lda, 31 + m);
+        double[] b = NativeFixture.random((tB ? n : k) * ldb, 32 + n);
+        double[] c = NativeFixture.random(m * ldc, 33 + k);
+        if (beta == 0) {
+            for (int i = 0; i < m; i++) {
+                java.util.Arrays.fill(c, i * ldc, i * ldc + n, Double.NaN); // must not be read
+            }
+        }
+        try (NativeFixture f = new NativeFixture(DEVICE)) {
+            DeviceBuffer ba = f.buffer(t, a);
+            DeviceBuffer bb = f.buffer(t, b);
+            DeviceBuffer bc = f.buffer(t, c);
+            NarrowGemm.gemm(t == DType.F64, tA, tB, m, n, k, 1.5, ba.address(), lda, bb.address(), ldb, beta,
+                    bc.address(), ldc);
+            double[] got = f.read(t, bc, m * ldc);
+            double[] ref = reference(tA, tB, m, n, k, 1.5, a, 0, lda, b, 0, ldb, beta, c, 0, ldc, t);
+            assertClose(got, ref, t, k, m, n, ldc);
+        }
+    }
+
+    /** The dispatch sends the narrow and short-k shapes to NarrowGemm, other shapes elsewhere. */
+    @Test
+    void narrowShapesAreDispatched() {
+        assertThat(NarrowGemm.fits(true, 404, 21, 480)).isTrue();
+        assertThat(NarrowGemm.fits(true, 59049, 81, 50)).isTrue();
+        assertThat(NarrowGemm.fits(true, 7, 21, 480)).isFalse();
+        assertThat(NarrowGemm.fits(true, 256, 256, 256)).isFalse();
+        assertThat(NarrowGemm.fits(true, 59049, 81, 65)).isFalse();
+        assertThat(NarrowGemm.fits(true, 404, 16, 480)).isFalse();
+    }
+
     @Test
     void betaZeroDoesNotReadC() {
         for (String impl : new String[] {"java", "auto"}) {
