@@ -78,15 +78,44 @@ public final class Contraction {
     public record Allocation(Shape shape, long bytes, boolean intermediate, int step, int freedAfter) {
     }
 
+    /**
+     * The last GEMM step writing the output directly, in the output's label order, instead of a result that one final
+     * permute reorders: {@code loops} sub-GEMMs of {@code mInner x nInner} (the last step's k), sub-GEMM {@code i}
+     * reading P and Q at element offsets {@code pOffset(i)}, {@code qOffset(i)} and writing C (the output) at
+     * {@code cOffset(i)} with row stride {@code ldc}; the loop index is row-major over {@code loopDims}, each loop axis
+     * moving P, Q and C by {@code pStrides}, {@code qStrides}, {@code cStrides} elements. Possible when the output's
+     * innermost labels are a run of Q's innermost left labels and, above them at one row stride, a run of P's
+     * innermost left labels (the other labels are the loops): e.g. the open MERA's last step, whose 344 MB result
+     * the final permute otherwise copies once more.
+     */
+    record StridedOutput(long[] loopDims, long[] pStrides, long[] qStrides, long[] cStrides, int mInner, int nInner,
+                         int ldc) {
+        /** Number of sub-GEMMs. */
+        long loops() {
+            long n = 1;
+            for (long d : loopDims) {
+                n *= d;
+            }
+            return n;
+        }
+    }
+
+    /** Sub-GEMMs narrower than this are not worth writing the output directly (the final permute stays). */
+    static final int MIN_STRIDED_COLUMNS = 16;
+    /** More sub-GEMMs than this are not worth it either. */
+    static final long MAX_STRIDED_LOOPS = 1 << 14;
+
     private final Instance instance;
     private final String pathName;
+    private final StridedOutput stridedOutput;
     private final Step[] steps;
     private final Prep finalPrep;
     private final Shape outputShape;
     private final List<Allocation> schedule;
 
     private Contraction(Instance instance, String pathName, Step[] steps, Prep finalPrep, Shape outputShape,
-                        List<Allocation> schedule) {
+                        List<Allocation> schedule, StridedOutput stridedOutput) {
+        this.stridedOutput = stridedOutput;
         this.instance = instance;
         this.pathName = pathName;
         this.steps = steps;
@@ -118,6 +147,14 @@ public final class Contraction {
     /** Permute to the output order after the last step, or {@code null} if the last step's result is the output. */
     public Prep finalPrep() {
         return finalPrep;
+    }
+
+    /**
+     * How the last step writes the output directly (then {@link #finalPrep()} is {@code null}), or {@code null} when
+     * it makes its result as usual.
+     */
+    StridedOutput stridedOutput() {
+        return stridedOutput;
     }
 
     /** Shape of the result (output-label order). */
@@ -237,7 +274,16 @@ public final class Contraction {
             int[] out = inst.output();
             Prep finalPrep = null;
             Shape outShape = Shape.of(inst.outputShape());
-            if (!Arrays.equals(last, out)) {
+            StridedOutput strided = null;
+            if (path.length > 0 && !Arrays.equals(last, out)) {
+                strided = stridedOutput(steps[path.length - 1], out);
+            }
+            if (strided != null) {
+                // the last step's result is the output itself: same bytes, the output's shape
+                int r = slotAlloc[steps[path.length - 1].out()];
+                Allocation a = schedule.get(r);
+                schedule.set(r, new Allocation(outShape, a.bytes(), a.intermediate(), a.step(), a.freedAfter()));
+            } else if (!Arrays.equals(last, out)) {
                 finalPrep = unaryPrep(last, out, new int[0]);
                 int step = path.length;
                 if (finalPrep.gatherShape() != null) {
@@ -255,7 +301,109 @@ public final class Contraction {
                 // A lone input that is already the output: the evaluation copies it (see Evaluator).
                 alloc(outShape, false, 0);
             }
-            return new Contraction(inst, pathName, steps, finalPrep, outShape, List.copyOf(schedule));
+            return new Contraction(inst, pathName, steps, finalPrep, outShape, List.copyOf(schedule), strided);
+        }
+
+        /**
+         * The {@link StridedOutput} of the last step {@code st} into the output labels {@code out}, or {@code null}
+         * when the output is not a permutation of its result or the sub-GEMMs would be too narrow or too many.
+         */
+        private StridedOutput stridedOutput(Step st, int[] out) {
+            int[] lab = st.outLabels();
+            if (st.kind() != Kind.GEMM || lab.length != out.length || unique(lab).length != lab.length) {
+                return null;
+            }
+            long[] outStride = new long[labels];
+            long acc = 1;
+            for (int i = out.length - 1; i >= 0; i--) {
+                if (!contains(lab, out[i])) {
+                    return null;
+                }
+                outStride[out[i]] = acc;
+                acc *= inst.labelDim(out[i]);
+            }
+            // the result's axes: batch, then P's left labels (m), then Q's left labels (n)
+            int nb = 0;
+            for (long p = 1; nb < lab.length && p < st.batch(); nb++) {
+                p *= inst.labelDim(lab[nb]);
+            }
+            int np = nb;
+            for (long p = 1; np < lab.length && p < st.m(); np++) {
+                p *= inst.labelDim(lab[np]);
+            }
+            // innermost run of Q's labels at stride 1, then P's at one row stride ldc
+            int qEnd = lab.length;
+            long nInner = 1;
+            int qi = qEnd - 1;
+            for (; qi >= np; qi--) {
+                long d = inst.labelDim(lab[qi]);
+                if (d != 1 && outStride[lab[qi]] != nInner) {
+                    break;
+                }
+                nInner *= d;
+            }
+            long ldc = nInner;
+            int pi = np - 1;
+            long mInner = 1;
+            for (int i = np - 1; i >= nb; i--) {
+                if (inst.labelDim(lab[i]) != 1) {
+                    ldc = outStride[lab[i]];
+                    break;
+                }
+            }
+            for (; pi >= nb; pi--) {
+                long d = inst.labelDim(lab[pi]);
+                if (d != 1 && outStride[lab[pi]] != ldc * mInner) {
+                    break;
+                }
+                mInner *= d;
+            }
+            if (nInner < MIN_STRIDED_COLUMNS || ldc > Integer.MAX_VALUE || mInner > Integer.MAX_VALUE) {
+                return null;
+            }
+            // loop axes: the batch labels and the leading left labels of P (0..pi) and Q (np..qi)
+            List<long[]> loops = new ArrayList<>(); // {dim, pStride, qStride, cStride}
+            long m = st.m();
+            long n = st.n();
+            long k = st.k();
+            long within = 1;
+            for (int i = nb - 1; i >= 0; i--) {
+                loops.add(0, new long[] {inst.labelDim(lab[i]), within * m * k, within * k * n, outStride[lab[i]]});
+                within *= inst.labelDim(lab[i]);
+            }
+            within = mInner;
+            for (int i = pi; i >= nb; i--) {
+                long rowOffset = within;
+                loops.add(nb, new long[] {inst.labelDim(lab[i]), st.transP() ? rowOffset : rowOffset * k, 0,
+                        outStride[lab[i]]});
+                within *= inst.labelDim(lab[i]);
+            }
+            within = nInner;
+            int qAt = loops.size();
+            for (int i = qi; i >= np; i--) {
+                long colOffset = within;
+                loops.add(qAt, new long[] {inst.labelDim(lab[i]), 0, st.transQ() ? colOffset * k : colOffset,
+                        outStride[lab[i]]});
+                within *= inst.labelDim(lab[i]);
+            }
+            long count = 1;
+            for (long[] l : loops) {
+                count *= l[0];
+            }
+            if (count > MAX_STRIDED_LOOPS) {
+                return null;
+            }
+            long[] dims = new long[loops.size()];
+            long[] ps = new long[loops.size()];
+            long[] qs = new long[loops.size()];
+            long[] cs = new long[loops.size()];
+            for (int i = 0; i < dims.length; i++) {
+                dims[i] = loops.get(i)[0];
+                ps[i] = loops.get(i)[1];
+                qs[i] = loops.get(i)[2];
+                cs[i] = loops.get(i)[3];
+            }
+            return new StridedOutput(dims, ps, qs, cs, (int) mInner, (int) nInner, (int) ldc);
         }
 
         private void addCounts(int[] t, int delta) {
@@ -452,6 +600,7 @@ public final class Contraction {
 
             long bestCost = Long.MAX_VALUE;
             long bestRows = Long.MAX_VALUE;
+            boolean bestAligned = false;
             int[] bestP = null;
             int[] bestQ = null;
             int[] bestOut = null;
@@ -490,9 +639,17 @@ public final class Contraction {
                                         // Tie-break: fewest contiguous runs to copy in the permutes.
                                         long rows = (keepP ? 0 : elP / run(ep, pForms[fp]))
                                                 + (keepQ ? 0 : elQ / run(eq, qForms[fq]));
-                                        if (cost < bestCost || (cost == bestCost && rows < bestRows)) {
+                                        // Last step that needs a final permute anyway: on a tie, left labels
+                                        // in the output's order, so that the GEMM can write the output
+                                        // directly (see StridedOutput).
+                                        boolean aligned = last && outCost > 0
+                                                && Arrays.equals(lp, filter(target, l -> contains(lp, l)))
+                                                && Arrays.equals(lq, filter(target, l -> contains(lq, l)));
+                                        if (cost < bestCost || (cost == bestCost && aligned && !bestAligned)
+                                                || (cost == bestCost && aligned == bestAligned && rows < bestRows)) {
                                             bestCost = cost;
                                             bestRows = rows;
+                                            bestAligned = aligned;
                                             bestP = pForms[fp];
                                             bestQ = qForms[fq];
                                             bestOut = o;

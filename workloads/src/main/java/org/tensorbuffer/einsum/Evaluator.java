@@ -143,6 +143,8 @@ public final class Evaluator {
         Tensor r;
         if (s.kind() == Kind.MUL) {
             r = tracked(p.mul(q));
+        } else if (s == steps[steps.length - 1] && plan.stridedOutput() != null) {
+            r = tracked(stridedGemm(p, q, s, plan.stridedOutput()));
         } else {
             r = tracked(p.bmm(q, s.batch(), s.m(), s.n(), s.k(), s.transP(), s.transQ(), s.outShape()));
         }
@@ -156,6 +158,47 @@ public final class Evaluator {
         release(b, ownB);
         slots[s.out()] = r;
         owned[s.out()] = ALLOCATED;
+    }
+
+    /**
+     * The last step written straight into the output (see {@link Contraction.StridedOutput}): one GEMM per loop
+     * index, each into its block of the output.
+     */
+    private Tensor stridedGemm(Tensor p, Tensor q, Step s, Contraction.StridedOutput so) {
+        Tensor c = p.context().empty(plan.outputShape(), DType.F64);
+        try {
+            org.tensorbuffer.device.Kernels kern = c.device().kernels();
+            int k = Math.toIntExact(s.k());
+            int lda = Math.toIntExact(Math.max(1, s.transP() ? s.m() : s.k()));
+            int ldb = Math.toIntExact(Math.max(1, s.transQ() ? s.k() : s.n()));
+            long[] dims = so.loopDims();
+            int[] idx = new int[dims.length];
+            long loops = so.loops();
+            long es = DType.F64.byteSize();
+            for (long i = 0; i < loops; i++) {
+                long po = 0;
+                long qo = 0;
+                long co = 0;
+                for (int a = 0; a < dims.length; a++) {
+                    po += idx[a] * so.pStrides()[a];
+                    qo += idx[a] * so.qStrides()[a];
+                    co += idx[a] * so.cStrides()[a];
+                }
+                kern.gemm(DType.F64, s.transP(), s.transQ(), so.mInner(), so.nInner(), k, 1.0, p.buffer(),
+                        p.byteOffset() + po * es, lda, q.buffer(), q.byteOffset() + qo * es, ldb, 0.0, c.buffer(),
+                        c.byteOffset() + co * es, so.ldc());
+                for (int a = dims.length - 1; a >= 0; a--) {
+                    if (++idx[a] < dims[a]) {
+                        break;
+                    }
+                    idx[a] = 0;
+                }
+            }
+            return c;
+        } catch (RuntimeException e) {
+            c.close();
+            throw e;
+        }
     }
 
     /** Applies a preparation; returns {@code x} itself for the identity. */
