@@ -19,8 +19,11 @@ package org.tensorbuffer.cpu;
  * bounds-checked by the caller. Thread-safe.
  */
 final class NarrowGemm {
-    /** Narrow products with fewer rows than this stay with the other paths (the tile is eight rows). */
-    static final int MIN_ROWS = 8;
+    /**
+     * Narrow products with fewer rows, or a shorter k, than this stay with OpenBLAS: the MPS instance's
+     * 19 x 19 x 1265 and 2185 x 19 x 19 products were slower here (its evaluation 26 against 21-24 ms).
+     */
+    static final int MIN_ROWS = 32;
     /** Largest k of a short-k product. */
     static final int MAX_SHORT_K = 64;
     /** Most columns of a short-k product. */
@@ -34,7 +37,7 @@ final class NarrowGemm {
     /** Whether a product {@code m x n x k} (float64 if {@code f64}) has one of this kernel's shapes. */
     static boolean fits(boolean f64, int m, int n, int k) {
         int v = f64 ? NarrowGemmF64.V : NarrowGemmF32.V;
-        return (m >= MIN_ROWS && n > 2 * v && n <= 3 * v)
+        return (m >= MIN_ROWS && k >= MIN_ROWS && n > 2 * v && n <= 3 * v)
                 || (k <= MAX_SHORT_K && n > 2 * v && n <= MAX_SHORT_K_COLUMNS && m >= MIN_SHORT_K_ROWS);
     }
 

@@ -186,6 +186,8 @@ class GemmTest {
         assertThat(NarrowGemm.fits(true, 404, 21, 480)).isTrue();
         assertThat(NarrowGemm.fits(true, 59049, 81, 50)).isTrue();
         assertThat(NarrowGemm.fits(true, 7, 21, 480)).isFalse();
+        assertThat(NarrowGemm.fits(true, 19, 19, 1265)).isFalse();
+        assertThat(NarrowGemm.fits(true, 2185, 19, 19)).isFalse();
         assertThat(NarrowGemm.fits(true, 256, 256, 256)).isFalse();
         assertThat(NarrowGemm.fits(true, 59049, 81, 65)).isFalse();
         assertThat(NarrowGemm.fits(true, 404, 16, 480)).isFalse();
