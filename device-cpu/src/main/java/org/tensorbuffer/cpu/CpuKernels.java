@@ -161,9 +161,10 @@ public final class CpuKernels implements Kernels {
      * {@inheritDoc}
      *
      * <p>Dispatch (see {@link Gemm}): {@code m * n * k <= } {@link Gemm#SMALL_WORK} in scalar Java; float32
-     * matrix-vector products ({@code n == 1} with A not transposed, or {@code m == 1} with B transposed) in the
-     * Vector API GEMV {@link GemvF32}, rows split over {@link #threads()} from {@link #PARALLEL_GEMV_ELEMENTS}
-     * matrix elements (unless OpenBLAS is forced); otherwise OpenBLAS ({@code cblas_?gemv} when {@code m == 1} or
+     * matrix-vector products ({@code n == 1} with A not transposed, or {@code m == 1} with B transposed) in row
+     * blocks, each OpenBLAS's {@code cblas_sgemv} when OpenBLAS is loaded (else the Vector API GEMV {@link GemvF32}),
+     * split over {@link #threads()} from {@link #PARALLEL_GEMV_ELEMENTS} matrix elements (unless OpenBLAS is forced:
+     * then one {@code cblas_sgemv}); otherwise OpenBLAS ({@code cblas_?gemv} when {@code m == 1} or
      * {@code n == 1}, else {@code cblas_?gemm}) or the blocked Vector API GEMM. {@link #gemm} is a batch of one.
      *
      * <p>Runs as a loop of single GEMMs (Debian's OpenBLAS 0.3.21 exports no {@code cblas_?gemm_batch_strided});
@@ -224,24 +225,60 @@ public final class CpuKernels implements Kernels {
     }
 
     /**
-     * {@link GemvF32} over all {@code rows}; when the matrix has at least {@link #PARALLEL_GEMV_ELEMENTS} elements and
-     * there are several threads, in contiguous row blocks (whole groups of four rows, at least about
-     * {@link #GEMV_PART_ELEMENTS} matrix elements each, at most {@link #PARTS_PER_THREAD} per thread) that the
-     * kernels' threads take one at a time. Each row is computed by the same code whichever block or thread it falls
-     * in, so the result has the same bits for every thread count.
+     * A float32 matrix-vector product over all {@code rows}, in contiguous row blocks of whole groups of four rows:
+     * when the matrix has at least {@link #PARALLEL_GEMV_ELEMENTS} elements and there are several threads, blocks
+     * of at least about {@link #GEMV_PART_ELEMENTS} matrix elements (at most {@link #PARTS_PER_THREAD} per thread)
+     * that the kernels' threads take one at a time. Each block is one OpenBLAS {@code cblas_sgemv} when
+     * {@link Gemm#gemvBlas()} gives one (blocks are then also cut below
+     * {@link OpenBlas#GEMV_SINGLE_THREAD_ELEMENTS} when OpenBLAS has threads of its own, so that it never starts
+     * them; rows too long for that take {@link GemvF32}), else {@link GemvF32}. A row's sum does not depend on the
+     * block it falls in (checked in {@code ThreadedGemvTest}), so the result has the same bits for every thread
+     * count.
      */
     private void gemvF32(int rows, int k, float alpha, long mat, int ld, long x, int incX, float beta, long y,
                          int incY) {
         int quads = (rows + 3) / 4;
         long elements = (long) rows * k;
-        if (threads > 1 && quads > 1 && elements >= PARALLEL_GEMV_ELEMENTS) {
-            int parts = (int) Math.min(quads, Math.min((long) threads * PARTS_PER_THREAD,
-                    Math.max(threads, elements / GEMV_PART_ELEMENTS)));
-            parallel(parts, p -> GemvF32.rows(Math.min(rows, 4 * (int) ((long) p * quads / parts)),
-                    Math.min(rows, 4 * (int) ((long) (p + 1) * quads / parts)), k, alpha, mat, ld, x, incX, beta, y,
-                    incY));
+        boolean split = threads > 1 && quads > 1 && elements >= PARALLEL_GEMV_ELEMENTS;
+        int parts = !split ? 1 : (int) Math.min(quads, Math.min((long) threads * PARTS_PER_THREAD,
+                Math.max(threads, elements / GEMV_PART_ELEMENTS)));
+        OpenBlas blas = gemm.gemvBlas();
+        if (blas != null && blas.threads() != 1) {
+            long maxQuads = (OpenBlas.GEMV_SINGLE_THREAD_ELEMENTS - 1) / (4L * k);
+            if (maxQuads == 0) {
+                blas = null;
+            } else {
+                parts = (int) Math.max(parts, (quads + maxQuads - 1) / maxQuads);
+            }
+        }
+        if (parts == 1) {
+            gemvBlock(blas, 0, rows, k, alpha, mat, ld, x, incX, beta, y, incY);
+            return;
+        }
+        OpenBlas b = blas;
+        int n = parts;
+        IntConsumer block = p -> gemvBlock(b, Math.min(rows, 4 * (int) ((long) p * quads / n)),
+                Math.min(rows, 4 * (int) ((long) (p + 1) * quads / n)), k, alpha, mat, ld, x, incX, beta, y, incY);
+        if (split) {
+            parallel(parts, block);
         } else {
-            GemvF32.rows(0, rows, k, alpha, mat, ld, x, incX, beta, y, incY);
+            for (int p = 0; p < parts; p++) {
+                block.accept(p);
+            }
+        }
+    }
+
+    /** Rows {@code r0 <= i < r1} of {@link #gemvF32}: one {@code cblas_sgemv}, or {@link GemvF32} without BLAS. */
+    private static void gemvBlock(OpenBlas blas, int r0, int r1, int k, float alpha, long mat, int ld, long x,
+                                  int incX, float beta, long y, int incY) {
+        if (r0 >= r1) {
+            return;
+        }
+        if (blas != null) {
+            blas.sgemvRows(r1 - r0, k, alpha, mat + (long) r0 * ld * 4, ld, x, incX, beta,
+                    y + (long) r0 * incY * 4, incY);
+        } else {
+            GemvF32.rows(r0, r1, k, alpha, mat, ld, x, incX, beta, y, incY);
         }
     }
 
