@@ -228,10 +228,10 @@ public final class CpuKernels implements Kernels {
      * A float32 matrix-vector product over all {@code rows}, in contiguous row blocks of whole groups of four rows:
      * when the matrix has at least {@link #PARALLEL_GEMV_ELEMENTS} elements and there are several threads, blocks
      * of at least about {@link #GEMV_PART_ELEMENTS} matrix elements (at most {@link #PARTS_PER_THREAD} per thread)
-     * that the kernels' threads take one at a time. Each block is one OpenBLAS {@code cblas_sgemv} when
-     * {@link Gemm#gemvBlas()} gives one (blocks are then also cut below
-     * {@link OpenBlas#GEMV_SINGLE_THREAD_ELEMENTS} when OpenBLAS has threads of its own, so that it never starts
-     * them; rows too long for that take {@link GemvF32}), else {@link GemvF32}. A row's sum does not depend on the
+     * that the kernels' threads take one at a time. A block runs as OpenBLAS's {@code cblas_sgemv} when
+     * {@link Gemm#gemvBlas()} gives one (in calls below {@link OpenBlas#GEMV_SINGLE_THREAD_ELEMENTS} matrix elements
+     * each when OpenBLAS has threads of its own, so that it never starts them; rows too long for that take
+     * {@link GemvF32}), else as {@link GemvF32}. A row's sum does not depend on the
      * block it falls in (checked in {@code ThreadedGemvTest}), so the result has the same bits for every thread
      * count.
      */
@@ -239,46 +239,43 @@ public final class CpuKernels implements Kernels {
                          int incY) {
         int quads = (rows + 3) / 4;
         long elements = (long) rows * k;
-        boolean split = threads > 1 && quads > 1 && elements >= PARALLEL_GEMV_ELEMENTS;
-        int parts = !split ? 1 : (int) Math.min(quads, Math.min((long) threads * PARTS_PER_THREAD,
-                Math.max(threads, elements / GEMV_PART_ELEMENTS)));
         OpenBlas blas = gemm.gemvBlas();
+        // rows per cblas_sgemv: all, or whole quads below OpenBLAS's threading threshold when it has threads
+        int callRows = rows;
         if (blas != null && blas.threads() != 1) {
             long maxQuads = (OpenBlas.GEMV_SINGLE_THREAD_ELEMENTS - 1) / (4L * k);
             if (maxQuads == 0) {
                 blas = null;
             } else {
-                parts = (int) Math.max(parts, (quads + maxQuads - 1) / maxQuads);
+                callRows = (int) Math.min(rows, 4 * maxQuads);
             }
         }
-        if (parts == 1) {
-            gemvBlock(blas, 0, rows, k, alpha, mat, ld, x, incX, beta, y, incY);
-            return;
-        }
-        OpenBlas b = blas;
-        int n = parts;
-        IntConsumer block = p -> gemvBlock(b, Math.min(rows, 4 * (int) ((long) p * quads / n)),
-                Math.min(rows, 4 * (int) ((long) (p + 1) * quads / n)), k, alpha, mat, ld, x, incX, beta, y, incY);
-        if (split) {
-            parallel(parts, block);
+        if (threads > 1 && quads > 1 && elements >= PARALLEL_GEMV_ELEMENTS) {
+            int parts = (int) Math.min(quads, Math.min((long) threads * PARTS_PER_THREAD,
+                    Math.max(threads, elements / GEMV_PART_ELEMENTS)));
+            OpenBlas b = blas;
+            int cr = callRows;
+            parallel(parts, p -> gemvBlock(b, cr, Math.min(rows, 4 * (int) ((long) p * quads / parts)),
+                    Math.min(rows, 4 * (int) ((long) (p + 1) * quads / parts)), k, alpha, mat, ld, x, incX, beta, y,
+                    incY));
         } else {
-            for (int p = 0; p < parts; p++) {
-                block.accept(p);
-            }
+            gemvBlock(blas, callRows, 0, rows, k, alpha, mat, ld, x, incX, beta, y, incY);
         }
     }
 
-    /** Rows {@code r0 <= i < r1} of {@link #gemvF32}: one {@code cblas_sgemv}, or {@link GemvF32} without BLAS. */
-    private static void gemvBlock(OpenBlas blas, int r0, int r1, int k, float alpha, long mat, int ld, long x,
-                                  int incX, float beta, long y, int incY) {
-        if (r0 >= r1) {
+    /**
+     * Rows {@code r0 <= i < r1} of {@link #gemvF32}: {@code cblas_sgemv} calls of at most {@code callRows} rows (a
+     * multiple of four, unless all rows), or {@link GemvF32} without BLAS.
+     */
+    private static void gemvBlock(OpenBlas blas, int callRows, int r0, int r1, int k, float alpha, long mat, int ld,
+                                  long x, int incX, float beta, long y, int incY) {
+        if (blas == null) {
+            GemvF32.rows(r0, r1, k, alpha, mat, ld, x, incX, beta, y, incY);
             return;
         }
-        if (blas != null) {
-            blas.sgemvRows(r1 - r0, k, alpha, mat + (long) r0 * ld * 4, ld, x, incX, beta,
-                    y + (long) r0 * incY * 4, incY);
-        } else {
-            GemvF32.rows(r0, r1, k, alpha, mat, ld, x, incX, beta, y, incY);
+        for (int i = r0; i < r1; i += callRows) {
+            int n = Math.min(callRows, r1 - i);
+            blas.sgemvRows(n, k, alpha, mat + (long) i * ld * 4, ld, x, incX, beta, y + (long) i * incY * 4, incY);
         }
     }
 
