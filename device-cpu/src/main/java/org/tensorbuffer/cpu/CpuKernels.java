@@ -51,6 +51,8 @@ public final class CpuKernels implements Kernels {
     static final long PARALLEL_GEMV_ELEMENTS = 1 << 15;
     /** A split matrix-vector product's row blocks have about this many matrix elements (or more). */
     static final long GEMV_PART_ELEMENTS = 1 << 13;
+    /** Fewest groups of four rows per {@code cblas_sgemv} when OpenBLAS has threads (see blasGemvCallRows). */
+    static final int MIN_BLAS_GEMV_QUADS = 8;
     /** A split matrix-vector product has at most this many row blocks per thread. */
     static final int PARTS_PER_THREAD = 16;
 
@@ -229,9 +231,8 @@ public final class CpuKernels implements Kernels {
      * when the matrix has at least {@link #PARALLEL_GEMV_ELEMENTS} elements and there are several threads, blocks
      * of at least about {@link #GEMV_PART_ELEMENTS} matrix elements (at most {@link #PARTS_PER_THREAD} per thread)
      * that the kernels' threads take one at a time. A block runs as OpenBLAS's {@code cblas_sgemv} when
-     * {@link Gemm#gemvBlas()} gives one (in calls below {@link OpenBlas#GEMV_SINGLE_THREAD_ELEMENTS} matrix elements
-     * each when OpenBLAS has threads of its own, so that it never starts them; rows too long for that take
-     * {@link GemvF32}), else as {@link GemvF32}. A row's sum does not depend on the
+     * {@link Gemm#gemvBlas()} gives one, in calls of {@link #blasGemvCallRows} rows (when that is 0, and without
+     * OpenBLAS, as {@link GemvF32}). A row's sum does not depend on the
      * block it falls in (checked in {@code ThreadedGemvTest}), so the result has the same bits for every thread
      * count.
      */
@@ -240,15 +241,9 @@ public final class CpuKernels implements Kernels {
         int quads = (rows + 3) / 4;
         long elements = (long) rows * k;
         OpenBlas blas = gemm.gemvBlas();
-        // rows per cblas_sgemv: all, or whole quads below OpenBLAS's threading threshold when it has threads
-        int callRows = rows;
-        if (blas != null && blas.threads() != 1) {
-            long maxQuads = (OpenBlas.GEMV_SINGLE_THREAD_ELEMENTS - 1) / (4L * k);
-            if (maxQuads == 0) {
-                blas = null;
-            } else {
-                callRows = (int) Math.min(rows, 4 * maxQuads);
-            }
+        int callRows = blas == null ? 0 : blasGemvCallRows(blas, k);
+        if (callRows == 0) {
+            blas = null;
         }
         if (threads > 1 && quads > 1 && elements >= PARALLEL_GEMV_ELEMENTS) {
             int parts = (int) Math.min(quads, Math.min((long) threads * PARTS_PER_THREAD,
@@ -264,6 +259,22 @@ public final class CpuKernels implements Kernels {
     }
 
     /**
+     * Rows per {@code cblas_sgemv} of a float32 matrix-vector product with rows of {@code k} elements: all
+     * ({@link Integer#MAX_VALUE}) when OpenBLAS runs on one thread; when it has threads of its own, whole groups of
+     * four rows below {@link OpenBlas#GEMV_SINGLE_THREAD_ELEMENTS} matrix elements, so that it never starts them; 0
+     * (take {@link GemvF32}) when that is fewer than {@link #MIN_BLAS_GEMV_QUADS} groups of four (on two threads,
+     * the GQA shape's calls of 4-16 rows ran slower than the Vector API split: docs/benchmarks.md, issue 14,
+     * "Round 7: the GEMV"). Depends on {@code k} and OpenBLAS's thread count only, not on the kernels' threads.
+     */
+    static int blasGemvCallRows(OpenBlas blas, int k) {
+        if (blas.threads() == 1) {
+            return Integer.MAX_VALUE;
+        }
+        long quads = (OpenBlas.GEMV_SINGLE_THREAD_ELEMENTS - 1) / (4L * k);
+        return quads < MIN_BLAS_GEMV_QUADS ? 0 : (int) (4 * quads);
+    }
+
+    /**
      * Rows {@code r0 <= i < r1} of {@link #gemvF32}: {@code cblas_sgemv} calls of at most {@code callRows} rows (a
      * multiple of four, unless all rows), or {@link GemvF32} without BLAS.
      */
@@ -273,8 +284,8 @@ public final class CpuKernels implements Kernels {
             GemvF32.rows(r0, r1, k, alpha, mat, ld, x, incX, beta, y, incY);
             return;
         }
-        for (int i = r0; i < r1; i += callRows) {
-            int n = Math.min(callRows, r1 - i);
+        for (int i = r0, n; i < r1; i += n) {
+            n = Math.min(callRows, r1 - i);
             blas.sgemvRows(n, k, alpha, mat + (long) i * ld * 4, ld, x, incX, beta, y + (long) i * incY * 4, incY);
         }
     }

@@ -76,12 +76,12 @@ class ThreadedGemvTest {
     /**
      * With OpenBLAS, the product's row blocks (cut below OpenBLAS's own threading threshold, on one thread or split
      * over three) give the bits of {@code cblas_sgemv} called on every four rows apart: each row's sum does not
-     * depend on the block it falls in. When OpenBLAS has threads, rows too long for a four-row call below the
-     * threshold take the Vector API GEMV ({@code java} mode's bits) on every thread count; that GEMV is within the
-     * float64 tolerance of OpenBLAS. (Run with and without {@code OPENBLAS_NUM_THREADS=1} to cover both.)
+     * depend on the block it falls in. When OpenBLAS has threads, rows too long for calls of
+     * {@link CpuKernels#MIN_BLAS_GEMV_QUADS} groups of four below the threshold take the Vector API GEMV ({@code java}
+     * mode's bits) on every thread count; that GEMV is within the float64 tolerance of OpenBLAS. (Run with and without {@code OPENBLAS_NUM_THREADS=1} to cover both.)
      */
     @ParameterizedTest
-    @CsvSource({"131, 37", "1030, 33", "513, 288", "301, 3000", "32000, 64"})
+    @CsvSource({"131, 37", "1030, 33", "513, 288", "301, 3000", "32000, 64", "700, 172"})
     void openBlasBlocksGiveTheBitsOfFourRowCalls(int rows, int k) {
         Assumptions.assumeTrue(OpenBlas.load().isPresent(), "OpenBLAS not installed");
         OpenBlas blas = OpenBlas.load().orElseThrow();
@@ -114,7 +114,7 @@ class ThreadedGemvTest {
                         ya + i * 4L, 1);
             }
             results[3] = f.read(DType.F32, y, rows);
-            boolean blasRows = blas.threads() == 1 || 4L * k < OpenBlas.GEMV_SINGLE_THREAD_ELEMENTS;
+            boolean blasRows = CpuKernels.blasGemvCallRows(blas, k) > 0;
             assertThat(results[0]).isEqualTo(blasRows ? results[3] : results[2]);
             assertThat(results[1]).isEqualTo(results[0]);
             for (int i = 0; i < rows; i++) {
