@@ -120,7 +120,8 @@ public final class Gemm {
      * products, or {@code null} for {@link GemvF32} (no OpenBLAS, or {@link Mode#JAVA}). Measured per decode shape
      * on this project's 2-core AVX-512 machine (docs/benchmarks.md, issue 14, "Round 7: the GEMV"): OpenBLAS
      * 0.3.21's {@code sgemv} was ahead of {@link GemvF32} where the decode's matrices are read from (L2 for
-     * stories260K's 64-wide rows, by 1.5-2.5x; memory for the larger models, by 5-20%) and level elsewhere.
+     * stories260K's 64-wide rows, by 1.5-2.6x; memory for the larger models, by 4-20%); it was behind by 10-15% only on 288-512-wide rows read
+     * from L2, which no decode measured here reads hot.
      */
     OpenBlas gemvBlas() {
         return forceBlas ? null : blas;
