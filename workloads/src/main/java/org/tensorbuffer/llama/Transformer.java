@@ -138,7 +138,8 @@ public final class Transformer implements AutoCloseable {
      * Reserves, once, every buffer of a decode step in the context's TensorBuffer: the plan
      * {@link #recordStep(Checkpoint)} records on the {@code meta} device (the KV cache and the step's activations), so
      * that under {@link org.tensorbuffer.AllocationStrategy#PROACTIVE} not even the first step makes a device
-     * allocation. A second call does nothing.
+     * allocation. A second call does nothing. The recording is made once per {@link Config} in the JVM and reused
+     * by later models of the same config.
      *
      * @return the plan reserved, empty on a second call
      */
@@ -147,7 +148,7 @@ public final class Transformer implements AutoCloseable {
         if (reserved) {
             return ReservationPlan.empty();
         }
-        ReservationPlan plan = presetPlan != null ? presetPlan : recordStep(checkpoint);
+        ReservationPlan plan = presetPlan != null ? presetPlan : StepRecordings.plan(checkpoint);
         ctx.tensorBuffer().reserve(plan);
         reserved = true;
         reservedPlan = reservedPlan.max(plan);
@@ -325,10 +326,11 @@ public final class Transformer implements AutoCloseable {
 
     /**
      * The least device memory a decode of this model can hold: {@link #weightBytes()} plus the liveness lower bound
-     * of one step's KV cache and activations ({@link #traceStep(Checkpoint)}, 64-byte aligned).
+     * of one step's KV cache and activations ({@link #traceStep(Checkpoint)}, 64-byte aligned; traced once per
+     * {@link Config} in the JVM).
      */
     public long livenessLowerBound() {
-        return weightBytes() + traceStep(checkpoint).lowerBound();
+        return weightBytes() + StepRecordings.lowerBound(checkpoint);
     }
 
     /** Bytes of the model's weights (learnable buffers), the shared classifier counted once. */
