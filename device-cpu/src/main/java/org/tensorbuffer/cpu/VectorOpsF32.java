@@ -95,9 +95,9 @@ final class VectorOpsF32 {
 
     /**
      * run.c softmax of {@code size} floats from {@code px} into {@code po} (which may be {@code px}): three vector
-     * passes (maximum, {@code exp(x - max)} stored and summed, division by the sum), the last partial vector of the
-     * maximum and the division under a mask (of the exponentials in scalar code), each pass in a small method of its
-     * own (C1 bailed out on one method with several masked loops, see {@link GemvF32}).
+     * passes (maximum, {@code exp(x - max)} stored and summed, division by the sum), the last partial vector of each
+     * in scalar code, each pass in a small method of its own (C1 bailed out on one method with several masked loops,
+     * see {@link GemvF32}).
      */
     static void softmax(long px, long po, int size) {
         if (size == 0) {
@@ -116,11 +116,15 @@ final class VectorOpsF32 {
         for (; i < bound; i += L) {
             m = m.max(FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER));
         }
-        if (i < size) {
-            VectorMask<Float> k = FS.indexInRange(i, size);
-            m = m.lanewise(VectorOperators.MAX, FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER, k), k);
+        float max = m.reduceLanes(VectorOperators.MAX);
+        // The last partial vector in scalar code (the maximum is exact in any order): a masked lanewise MAX made the
+        // C2 compile of softmax larger, and in some processes its vector operations (the unmasked loop's too) ran the
+        // Vector API's Java fallback, allocating, for the rest of the process (docs/benchmarks.md, issue 14,
+        // "Round 7").
+        for (; i < size; i++) {
+            max = Math.max(max, ALL.get(F, px + i * 4L));
         }
-        return m.reduceLanes(VectorOperators.MAX);
+        return max;
     }
 
     /** Stores {@code exp(x[i] - max)} to {@code po} and returns their sum (lane-parallel). */
@@ -153,10 +157,8 @@ final class VectorOpsF32 {
             FloatVector.fromMemorySegment(FS, ALL, po + i * 4L, ORDER).div(sum)
                     .intoMemorySegment(ALL, po + i * 4L, ORDER);
         }
-        if (i < size) {
-            VectorMask<Float> k = FS.indexInRange(i, size);
-            FloatVector.fromMemorySegment(FS, ALL, po + i * 4L, ORDER, k).div(sum)
-                    .intoMemorySegment(ALL, po + i * 4L, ORDER, k);
+        for (; i < size; i++) { // the partial last vector in scalar code, as in maxOf: the same quotients
+            ALL.set(F, po + i * 4L, ALL.get(F, po + i * 4L) / sum);
         }
     }
 
