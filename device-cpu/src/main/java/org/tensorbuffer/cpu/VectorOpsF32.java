@@ -117,10 +117,10 @@ final class VectorOpsF32 {
             m = m.max(FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER));
         }
         float max = m.reduceLanes(VectorOperators.MAX);
-        // The last partial vector in scalar code (the maximum is exact in any order): a masked lanewise MAX made the
-        // C2 compile of softmax larger, and in some processes its vector operations (the unmasked loop's too) ran the
-        // Vector API's Java fallback, allocating, for the rest of the process (docs/benchmarks.md, issue 14,
-        // "Round 7").
+        // The last partial vector in scalar code (the maximum is exact in any order) instead of a masked lanewise
+        // MAX, for a smaller C2 compile of softmax: in some processes that code ran this method's vector operations,
+        // the unmasked loop's too, through the Vector API's Java fallback, allocating, for the rest of the process
+        // (docs/benchmarks.md, issue 14, "Round 7").
         for (; i < size; i++) {
             max = Math.max(max, ALL.get(F, px + i * 4L));
         }
