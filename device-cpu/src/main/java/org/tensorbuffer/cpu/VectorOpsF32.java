@@ -111,16 +111,24 @@ final class VectorOpsF32 {
     /** The largest of {@code size > 0} floats. */
     private static float maxOf(long px, int size) {
         int bound = size - size % L;
-        FloatVector m = FloatVector.broadcast(FS, Float.NEGATIVE_INFINITY);
-        int i = 0;
-        for (; i < bound; i += L) {
-            m = m.max(FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER));
+        float max;
+        int i;
+        if (bound == 0) {
+            max = Float.NEGATIVE_INFINITY;
+            i = 0;
+        } else {
+            // The running maximum starts from the first vector, not from a broadcast of -infinity, and each step's
+            // receiver is the vector just loaded (MAX is commutative, NaN and signed zeros included): in some
+            // processes C2 did not intrinsify this loop when it ran from a broadcast into the running vector, and it
+            // ran the Vector API's Java fallback, allocating two objects a vector, for the rest of the process (a
+            // fifth of a token's time; docs/benchmarks.md, issue 14, "Round 7").
+            FloatVector m = FloatVector.fromMemorySegment(FS, ALL, px, ORDER);
+            for (i = L; i < bound; i += L) {
+                m = FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER).max(m);
+            }
+            max = m.reduceLanes(VectorOperators.MAX);
         }
-        float max = m.reduceLanes(VectorOperators.MAX);
-        // The last partial vector in scalar code (the maximum is exact in any order) instead of a masked lanewise
-        // MAX, for a smaller C2 compile of softmax: in some processes that code ran this method's vector operations,
-        // the unmasked loop's too, through the Vector API's Java fallback, allocating, for the rest of the process
-        // (docs/benchmarks.md, issue 14, "Round 7").
+        // the last partial vector in scalar code (the maximum is exact in any order), no masked lanewise MAX
         for (; i < size; i++) {
             max = Math.max(max, ALL.get(F, px + i * 4L));
         }
