@@ -68,6 +68,13 @@ import org.tensorbuffer.types.Shape;
  */
 public final class MemoryScope implements AutoCloseable {
     private static final ThreadLocal<MemoryScope> CURRENT = new ThreadLocal<>();
+    /**
+     * Whether a scope was ever made current on any thread of this JVM (set before the first {@code CURRENT.set} of
+     * a new scope, never cleared): until then no thread has one, and {@link #register} skips the ThreadLocal lookup
+     * it would otherwise make for every tensor created (a program that uses no scope, e.g. a decode, creates some
+     * sixty a token; docs/benchmarks.md, issue 14, "Round 7").
+     */
+    private static volatile boolean used;
     /** {@link Tensor#scopeIndex} of a tensor its scope owns outside the table (an inbox or the escape list). */
     static final int NOT_IN_TABLE = Integer.MAX_VALUE;
     private static final Tensor[] NONE = new Tensor[0];
@@ -102,6 +109,7 @@ public final class MemoryScope implements AutoCloseable {
     /** Opens a scope nested in the current thread's innermost one (if any); close it with try-with-resources. */
     public static MemoryScope open() {
         MemoryScope s = new MemoryScope(CURRENT.get());
+        used = true;
         CURRENT.set(s);
         return s;
     }
@@ -221,6 +229,9 @@ public final class MemoryScope implements AutoCloseable {
 
     /** Called for every new tensor: the innermost open scope of the thread takes it. */
     static void register(Tensor t) {
+        if (!used) {
+            return; // no thread has a scope (a thread sets the flag before its first scope, so it sees it set)
+        }
         MemoryScope s = CURRENT.get();
         if (s != null) {
             s.add(t);
@@ -347,6 +358,7 @@ public final class MemoryScope implements AutoCloseable {
     /** Makes this scope current on the calling thread; returns the scope to restore in {@link #exit}. */
     private MemoryScope install() {
         MemoryScope prev = CURRENT.get();
+        used = true;
         CURRENT.set(this);
         return prev;
     }

@@ -193,9 +193,10 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         final Thread thread;
         Magazine[] magazines = new Magazine[8];
         /**
-         * Direct-mapped cache from the requested {@link Shape} object (by identity) to the magazine of its key: a take
-         * of a shape object seen before costs no hash-map probe, no {@code equals} and no key mapping. Cleared with
-         * the magazines of cleared keys ({@link #dropCleared}).
+         * Direct-mapped cache from the requested {@link Shape} (the same object, or an equal one: one
+         * {@code equals}, which compares the cached hashes first) to the magazine of its key: a take of a shape seen
+         * before costs no hash-map probe and no key mapping. Cleared with the magazines of cleared keys
+         * ({@link #dropCleared}).
          */
         final Shape[] keyShapes = new Shape[KEYS];
         final Magazine[] keyMagazines = new Magazine[KEYS];
@@ -531,7 +532,11 @@ public final class TensorBuffer extends BlockOwner implements AutoCloseable {
         int h = shape.hashCode() + dtype.ordinal() * 0x61c88647;
         int i = (h ^ (h >>> 16)) & (ThreadState.KEYS - 1);
         Magazine m = ts.keyMagazines[i];
-        if (ts.keyShapes[i] != shape || m.slot.dtype != dtype) {
+        Shape cached = ts.keyShapes[i];
+        // the same Shape object, or an equal one (hash first): ops that build their output's shape anew each call
+        // (matmul, attention's scores) found the cache only with the identical object, and paid the keying and the
+        // map lookup of resolve on every take (docs/benchmarks.md, issue 14, "Round 7")
+        if ((cached != shape && (cached == null || !cached.equals(shape))) || m.slot.dtype != dtype) {
             m = resolve(ts, shape, dtype, i);
             if (m == null) {
                 ts.unkeyedMisses++;

@@ -51,6 +51,8 @@ public final class CpuKernels implements Kernels {
     static final long PARALLEL_GEMV_ELEMENTS = 1 << 15;
     /** A split matrix-vector product's row blocks have about this many matrix elements (or more). */
     static final long GEMV_PART_ELEMENTS = 1 << 13;
+    /** Fewest groups of four rows per {@code cblas_sgemv} when OpenBLAS has threads (see blasGemvCallRows). */
+    static final int MIN_BLAS_GEMV_QUADS = 8;
     /** A split matrix-vector product has at most this many row blocks per thread. */
     static final int PARTS_PER_THREAD = 16;
 
@@ -161,9 +163,10 @@ public final class CpuKernels implements Kernels {
      * {@inheritDoc}
      *
      * <p>Dispatch (see {@link Gemm}): {@code m * n * k <= } {@link Gemm#SMALL_WORK} in scalar Java; float32
-     * matrix-vector products ({@code n == 1} with A not transposed, or {@code m == 1} with B transposed) in the
-     * Vector API GEMV {@link GemvF32}, rows split over {@link #threads()} from {@link #PARALLEL_GEMV_ELEMENTS}
-     * matrix elements (unless OpenBLAS is forced); otherwise OpenBLAS ({@code cblas_?gemv} when {@code m == 1} or
+     * matrix-vector products ({@code n == 1} with A not transposed, or {@code m == 1} with B transposed) in row
+     * blocks, each OpenBLAS's {@code cblas_sgemv} when OpenBLAS is loaded (else the Vector API GEMV {@link GemvF32}),
+     * split over {@link #threads()} from {@link #PARALLEL_GEMV_ELEMENTS} matrix elements (unless OpenBLAS is forced:
+     * then one {@code cblas_sgemv}); otherwise OpenBLAS ({@code cblas_?gemv} when {@code m == 1} or
      * {@code n == 1}, else {@code cblas_?gemm}) or the blocked Vector API GEMM. {@link #gemm} is a batch of one.
      *
      * <p>Runs as a loop of single GEMMs (Debian's OpenBLAS 0.3.21 exports no {@code cblas_?gemm_batch_strided});
@@ -224,24 +227,66 @@ public final class CpuKernels implements Kernels {
     }
 
     /**
-     * {@link GemvF32} over all {@code rows}; when the matrix has at least {@link #PARALLEL_GEMV_ELEMENTS} elements and
-     * there are several threads, in contiguous row blocks (whole groups of four rows, at least about
-     * {@link #GEMV_PART_ELEMENTS} matrix elements each, at most {@link #PARTS_PER_THREAD} per thread) that the
-     * kernels' threads take one at a time. Each row is computed by the same code whichever block or thread it falls
-     * in, so the result has the same bits for every thread count.
+     * A float32 matrix-vector product over all {@code rows}, in contiguous row blocks of whole groups of four rows:
+     * when the matrix has at least {@link #PARALLEL_GEMV_ELEMENTS} elements and there are several threads, blocks
+     * of at least about {@link #GEMV_PART_ELEMENTS} matrix elements (at most {@link #PARTS_PER_THREAD} per thread)
+     * that the kernels' threads take one at a time. A block runs as OpenBLAS's {@code cblas_sgemv} when
+     * {@link Gemm#gemvBlas()} gives one, in calls of {@link #blasGemvCallRows} rows (when that is 0, and without
+     * OpenBLAS, as {@link GemvF32}). A row's sum does not depend on the
+     * block it falls in (checked in {@code ThreadedGemvTest}), so the result has the same bits for every thread
+     * count.
      */
     private void gemvF32(int rows, int k, float alpha, long mat, int ld, long x, int incX, float beta, long y,
                          int incY) {
         int quads = (rows + 3) / 4;
         long elements = (long) rows * k;
+        OpenBlas blas = gemm.gemvBlas();
+        int callRows = blas == null ? 0 : blasGemvCallRows(blas, k);
+        if (callRows == 0) {
+            blas = null;
+        }
         if (threads > 1 && quads > 1 && elements >= PARALLEL_GEMV_ELEMENTS) {
             int parts = (int) Math.min(quads, Math.min((long) threads * PARTS_PER_THREAD,
                     Math.max(threads, elements / GEMV_PART_ELEMENTS)));
-            parallel(parts, p -> GemvF32.rows(Math.min(rows, 4 * (int) ((long) p * quads / parts)),
+            OpenBlas b = blas;
+            int cr = callRows;
+            parallel(parts, p -> gemvBlock(b, cr, Math.min(rows, 4 * (int) ((long) p * quads / parts)),
                     Math.min(rows, 4 * (int) ((long) (p + 1) * quads / parts)), k, alpha, mat, ld, x, incX, beta, y,
                     incY));
         } else {
-            GemvF32.rows(0, rows, k, alpha, mat, ld, x, incX, beta, y, incY);
+            gemvBlock(blas, callRows, 0, rows, k, alpha, mat, ld, x, incX, beta, y, incY);
+        }
+    }
+
+    /**
+     * Rows per {@code cblas_sgemv} of a float32 matrix-vector product with rows of {@code k} elements: all
+     * ({@link Integer#MAX_VALUE}) when OpenBLAS runs on one thread; when it has threads of its own, whole groups of
+     * four rows below {@link OpenBlas#GEMV_SINGLE_THREAD_ELEMENTS} matrix elements, so that it never starts them; 0
+     * (take {@link GemvF32}) when that is fewer than {@link #MIN_BLAS_GEMV_QUADS} groups of four (on two threads,
+     * the GQA shape's calls of 4-16 rows ran slower than the Vector API split: docs/benchmarks.md, issue 14,
+     * "Round 7: the GEMV"). Depends on {@code k} and OpenBLAS's thread count only, not on the kernels' threads.
+     */
+    static int blasGemvCallRows(OpenBlas blas, int k) {
+        if (blas.threads() == 1) {
+            return Integer.MAX_VALUE;
+        }
+        long quads = (OpenBlas.GEMV_SINGLE_THREAD_ELEMENTS - 1) / (4L * k);
+        return quads < MIN_BLAS_GEMV_QUADS ? 0 : (int) (4 * quads);
+    }
+
+    /**
+     * Rows {@code r0 <= i < r1} of {@link #gemvF32}: {@code cblas_sgemv} calls of at most {@code callRows} rows (a
+     * multiple of four, unless all rows), or {@link GemvF32} without BLAS.
+     */
+    private static void gemvBlock(OpenBlas blas, int callRows, int r0, int r1, int k, float alpha, long mat, int ld,
+                                  long x, int incX, float beta, long y, int incY) {
+        if (blas == null) {
+            GemvF32.rows(r0, r1, k, alpha, mat, ld, x, incX, beta, y, incY);
+            return;
+        }
+        for (int i = r0, n; i < r1; i += n) {
+            n = Math.min(callRows, r1 - i);
+            blas.sgemvRows(n, k, alpha, mat + (long) i * ld * 4, ld, x, incX, beta, y + (long) i * incY * 4, incY);
         }
     }
 

@@ -112,13 +112,24 @@ public final class Gemm {
 
     /**
      * Whether a float32 matrix-vector product ({@code rows x k} matrix with contiguous rows) above
-     * {@link #SMALL_WORK} runs as {@link GemvF32} rather than through {@link #run}: always, unless OpenBLAS was forced
-     * ({@link Mode#OPENBLAS}). Measured on this project's 2-core AVX-512 machine (docs/benchmarks.md, "GEMV"),
-     * {@link GemvF32} is faster than OpenBLAS 0.3.21's {@code cblas_sgemv} at every decode size, from 64x64 (no
-     * native call, no set-up) to 32000x512 (both bandwidth-bound), and it splits rows over the kernels' threads.
+     * {@link #SMALL_WORK} runs in {@link CpuKernels}' own row-blocked GEMV (rows split over the kernels' threads,
+     * each block {@link #gemvBlas()}'s {@code cblas_sgemv} or {@link GemvF32}) rather than through {@link #run}:
+     * always, unless OpenBLAS was forced ({@link Mode#OPENBLAS}: one {@code cblas_sgemv} per product).
      */
     boolean javaGemvF32() {
         return !forceBlas;
+    }
+
+    /**
+     * The OpenBLAS whose {@code cblas_sgemv} runs the row blocks of {@link CpuKernels}' float32 matrix-vector
+     * products, or {@code null} for {@link GemvF32} (no OpenBLAS, or {@link Mode#JAVA}). Measured per decode shape
+     * on this project's 2-core AVX-512 machine (docs/benchmarks.md, issue 14, "Round 7: the GEMV"): OpenBLAS
+     * 0.3.21's {@code sgemv} was ahead of {@link GemvF32} where the decode's matrices are read from (L2 for
+     * stories260K's 64-wide rows, by 1.5-2.6x; memory for the larger models, by 4-20%); it was behind by 10-15% only on 288-512-wide rows read
+     * from L2, which no decode measured here reads hot.
+     */
+    OpenBlas gemvBlas() {
+        return forceBlas ? null : blas;
     }
 
     /** Whether products above {@link #SMALL_WORK} go to OpenBLAS. */

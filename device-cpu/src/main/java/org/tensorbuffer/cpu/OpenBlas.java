@@ -23,6 +23,16 @@ final class OpenBlas {
      */
     static final long CRITICAL_WORK = 64L * 64 * 64;
 
+    /**
+     * OpenBLAS runs a {@code cblas_?gemv} on one thread when the matrix has fewer than {@code 2304 *
+     * GEMM_MULTITHREAD_THRESHOLD} elements (threshold 4 by default; {@code interface/gemv.c} of OpenBLAS 0.3.21), and
+     * on its own threads above. {@link CpuKernels} keeps its calls below this when OpenBLAS has several threads, so
+     * that the kernels' own threads are the only ones.
+     */
+    static final long GEMV_SINGLE_THREAD_ELEMENTS = 2304L * 4;
+    /** Matrix-vector products up to this many matrix elements use critical downcalls (see {@link #CRITICAL_WORK}). */
+    static final long CRITICAL_GEMV_ELEMENTS = 1L << 15;
+
     private static final int CBLAS_ROW_MAJOR = 101;
     private static final int CBLAS_NO_TRANS = 111;
     private static final int CBLAS_TRANS = 112;
@@ -45,6 +55,7 @@ final class OpenBlas {
         static final MethodHandle DGEMM_CRITICAL;
         static final MethodHandle SGEMV;
         static final MethodHandle DGEMV;
+        static final MethodHandle SGEMV_CRITICAL;
 
         static {
             String name = null;
@@ -79,7 +90,8 @@ final class OpenBlas {
                     h = new MethodHandle[] {
                         linker.downcallHandle(s, sd), linker.downcallHandle(d, dd),
                         linker.downcallHandle(s, sd, critical), linker.downcallHandle(d, dd, critical),
-                        linker.downcallHandle(sv, svd), linker.downcallHandle(dv, dvd)
+                        linker.downcallHandle(sv, svd), linker.downcallHandle(dv, dvd),
+                        linker.downcallHandle(sv, svd, critical)
                     };
                     var numThreads = lib.find("openblas_get_num_threads");
                     if (numThreads.isPresent()) {
@@ -102,6 +114,7 @@ final class OpenBlas {
             DGEMM_CRITICAL = h == null ? null : h[3];
             SGEMV = h == null ? null : h[4];
             DGEMV = h == null ? null : h[5];
+            SGEMV_CRITICAL = h == null ? null : h[6];
         }
     }
 
@@ -163,6 +176,38 @@ final class OpenBlas {
             }
         } catch (Throwable t) {
             throw new IllegalStateException("cblas_" + (f64 ? "d" : "s") + "gemm failed", t);
+        }
+    }
+
+    /**
+     * {@code y[i] = alpha * dot(M[i, :], x) + beta * y[i]} for the {@code rows} rows of a row-major float32 matrix
+     * ({@code ld} elements apart) as one {@code cblas_sgemv}; {@code x} and {@code y} have element strides
+     * {@code incX}, {@code incY}. With {@code beta == 0}, {@code y} is zeroed first (not read: NaNs in it do not
+     * propagate). Addresses are absolute and bounds-checked by the caller; {@code rows, k > 0}.
+     */
+    void sgemvRows(int rows, int k, float alpha, long mat, int ld, long x, int incX, float beta, long y, int incY) {
+        if (beta == 0) {
+            if (incY == 1) {
+                NativeMemory.ALL.asSlice(y, rows * 4L).fill((byte) 0);
+            } else {
+                for (int i = 0; i < rows; i++) {
+                    NativeMemory.ALL.set(ValueLayout.JAVA_FLOAT_UNALIGNED, y + (long) i * incY * 4, 0.0f);
+                }
+            }
+        }
+        MemorySegment pm = MemorySegment.ofAddress(mat);
+        MemorySegment px = MemorySegment.ofAddress(x);
+        MemorySegment py = MemorySegment.ofAddress(y);
+        try {
+            if ((long) rows * k <= CRITICAL_GEMV_ELEMENTS) {
+                Lib.SGEMV_CRITICAL.invokeExact(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, rows, k, alpha, pm, ld, px, incX, beta,
+                        py, incY);
+            } else {
+                Lib.SGEMV.invokeExact(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, rows, k, alpha, pm, ld, px, incX, beta, py,
+                        incY);
+            }
+        } catch (Throwable t) {
+            throw new IllegalStateException("cblas_sgemv failed", t);
         }
     }
 

@@ -95,9 +95,9 @@ final class VectorOpsF32 {
 
     /**
      * run.c softmax of {@code size} floats from {@code px} into {@code po} (which may be {@code px}): three vector
-     * passes (maximum, {@code exp(x - max)} stored and summed, division by the sum), the last partial vector of the
-     * maximum and the division under a mask (of the exponentials in scalar code), each pass in a small method of its
-     * own (C1 bailed out on one method with several masked loops, see {@link GemvF32}).
+     * passes (maximum, {@code exp(x - max)} stored and summed, division by the sum), the last partial vector of each
+     * in scalar code, each pass in a small method of its own (C1 bailed out on one method with several masked loops,
+     * see {@link GemvF32}).
      */
     static void softmax(long px, long po, int size) {
         if (size == 0) {
@@ -111,16 +111,28 @@ final class VectorOpsF32 {
     /** The largest of {@code size > 0} floats. */
     private static float maxOf(long px, int size) {
         int bound = size - size % L;
-        FloatVector m = FloatVector.broadcast(FS, Float.NEGATIVE_INFINITY);
-        int i = 0;
-        for (; i < bound; i += L) {
-            m = m.max(FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER));
+        float max;
+        int i;
+        if (bound == 0) {
+            max = Float.NEGATIVE_INFINITY;
+            i = 0;
+        } else {
+            // The running maximum starts from the first vector, not from a broadcast of -infinity, and each step's
+            // receiver is the vector just loaded (MAX is commutative, NaN and signed zeros included): in some
+            // processes C2 did not intrinsify this loop when it ran from a broadcast into the running vector, and it
+            // ran the Vector API's Java fallback, allocating two objects a vector, for the rest of the process (a
+            // fifth of a token's time; docs/benchmarks.md, issue 14, "Round 7").
+            FloatVector m = FloatVector.fromMemorySegment(FS, ALL, px, ORDER);
+            for (i = L; i < bound; i += L) {
+                m = FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER).max(m);
+            }
+            max = m.reduceLanes(VectorOperators.MAX);
         }
-        if (i < size) {
-            VectorMask<Float> k = FS.indexInRange(i, size);
-            m = m.lanewise(VectorOperators.MAX, FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER, k), k);
+        // the last partial vector in scalar code (the maximum is exact in any order), no masked lanewise MAX
+        for (; i < size; i++) {
+            max = Math.max(max, ALL.get(F, px + i * 4L));
         }
-        return m.reduceLanes(VectorOperators.MAX);
+        return max;
     }
 
     /** Stores {@code exp(x[i] - max)} to {@code po} and returns their sum (lane-parallel). */
@@ -153,10 +165,8 @@ final class VectorOpsF32 {
             FloatVector.fromMemorySegment(FS, ALL, po + i * 4L, ORDER).div(sum)
                     .intoMemorySegment(ALL, po + i * 4L, ORDER);
         }
-        if (i < size) {
-            VectorMask<Float> k = FS.indexInRange(i, size);
-            FloatVector.fromMemorySegment(FS, ALL, po + i * 4L, ORDER, k).div(sum)
-                    .intoMemorySegment(ALL, po + i * 4L, ORDER, k);
+        for (; i < size; i++) { // the partial last vector in scalar code, as in maxOf: the same quotients
+            ALL.set(F, po + i * 4L, ALL.get(F, po + i * 4L) / sum);
         }
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.SplittableRandom;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.tensorbuffer.device.DeviceBuffer;
@@ -70,6 +71,60 @@ class ThreadedGemvTest {
             }
             assertThat(results[2]).isEqualTo(results[0]);
             assertThat(results[3]).isEqualTo(results[1]);
+        }
+    }
+    /**
+     * With OpenBLAS, the product's row blocks (cut below OpenBLAS's own threading threshold, on one thread or split
+     * over three) give the bits of {@code cblas_sgemv} called on every four rows apart: each row's sum does not
+     * depend on the block it falls in. When OpenBLAS has threads, rows too long for calls of
+     * {@link CpuKernels#MIN_BLAS_GEMV_QUADS} groups of four below the threshold take the Vector API GEMV ({@code java}
+     * mode's bits) on every thread count; that GEMV is within the float64 tolerance of OpenBLAS. (Run with and without {@code OPENBLAS_NUM_THREADS=1} to cover both.)
+     */
+    @ParameterizedTest
+    @CsvSource({"131, 37", "1030, 33", "513, 288", "301, 3000", "32000, 64", "700, 172"})
+    void openBlasBlocksGiveTheBitsOfFourRowCalls(int rows, int k) {
+        Assumptions.assumeTrue(OpenBlas.load().isPresent(), "OpenBLAS not installed");
+        OpenBlas blas = OpenBlas.load().orElseThrow();
+        SplittableRandom rnd = new SplittableRandom(rows * 17L + k);
+        double[] w = new double[rows * k];
+        double[] x = new double[k];
+        for (double[] a : new double[][] {w, x}) {
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (float) (rnd.nextDouble() * 2 - 1);
+            }
+        }
+        CpuKernels[] kernels = {
+            new CpuKernels(Gemm.of(Gemm.Mode.AUTO), 1), new CpuKernels(Gemm.of(Gemm.Mode.AUTO), 3),
+            new CpuKernels(Gemm.of(Gemm.Mode.JAVA), 1)
+        };
+        try (NativeFixture f = new NativeFixture(DEVICE)) {
+            DeviceBuffer bw = f.buffer(DType.F32, w);
+            DeviceBuffer bx = f.buffer(DType.F32, x);
+            double[][] results = new double[kernels.length + 1][];
+            for (int r = 0; r < kernels.length; r++) {
+                DeviceBuffer y = f.nans(DType.F32, rows);
+                kernels[r].gemm(DType.F32, false, false, rows, 1, k, 1.0, bw, 0, k, bx, 0, 1, 0.0, y, 0, 1);
+                results[r] = f.read(DType.F32, y, rows);
+            }
+            DeviceBuffer y = f.nans(DType.F32, rows);
+            long wa = bw.address();
+            long ya = y.address();
+            for (int i = 0; i < rows; i += 4) {
+                blas.sgemvRows(Math.min(4, rows - i), k, 1f, wa + (long) i * k * 4, k, bx.address(), 1, 0f,
+                        ya + i * 4L, 1);
+            }
+            results[3] = f.read(DType.F32, y, rows);
+            boolean blasRows = CpuKernels.blasGemvCallRows(blas, k) > 0;
+            assertThat(results[0]).isEqualTo(blasRows ? results[3] : results[2]);
+            assertThat(results[1]).isEqualTo(results[0]);
+            for (int i = 0; i < rows; i++) {
+                double mag = 0;
+                for (int p = 0; p < k; p++) {
+                    mag += Math.abs(w[i * k + p] * x[p]);
+                }
+                assertThat(results[2][i]).as("row %d, Vector API against OpenBLAS", i)
+                        .isCloseTo(results[3][i], Offset.offset(8 * Math.ulp((float) mag) * Math.sqrt(k) + 1e-30));
+            }
         }
     }
 }

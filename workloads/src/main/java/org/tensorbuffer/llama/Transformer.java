@@ -138,7 +138,8 @@ public final class Transformer implements AutoCloseable {
      * Reserves, once, every buffer of a decode step in the context's TensorBuffer: the plan
      * {@link #recordStep(Checkpoint)} records on the {@code meta} device (the KV cache and the step's activations), so
      * that under {@link org.tensorbuffer.AllocationStrategy#PROACTIVE} not even the first step makes a device
-     * allocation. A second call does nothing.
+     * allocation. A second call does nothing. The recording is made once per {@link Config} in the JVM and reused
+     * by later models of the same config.
      *
      * @return the plan reserved, empty on a second call
      */
@@ -147,7 +148,7 @@ public final class Transformer implements AutoCloseable {
         if (reserved) {
             return ReservationPlan.empty();
         }
-        ReservationPlan plan = presetPlan != null ? presetPlan : recordStep(checkpoint);
+        ReservationPlan plan = presetPlan != null ? presetPlan : StepRecordings.plan(checkpoint);
         ctx.tensorBuffer().reserve(plan);
         reserved = true;
         reservedPlan = reservedPlan.max(plan);
@@ -325,10 +326,11 @@ public final class Transformer implements AutoCloseable {
 
     /**
      * The least device memory a decode of this model can hold: {@link #weightBytes()} plus the liveness lower bound
-     * of one step's KV cache and activations ({@link #traceStep(Checkpoint)}, 64-byte aligned).
+     * of one step's KV cache and activations ({@link #traceStep(Checkpoint)}, 64-byte aligned; traced once per
+     * {@link Config} in the JVM).
      */
     public long livenessLowerBound() {
-        return weightBytes() + traceStep(checkpoint).lowerBound();
+        return weightBytes() + StepRecordings.lowerBound(checkpoint);
     }
 
     /** Bytes of the model's weights (learnable buffers), the shared classifier counted once. */
@@ -407,7 +409,6 @@ public final class Transformer implements AutoCloseable {
      */
     private Tensor step(int token, int pos, Tensor tokenIndex, Tensor posIndex) {
         boolean indexed = tokenIndex != null;
-        int hs = c.headSize();
         Tensor x;
         if (indexed) {
             x = own(embedding.gatherRow(tokenIndex));
@@ -418,55 +419,73 @@ public final class Transformer implements AutoCloseable {
             }
         }
         for (int l = 0; l < c.nLayers(); l++) {
-            // attention block
-            Tensor xb = own(x.rmsnorm(rmsAtt[l], RMS_EPS));
-            Tensor q = own(wq[l].matmul(xb));
-            Tensor k = own(wk[l].matmul(xb));
-            Tensor v = own(wv[l].matmul(xb));
-            free(xb);
-            Tensor qr = own(indexed ? q.ropeAt(posIndex, hs) : q.rope(pos, hs));
-            free(q);
-            Tensor kr = own(indexed ? k.ropeAt(posIndex, hs) : k.rope(pos, hs));
-            free(k);
-            if (indexed) {
-                keyCache[l].scatterRow(posIndex, kr);
-                valueCache[l].scatterRow(posIndex, v);
-            } else {
-                try (Tensor kRow = keyCache[l].row(pos); Tensor vRow = valueCache[l].row(pos)) {
-                    kRow.copyFrom(kr);
-                    vRow.copyFrom(v);
-                }
-            }
-            free(kr);
-            free(v);
-            Tensor att = indexed
-                    ? Tensor.attentionAt(qr, keyCache[l], valueCache[l], c.nHeads(), c.nKvHeads(), hs, posIndex)
-                    : Tensor.attention(qr, keyCache[l], valueCache[l], c.nHeads(), c.nKvHeads(), hs, pos);
-            free(qr);
-            Tensor o = own(wo[l].matmul(att));
-            free(att);
-            x.addInPlace(o);
-            free(o);
-            // feed-forward block
-            xb = own(x.rmsnorm(rmsFfn[l], RMS_EPS));
-            Tensor h1 = own(w1[l].matmul(xb));
-            Tensor h3 = own(w3[l].matmul(xb));
-            free(xb);
-            Tensor s = own(h1.silu());
-            free(h1);
-            Tensor g = own(s.mul(h3));
-            free(s);
-            free(h3);
-            Tensor y = own(w2[l].matmul(g));
-            free(g);
-            x.addInPlace(y);
-            free(y);
+            attentionBlock(l, x, pos, posIndex);
+            feedForwardBlock(l, x);
         }
         Tensor xf = own(x.rmsnorm(rmsFinal, RMS_EPS));
         free(x);
         Tensor logits = own(wcls.matmul(xf));
         free(xf);
         return logits;
+    }
+
+    /*
+     * The step's two blocks per layer are methods of their own, not the loop's body: run once per layer (nLayers
+     * times a step), they reach the JIT's C2 thresholds within the first decodes of a process, and each C2 compile is
+     * a fraction of the one of a step with both blocks inlined, which took 0.35-0.7 s of the decoding CPU and, coming
+     * only after 10-20 decodes of 512 positions, landed in the timed decodes of a warm compare (docs/benchmarks.md,
+     * issue 14, "Round 7"). Same ops in the same order.
+     */
+
+    /** Layer {@code l}'s attention block, added into {@code x}: see {@link #step}. */
+    private void attentionBlock(int l, Tensor x, int pos, Tensor posIndex) {
+        boolean indexed = posIndex != null;
+        int hs = c.headSize();
+        Tensor xb = own(x.rmsnorm(rmsAtt[l], RMS_EPS));
+        Tensor q = own(wq[l].matmul(xb));
+        Tensor k = own(wk[l].matmul(xb));
+        Tensor v = own(wv[l].matmul(xb));
+        free(xb);
+        Tensor qr = own(indexed ? q.ropeAt(posIndex, hs) : q.rope(pos, hs));
+        free(q);
+        Tensor kr = own(indexed ? k.ropeAt(posIndex, hs) : k.rope(pos, hs));
+        free(k);
+        if (indexed) {
+            keyCache[l].scatterRow(posIndex, kr);
+            valueCache[l].scatterRow(posIndex, v);
+        } else {
+            try (Tensor kRow = keyCache[l].row(pos); Tensor vRow = valueCache[l].row(pos)) {
+                kRow.copyFrom(kr);
+                vRow.copyFrom(v);
+            }
+        }
+        free(kr);
+        free(v);
+        Tensor att = indexed
+                ? Tensor.attentionAt(qr, keyCache[l], valueCache[l], c.nHeads(), c.nKvHeads(), hs, posIndex)
+                : Tensor.attention(qr, keyCache[l], valueCache[l], c.nHeads(), c.nKvHeads(), hs, pos);
+        free(qr);
+        Tensor o = own(wo[l].matmul(att));
+        free(att);
+        x.addInPlace(o);
+        free(o);
+    }
+
+    /** Layer {@code l}'s SwiGLU feed-forward block, added into {@code x}. */
+    private void feedForwardBlock(int l, Tensor x) {
+        Tensor xb = own(x.rmsnorm(rmsFfn[l], RMS_EPS));
+        Tensor h1 = own(w1[l].matmul(xb));
+        Tensor h3 = own(w3[l].matmul(xb));
+        free(xb);
+        Tensor s = own(h1.silu());
+        free(h1);
+        Tensor g = own(s.mul(h3));
+        free(s);
+        free(h3);
+        Tensor y = own(w2[l].matmul(g));
+        free(g);
+        x.addInPlace(y);
+        free(y);
     }
 
     /**
