@@ -90,94 +90,34 @@ class GemmTest {
     }
 
     static Stream<Arguments> smallVectorCases() {
-        Stream.Builder<Arguments> s = Stream.builder();
         // whole 4-row x 4-vector tiles (64x64x64 in both types), partial row groups and partial vectors, n below one
         // vector, one row, one column
         int[][] sizes = {{64, 64, 64}, {13, 70, 17}, {5, 67, 9}, {4, 32, 3}, {7, 9, 11}, {1, 1, 1}, {3, 65, 2},
             {9, 130, 5}, {1, 40, 7}, {40, 1, 7}};
-        for (DType t : new DType[] {DType.F32, DType.F64}) {
-            for (int[] sz : sizes) {
-                for (int tr = 0; tr < 4; tr++) {
-                    for (double beta : new double[] {0, -0.5}) {
-                        s.add(Arguments.of(t, tr >= 2, tr % 2 == 1, sz[0], sz[1], sz[2], beta));
-                    }
-                }
-            }
-        }
-        return s.build();
+        return kernelCases(sizes);
     }
 
     /** The Vector API small-GEMM kernel itself, every transpose, padded leading dimensions, beta 0 over NaN. */
     @ParameterizedTest(name = "{0} tA={1} tB={2} m={3} n={4} k={5} beta={6}")
     @MethodSource("smallVectorCases")
     void smallVectorGemmMatchesReference(DType t, boolean tA, boolean tB, int m, int n, int k, double beta) {
-        int lda = (tA ? m : k) + 3;
-        int ldb = (tB ? k : n) + 1;
-        int ldc = n + 2;
-        double[] a = NativeFixture.random((tA ? k : m) * lda, 21 + m);
-        double[] b = NativeFixture.random((tB ? n : k) * ldb, 22 + n);
-        double[] c = NativeFixture.random(m * ldc, 23 + k);
-        if (beta == 0) {
-            for (int i = 0; i < m; i++) {
-                java.util.Arrays.fill(c, i * ldc, i * ldc + n, Double.NaN); // must not be read
-            }
-        }
-        try (NativeFixture f = new NativeFixture(DEVICE)) {
-            DeviceBuffer ba = f.buffer(t, a);
-            DeviceBuffer bb = f.buffer(t, b);
-            DeviceBuffer bc = f.buffer(t, c);
-            SmallVectorGemm.gemm(t == DType.F64, tA, tB, m, n, k, 1.5, ba.address(), lda, bb.address(), ldb, beta,
-                    bc.address(), ldc);
-            double[] got = f.read(t, bc, m * ldc);
-            double[] ref = reference(tA, tB, m, n, k, 1.5, a, 0, lda, b, 0, ldb, beta, c, 0, ldc, t);
-            assertClose(got, ref, t, k, m, n, ldc);
-        }
+        checkKernel(SmallVectorGemm::gemm, t, tA, tB, m, n, k, beta, 21);
     }
 
     static Stream<Arguments> narrowCases() {
-        Stream.Builder<Arguments> s = Stream.builder();
         // one panel with whole and partial third vectors (float64: 17..24 columns; float32: 33..48), row groups of
         // eight and leftover rows, k above two blocks of a transposed A (64 rows) and below; several panels (81 and 45
         // columns, short k) with a partial last panel
         int[][] sizes = {{16, 21, 40}, {13, 24, 70}, {8, 17, 1}, {9, 40, 3}, {21, 33, 100}, {11, 48, 9}, {35, 81, 50},
             {17, 45, 11}, {3, 21, 5}};
-        for (DType t : new DType[] {DType.F32, DType.F64}) {
-            for (int[] sz : sizes) {
-                for (int tr = 0; tr < 4; tr++) {
-                    for (double beta : new double[] {0, -0.5}) {
-                        s.add(Arguments.of(t, tr >= 2, tr % 2 == 1, sz[0], sz[1], sz[2], beta));
-                    }
-                }
-            }
-        }
-        return s.build();
+        return kernelCases(sizes);
     }
 
     /** The narrow/short-k kernel itself, every transpose, padded leading dimensions, beta 0 over NaN. */
     @ParameterizedTest(name = "{0} tA={1} tB={2} m={3} n={4} k={5} beta={6}")
     @MethodSource("narrowCases")
     void narrowGemmMatchesReference(DType t, boolean tA, boolean tB, int m, int n, int k, double beta) {
-        int lda = (tA ? m : k) + 3;
-        int ldb = (tB ? k : n) + 1;
-        int ldc = n + 2;
-        double[] a = NativeFixture.random((tA ? k : m) * lda, 31 + m);
-        double[] b = NativeFixture.random((tB ? n : k) * ldb, 32 + n);
-        double[] c = NativeFixture.random(m * ldc, 33 + k);
-        if (beta == 0) {
-            for (int i = 0; i < m; i++) {
-                java.util.Arrays.fill(c, i * ldc, i * ldc + n, Double.NaN); // must not be read
-            }
-        }
-        try (NativeFixture f = new NativeFixture(DEVICE)) {
-            DeviceBuffer ba = f.buffer(t, a);
-            DeviceBuffer bb = f.buffer(t, b);
-            DeviceBuffer bc = f.buffer(t, c);
-            NarrowGemm.gemm(t == DType.F64, tA, tB, m, n, k, 1.5, ba.address(), lda, bb.address(), ldb, beta,
-                    bc.address(), ldc);
-            double[] got = f.read(t, bc, m * ldc);
-            double[] ref = reference(tA, tB, m, n, k, 1.5, a, 0, lda, b, 0, ldb, beta, c, 0, ldc, t);
-            assertClose(got, ref, t, k, m, n, ldc);
-        }
+        checkKernel(NarrowGemm::gemm, t, tA, tB, m, n, k, beta, 31);
     }
 
     /** The dispatch sends the narrow and short-k shapes to NarrowGemm, other shapes elsewhere. */
@@ -229,6 +169,57 @@ class GemmTest {
             assertThat(f.read(DType.F64, c, 4)).containsExactly(3, 6, 9, 12);
             kernels.gemm(DType.F64, false, false, 2, 2, 0, 1, nan, 0, 1, nan, 0, 2, 0, c, 0, 2);
             assertThat(f.read(DType.F64, c, 4)).containsExactly(0, 0, 0, 0);
+        }
+    }
+
+    /** Every dtype, transpose pair and beta (0 over NaN, -0.5) for each {m, n, k} of {@code sizes}. */
+    private static Stream<Arguments> kernelCases(int[][] sizes) {
+        Stream.Builder<Arguments> s = Stream.builder();
+        for (DType t : new DType[] {DType.F32, DType.F64}) {
+            for (int[] sz : sizes) {
+                for (int tr = 0; tr < 4; tr++) {
+                    for (double beta : new double[] {0, -0.5}) {
+                        s.add(Arguments.of(t, tr >= 2, tr % 2 == 1, sz[0], sz[1], sz[2], beta));
+                    }
+                }
+            }
+        }
+        return s.build();
+    }
+
+    /** A kernel's {@code gemm(f64, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)} on addresses. */
+    @FunctionalInterface
+    private interface AddressGemm {
+        void gemm(boolean f64, boolean transA, boolean transB, int m, int n, int k, double alpha, long a, int lda,
+                long b, int ldb, double beta, long c, int ldc);
+    }
+
+    /**
+     * Runs {@code kernel} with alpha 1.5 on random operands with padded leading dimensions (C filled with NaN where
+     * beta is 0: it must not be read) and compares with the triple-loop reference.
+     */
+    private static void checkKernel(AddressGemm kernel, DType t, boolean tA, boolean tB, int m, int n, int k,
+            double beta, int seed) {
+        int lda = (tA ? m : k) + 3;
+        int ldb = (tB ? k : n) + 1;
+        int ldc = n + 2;
+        double[] a = NativeFixture.random((tA ? k : m) * lda, seed + m);
+        double[] b = NativeFixture.random((tB ? n : k) * ldb, seed + 1 + n);
+        double[] c = NativeFixture.random(m * ldc, seed + 2 + k);
+        if (beta == 0) {
+            for (int i = 0; i < m; i++) {
+                java.util.Arrays.fill(c, i * ldc, i * ldc + n, Double.NaN); // must not be read
+            }
+        }
+        try (NativeFixture f = new NativeFixture(DEVICE)) {
+            DeviceBuffer ba = f.buffer(t, a);
+            DeviceBuffer bb = f.buffer(t, b);
+            DeviceBuffer bc = f.buffer(t, c);
+            kernel.gemm(t == DType.F64, tA, tB, m, n, k, 1.5, ba.address(), lda, bb.address(), ldb, beta,
+                    bc.address(), ldc);
+            double[] got = f.read(t, bc, m * ldc);
+            double[] ref = reference(tA, tB, m, n, k, 1.5, a, 0, lda, b, 0, ldb, beta, c, 0, ldc, t);
+            assertClose(got, ref, t, k, m, n, ldc);
         }
     }
 
