@@ -52,8 +52,6 @@ public final class Gemm {
 
     private final OpenBlas blas;
     private final boolean forceBlas;
-    /** Whether the shapes of {@link NarrowGemm} run there (not when OpenBLAS was forced). */
-    private final boolean narrow;
     private final String description;
 
     private Gemm(OpenBlas blas) {
@@ -63,7 +61,6 @@ public final class Gemm {
     private Gemm(OpenBlas blas, boolean forceBlas) {
         this.blas = blas;
         this.forceBlas = forceBlas;
-        this.narrow = !forceBlas;
         this.description = blas != null ? "OpenBLAS (" + blas.libraryName() + ")"
                 : "Java Vector API (" + JavaGemm.describe() + ")";
     }
@@ -125,8 +122,8 @@ public final class Gemm {
      * products, or {@code null} for {@link GemvF32} (no OpenBLAS, or {@link Mode#JAVA}). Measured per decode shape
      * on this project's 2-core AVX-512 machine (docs/benchmarks.md, issue 14, "Round 7: the GEMV"): OpenBLAS
      * 0.3.21's {@code sgemv} was ahead of {@link GemvF32} where the decode's matrices are read from (L2 for
-     * stories260K's 64-wide rows, by 1.5-2.6x; memory for the larger models, by 4-20%); it was behind by 10-15% only on 288-512-wide rows read
-     * from L2, which no decode measured here reads hot.
+     * stories260K's 64-wide rows, by 1.5-2.6x; memory for the larger models, by 4-20%); it was behind by 10-15% only
+     * on 288-512-wide rows read from L2, which no decode measured here reads hot.
      */
     OpenBlas gemvBlas() {
         return forceBlas ? null : blas;
@@ -165,7 +162,7 @@ public final class Gemm {
                             b + i * strideB, ldb, (float) beta, c + i * strideC, ldc);
                 }
             }
-        } else if (narrow && NarrowGemm.fits(f64, m, n, k)) {
+        } else if (!forceBlas && NarrowGemm.fits(f64, m, n, k)) {
             for (int i = 0; i < batch; i++) {
                 NarrowGemm.gemm(f64, transA, transB, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb,
                         beta, c + i * strideC, ldc);

@@ -187,13 +187,7 @@ final class OpenBlas {
      */
     void sgemvRows(int rows, int k, float alpha, long mat, int ld, long x, int incX, float beta, long y, int incY) {
         if (beta == 0) {
-            if (incY == 1) {
-                NativeMemory.ALL.asSlice(y, rows * 4L).fill((byte) 0);
-            } else {
-                for (int i = 0; i < rows; i++) {
-                    NativeMemory.ALL.set(ValueLayout.JAVA_FLOAT_UNALIGNED, y + (long) i * incY * 4, 0.0f);
-                }
-            }
+            zero(false, y, rows, incY);
         }
         MemorySegment pm = MemorySegment.ofAddress(mat);
         MemorySegment px = MemorySegment.ofAddress(x);
@@ -208,6 +202,27 @@ final class OpenBlas {
             }
         } catch (Throwable t) {
             throw new IllegalStateException("cblas_sgemv failed", t);
+        }
+    }
+
+    /**
+     * Sets the {@code len} elements of a vector at {@code y} ({@code incY} elements apart) to +0.0 before a
+     * {@code ?gemv} with {@code beta == 0}, which scales y by beta instead of ignoring it: NaNs or infinities left in
+     * the output (it is not read) would otherwise propagate.
+     */
+    private static void zero(boolean f64, long y, int len, int incY) {
+        int es = f64 ? 8 : 4;
+        if (incY == 1) {
+            NativeMemory.ALL.asSlice(y, (long) len * es).fill((byte) 0);
+            return;
+        }
+        long step = (long) incY * es;
+        for (int i = 0; i < len; i++) {
+            if (f64) {
+                NativeMemory.ALL.set(ValueLayout.JAVA_DOUBLE_UNALIGNED, y + i * step, 0.0);
+            } else {
+                NativeMemory.ALL.set(ValueLayout.JAVA_FLOAT_UNALIGNED, y + i * step, 0.0f);
+            }
         }
     }
 
@@ -246,16 +261,8 @@ final class OpenBlas {
             len = n;
             incY = 1;
         }
-        int es = f64 ? 8 : 4;
         if (beta == 0) {
-            long step = (long) incY * es;
-            for (int i = 0; i < len; i++) {
-                if (f64) {
-                    NativeMemory.ALL.set(ValueLayout.JAVA_DOUBLE_UNALIGNED, c + i * step, 0.0);
-                } else {
-                    NativeMemory.ALL.set(ValueLayout.JAVA_FLOAT_UNALIGNED, c + i * step, 0.0f);
-                }
-            }
+            zero(f64, c, len, incY);
         }
         MemorySegment pm = MemorySegment.ofAddress(mat);
         MemorySegment px = MemorySegment.ofAddress(x);
