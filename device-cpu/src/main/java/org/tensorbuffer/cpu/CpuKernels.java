@@ -241,22 +241,38 @@ public final class CpuKernels implements Kernels {
         int quads = (rows + 3) / 4;
         long elements = (long) rows * k;
         OpenBlas blas = gemm.gemvBlas();
-        int callRows = blas == null ? 0 : blasGemvCallRows(blas, k);
+        int callRows;
+        if (blas != null && blas.threads() != 1 && SGEMV_KERNEL && blas.hasSgemvKernel() && (beta == 0 || beta == 1)) {
+            callRows = DIRECT_KERNEL;
+        } else {
+            callRows = blas == null ? 0 : blasGemvCallRows(blas, k);
+        }
         if (callRows == 0) {
             blas = null;
         }
         if (threads > 1 && quads > 1 && elements >= PARALLEL_GEMV_ELEMENTS) {
             int parts = (int) Math.min(quads, Math.min((long) threads * PARTS_PER_THREAD,
                     Math.max(threads, elements / GEMV_PART_ELEMENTS)));
+            if (GEMV_PARTS > 0) {
+                parts = Math.min(quads, GEMV_PARTS * threads);
+            }
+            int np = parts;
             OpenBlas b = blas;
             int cr = callRows;
-            parallel(parts, p -> gemvBlock(b, cr, Math.min(rows, 4 * (int) ((long) p * quads / parts)),
-                    Math.min(rows, 4 * (int) ((long) (p + 1) * quads / parts)), k, alpha, mat, ld, x, incX, beta, y,
+            parallel(parts, p -> gemvBlock(b, cr, Math.min(rows, 4 * (int) ((long) p * quads / np)),
+                    Math.min(rows, 4 * (int) ((long) (p + 1) * quads / np)), k, alpha, mat, ld, x, incX, beta, y,
                     incY));
         } else {
             gemvBlock(blas, callRows, 0, rows, k, alpha, mat, ld, x, incX, beta, y, incY);
         }
     }
+
+    /** {@link #gemvBlock}'s call-rows value for one direct call of OpenBLAS's kernel per block. */
+    private static final int DIRECT_KERNEL = -1;
+    /** Experiment switch: OpenBLAS's sgemv kernel called directly when OpenBLAS has threads (default on). */
+    static final boolean SGEMV_KERNEL = !"false".equals(System.getProperty("tensorbuffer.cpu.sgemvKernel"));
+    /** Experiment switch: row blocks per thread of a split GEMV (0: the default sizing). */
+    static final int GEMV_PARTS = Integer.getInteger("tensorbuffer.cpu.gemvParts", 0);
 
     /**
      * Rows per {@code cblas_sgemv} of a float32 matrix-vector product with rows of {@code k} elements: all
@@ -282,6 +298,11 @@ public final class CpuKernels implements Kernels {
                                   long x, int incX, float beta, long y, int incY) {
         if (blas == null) {
             GemvF32.rows(r0, r1, k, alpha, mat, ld, x, incX, beta, y, incY);
+            return;
+        }
+        if (callRows == DIRECT_KERNEL) {
+            blas.sgemvKernelRows(r1 - r0, k, alpha, mat + (long) r0 * ld * 4, ld, x, incX, beta,
+                    y + (long) r0 * incY * 4, incY);
             return;
         }
         for (int i = r0, n; i < r1; i += n) {
