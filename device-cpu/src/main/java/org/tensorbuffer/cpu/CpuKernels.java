@@ -253,9 +253,6 @@ public final class CpuKernels implements Kernels {
         if (threads > 1 && quads > 1 && elements >= PARALLEL_GEMV_ELEMENTS) {
             int parts = (int) Math.min(quads, Math.min((long) threads * PARTS_PER_THREAD,
                     Math.max(threads, elements / GEMV_PART_ELEMENTS)));
-            if (GEMV_PARTS > 0) {
-                parts = Math.min(quads, GEMV_PARTS * threads);
-            }
             int np = parts;
             OpenBlas b = blas;
             int cr = callRows;
@@ -271,8 +268,6 @@ public final class CpuKernels implements Kernels {
     private static final int DIRECT_KERNEL = -1;
     /** Experiment switch: OpenBLAS's sgemv kernel called directly when OpenBLAS has threads (default on). */
     static final boolean SGEMV_KERNEL = !"false".equals(System.getProperty("tensorbuffer.cpu.sgemvKernel"));
-    /** Experiment switch: row blocks per thread of a split GEMV (0: the default sizing). */
-    static final int GEMV_PARTS = Integer.getInteger("tensorbuffer.cpu.gemvParts", 0);
 
     /**
      * Rows per {@code cblas_sgemv} of a float32 matrix-vector product with rows of {@code k} elements: all
