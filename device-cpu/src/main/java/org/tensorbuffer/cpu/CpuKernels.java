@@ -232,7 +232,11 @@ public final class CpuKernels implements Kernels {
      * of at least about {@link #GEMV_PART_ELEMENTS} matrix elements (at most {@link #PARTS_PER_THREAD} per thread)
      * that the kernels' threads take one at a time. A block runs as OpenBLAS's {@code cblas_sgemv} when
      * {@link Gemm#gemvBlas()} gives one, in calls of {@link #blasGemvCallRows} rows (when that is 0, and without
-     * OpenBLAS, as {@link GemvF32}). A row's sum does not depend on the
+     * OpenBLAS, as {@link GemvF32}); when OpenBLAS has threads of its own and exports its single-threaded kernel
+     * ({@link OpenBlas#sgemvKernelRows}), as one call of that kernel per block instead (the same bits as
+     * {@code cblas_sgemv} on one thread; 1.1-1.3x faster per decode token at two threads than {@link GemvF32} in
+     * {@code DecodeTokenTiming}: docs/benchmarks.md, issue 14, "Round 8: 2-thread decode"; the system property
+     * {@code tensorbuffer.cpu.sgemvKernel=false} turns it off, for A/B runs). A row's sum does not depend on the
      * block it falls in (checked in {@code ThreadedGemvTest}), so the result has the same bits for every thread
      * count.
      */
@@ -266,7 +270,11 @@ public final class CpuKernels implements Kernels {
 
     /** {@link #gemvBlock}'s call-rows value for one direct call of OpenBLAS's kernel per block. */
     private static final int DIRECT_KERNEL = -1;
-    /** Experiment switch: OpenBLAS's sgemv kernel called directly when OpenBLAS has threads (default on). */
+    /**
+     * Whether a split GEMV calls OpenBLAS's single-threaded kernel directly when OpenBLAS has threads (the system
+     * property {@code tensorbuffer.cpu.sgemvKernel}, default true; false gives the cut {@code cblas_sgemv} calls or
+     * {@link GemvF32} of round 7, for A/B runs).
+     */
     static final boolean SGEMV_KERNEL = !"false".equals(System.getProperty("tensorbuffer.cpu.sgemvKernel"));
 
     /**

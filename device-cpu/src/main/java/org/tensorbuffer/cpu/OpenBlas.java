@@ -11,7 +11,8 @@ import java.util.Optional;
 
 /**
  * {@code cblas_sgemm} and {@code cblas_dgemm} of a system OpenBLAS (Debian {@code libopenblas0}, 32-bit integers)
- * bound with the FFM API. Loaded once, lazily, on the first {@link #load()}; {@link #load()} never throws and
+ * bound with the FFM API, with {@code cblas_?gemv} and, where the library exports it, the single-threaded float32
+ * {@code sgemv_t} kernel of the running core ({@link #sgemvKernelRows}). Loaded once, lazily, on the first {@link #load()}; {@link #load()} never throws and
  * {@link #loadError()} says why it failed. The method handles are {@code static final} so that the JIT inlines the
  * downcalls. Thread-safe (OpenBLAS is).
  */
@@ -56,7 +57,7 @@ final class OpenBlas {
         static final MethodHandle SGEMV;
         static final MethodHandle DGEMV;
         static final MethodHandle SGEMV_CRITICAL;
-        /** OpenBLAS's single-threaded float32 {@code gemv_t} kernel of the running core, or null (see {@link #sgemvKernelRows}). */
+        /** OpenBLAS's single-threaded float32 {@code gemv_t} kernel of the running core, or null. */
         static final MethodHandle SGEMV_T_KERNEL;
         /** The symbol {@link #SGEMV_T_KERNEL} was bound to, or why it was not. */
         static final String SGEMV_T_KERNEL_NAME;
@@ -190,19 +191,21 @@ final class OpenBlas {
     }
 
     /** Per thread: a scratch buffer for the kernel ({@code interface/gemv.c} gives it {@code m + n + 32} floats). */
-    private static final ThreadLocal<MemorySegment[]> KERNEL_BUFFER = ThreadLocal.withInitial(() -> new MemorySegment[1]);
+    private static final ThreadLocal<MemorySegment[]> KERNEL_BUFFER =
+            ThreadLocal.withInitial(() -> new MemorySegment[1]);
 
     /**
      * {@code y[i] = alpha * dot(M[i, :], x)} ({@code beta == 0}: {@code y} zeroed first, not read) or
      * {@code y[i] += alpha * dot(M[i, :], x)} ({@code beta == 1}) for the {@code rows} rows of a row-major float32
      * matrix, by OpenBLAS's single-threaded {@code sgemv_t} kernel of the running core called directly, as
      * {@code cblas_sgemv} calls it when it runs on one thread ({@code interface/gemv.c} of OpenBLAS 0.3.21: the
-     * row-major no-transpose product is the column-major {@code gemv_t} with {@code m = k} and {@code n = rows}; beta
-     * is applied first, then the kernel adds {@code alpha} times the sums). It never starts OpenBLAS's threads, whatever
-     * {@code OPENBLAS_NUM_THREADS} says, so the kernels' own threads can each run one call over a whole row block
-     * without cutting it below OpenBLAS's threading threshold; the sums are the bits of a single-threaded
-     * {@code cblas_sgemv} (checked in {@code ThreadedGemvTest}). Only with {@link #hasSgemvKernel()}; {@code rows, k > 0};
-     * addresses absolute and bounds-checked by the caller.
+     * row-major no-transpose product is the column-major {@code gemv_t} with {@code m = k} and {@code n = rows};
+     * beta is applied first, then the kernel adds {@code alpha} times the sums). It never starts OpenBLAS's threads,
+     * whatever {@code OPENBLAS_NUM_THREADS} says, so the kernels' own threads can each run one call over a whole row
+     * block without cutting it below OpenBLAS's threading threshold; the sums are the bits of a single-threaded
+     * {@code cblas_sgemv} (checked in {@code ThreadedGemvTest}). Only with {@link #hasSgemvKernel()};
+     * {@code rows, k > 0}; addresses absolute and bounds-checked by the caller. The per-thread scratch buffer lives as
+     * long as its thread.
      *
      * @throws IllegalArgumentException if {@code beta} is neither 0 nor 1
      */
