@@ -36,11 +36,8 @@ public final class DecodeTokenTiming {
         int dim = gqa ? 512 : 288;
         int hidden = gqa ? 1376 : 768;
         int layers = gqa ? 8 : 6;
-        int heads = 8;
+        int heads = gqa ? 8 : 6;
         int kvHeads = gqa ? 2 : 6;
-        if (!gqa) {
-            heads = 6;
-        }
         int vocab = 32000;
         int steps = gqa ? 128 : 256;
         int hs = dim / heads;
