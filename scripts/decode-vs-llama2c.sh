@@ -15,8 +15,10 @@
 # Ours-cold: tokens/s over the same interval as llama2.java's "achieved tok/s", which starts its timer after the first
 # position and divides pos - 1 by the time since: our `decode --json`'s decode_tokens_per_s (positions after the
 # first, with the BOS-only prompt; "-all" columns: tokens_per_s, all positions including the first, slower cold).
-# Ours-warm: `compare --warmup steady` (warm-up decodes until tokens/s stops rising, see `compare --help`); the "before"
-# launcher gets `--warmup $BEFORE_WARMUP` (default 10 fixed rounds, for launchers older than `steady`).
+# Ours-warm: `compare --warmup steady` (warm-up decodes until tokens/s stops rising, see `compare --help`), the median
+# of its 3 timed decodes; one such process per round, like every other column (warm tok/s moves between processes:
+# the table's figure is the median over the rounds' processes); the "before" launcher gets `--warmup $BEFORE_WARMUP`
+# (default 10 fixed rounds, for launchers older than `steady`).
 # Sources: LLAMA2C (default /work/ext/llama2.c, or a clone of github.com/karpathy/llama2.c) and LLAMA2JAVA
 # (default /work/ext/llama2.java, or a clone of github.com/mukel/llama2.java); they are built into
 # target/decode-vs-llama2c/ (ignored by git), never copied into the repository.
@@ -88,14 +90,14 @@ for t in $threads; do for m in $models; do
     res[$m,$t,llama2java]+=" $(l2j "$bin" "$tok" "$steps" "$t")"
     read -r a b <<<"$(ours_cold "$root/tensorbuffer" "$bin" "$tok" "$steps" "$t")"
     res[$m,$t,ours-cold]+=" $a"; res[$m,$t,ours-cold-all]+=" $b"
-    if [ "$r" = 1 ] && [ -z "$coldonly" ]; then
-      res[$m,$t,ours-warm]=" $(ours_warm "$root/tensorbuffer" "$bin" "$tok" "$steps" "$t")"
+    if [ -z "$coldonly" ]; then
+      res[$m,$t,ours-warm]+=" $(ours_warm "$root/tensorbuffer" "$bin" "$tok" "$steps" "$t")"
     fi
     if [ -n "$before" ]; then
       read -r a b <<<"$(ours_cold "$before" "$bin" "$tok" "$steps" "$t")"
       res[$m,$t,before-cold]+=" $a"; res[$m,$t,before-cold-all]+=" $b"
-      if [ "$r" = 1 ] && [ -z "$coldonly" ]; then
-        res[$m,$t,before-warm]=" $(ours_warm "$before" "$bin" "$tok" "$steps" "$t" "$before_warmup")"
+      if [ -z "$coldonly" ]; then
+        res[$m,$t,before-warm]+=" $(ours_warm "$before" "$bin" "$tok" "$steps" "$t" "$before_warmup")"
       fi
     fi
     # Each round's figures at once, so that a run cut short (a time limit) still leaves what it measured.
@@ -104,7 +106,7 @@ for t in $threads; do for m in $models; do
 done; done
 
 echo "machine: $(uname -m), $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)); $("$JAVA_HOME/bin/java" -version 2>&1 | head -1); $(gcc --version | head -1); $(date -u +%F)"
-echo "tokens/s, greedy from BOS, median of $rounds interleaved rounds (ours-cold: positions after the first, as llama2.java times them; -all: every position; ours-warm: median of 3 timed decodes in one process after warm-up decodes until tokens/s stopped rising; before-warm: after $before_warmup warm-up decodes)"
+echo "tokens/s, greedy from BOS, median of $rounds interleaved rounds (ours-cold: positions after the first, as llama2.java times them; -all: every position; ours-warm: per round one process, the median of its 3 timed decodes after warm-up decodes until tokens/s stopped rising; before-warm: the same after $before_warmup warm-up decodes)"
 echo
 printf '| model, steps | threads |'; for c in $cols; do printf ' %s |' "$c"; done
 printf ' ours-warm / run.c -Ofast | ours-cold / llama2.java | ours-cold-all / llama2.java |%s\n' "${before:+ before-cold / llama2.java |}"

@@ -232,7 +232,11 @@ public final class CpuKernels implements Kernels {
      * of at least about {@link #GEMV_PART_ELEMENTS} matrix elements (at most {@link #PARTS_PER_THREAD} per thread)
      * that the kernels' threads take one at a time. A block runs as OpenBLAS's {@code cblas_sgemv} when
      * {@link Gemm#gemvBlas()} gives one, in calls of {@link #blasGemvCallRows} rows (when that is 0, and without
-     * OpenBLAS, as {@link GemvF32}). A row's sum does not depend on the
+     * OpenBLAS, as {@link GemvF32}); when OpenBLAS has threads of its own and exports its single-threaded kernel
+     * ({@link OpenBlas#sgemvKernelRows}), as one call of that kernel per block instead (the same bits as
+     * {@code cblas_sgemv} on one thread; 1.1-1.3x faster per decode token at two threads than {@link GemvF32} in
+     * {@code DecodeTokenTiming}: docs/benchmarks.md, issue 14, "Round 8: 2-thread decode"; the system property
+     * {@code tensorbuffer.cpu.sgemvKernel=false} turns it off, for A/B runs). A row's sum does not depend on the
      * block it falls in (checked in {@code ThreadedGemvTest}), so the result has the same bits for every thread
      * count.
      */
@@ -241,22 +245,37 @@ public final class CpuKernels implements Kernels {
         int quads = (rows + 3) / 4;
         long elements = (long) rows * k;
         OpenBlas blas = gemm.gemvBlas();
-        int callRows = blas == null ? 0 : blasGemvCallRows(blas, k);
+        int callRows;
+        if (blas != null && blas.threads() != 1 && SGEMV_KERNEL && blas.hasSgemvKernel() && (beta == 0 || beta == 1)) {
+            callRows = DIRECT_KERNEL;
+        } else {
+            callRows = blas == null ? 0 : blasGemvCallRows(blas, k);
+        }
         if (callRows == 0) {
             blas = null;
         }
         if (threads > 1 && quads > 1 && elements >= PARALLEL_GEMV_ELEMENTS) {
             int parts = (int) Math.min(quads, Math.min((long) threads * PARTS_PER_THREAD,
                     Math.max(threads, elements / GEMV_PART_ELEMENTS)));
+            int np = parts;
             OpenBlas b = blas;
             int cr = callRows;
-            parallel(parts, p -> gemvBlock(b, cr, Math.min(rows, 4 * (int) ((long) p * quads / parts)),
-                    Math.min(rows, 4 * (int) ((long) (p + 1) * quads / parts)), k, alpha, mat, ld, x, incX, beta, y,
+            parallel(parts, p -> gemvBlock(b, cr, Math.min(rows, 4 * (int) ((long) p * quads / np)),
+                    Math.min(rows, 4 * (int) ((long) (p + 1) * quads / np)), k, alpha, mat, ld, x, incX, beta, y,
                     incY));
         } else {
             gemvBlock(blas, callRows, 0, rows, k, alpha, mat, ld, x, incX, beta, y, incY);
         }
     }
+
+    /** {@link #gemvBlock}'s call-rows value for one direct call of OpenBLAS's kernel per block. */
+    private static final int DIRECT_KERNEL = -1;
+    /**
+     * Whether a split GEMV calls OpenBLAS's single-threaded kernel directly when OpenBLAS has threads (the system
+     * property {@code tensorbuffer.cpu.sgemvKernel}, default true; false gives the cut {@code cblas_sgemv} calls or
+     * {@link GemvF32} of round 7, for A/B runs).
+     */
+    static final boolean SGEMV_KERNEL = !"false".equals(System.getProperty("tensorbuffer.cpu.sgemvKernel"));
 
     /**
      * Rows per {@code cblas_sgemv} of a float32 matrix-vector product with rows of {@code k} elements: all
@@ -282,6 +301,11 @@ public final class CpuKernels implements Kernels {
                                   long x, int incX, float beta, long y, int incY) {
         if (blas == null) {
             GemvF32.rows(r0, r1, k, alpha, mat, ld, x, incX, beta, y, incY);
+            return;
+        }
+        if (callRows == DIRECT_KERNEL) {
+            blas.sgemvKernelRows(r1 - r0, k, alpha, mat + (long) r0 * ld * 4, ld, x, incX, beta,
+                    y + (long) r0 * incY * 4, incY);
             return;
         }
         for (int i = r0, n; i < r1; i += n) {

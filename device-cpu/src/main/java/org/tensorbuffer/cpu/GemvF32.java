@@ -17,9 +17,10 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code x} is read in place from native memory (no copy, no allocation); one species (the preferred one) with a
  * masked tail. The decode step's {@code W x} products (weights {@code [out, in]} row-major times a vector) take this
  * path in {@link CpuKernels}' row blocks when OpenBLAS is absent or not wanted ({@code tensorbuffer.cpu.gemm=java}),
- * and for long rows when OpenBLAS has threads of its own (see {@code CpuKernels.blasGemvCallRows}); otherwise the
- * blocks are OpenBLAS's {@code cblas_sgemv}, measured faster at the decode shapes (docs/benchmarks.md, issue 14,
- * "Round 7: the GEMV").
+ * and for long rows when OpenBLAS has threads of its own but its single-threaded kernel cannot be called directly
+ * (see {@code CpuKernels.blasGemvCallRows}, {@code OpenBlas.sgemvKernelRows}); otherwise the blocks are OpenBLAS's,
+ * measured faster at the decode shapes (docs/benchmarks.md, issue 14, "Round 7: the GEMV", "Round 8: 2-thread
+ * decode").
  *
  * <p>Rows start {@code ld} elements apart; {@code x} and {@code y} have element strides {@code incX}, {@code incY}
  * (a strided {@code x} is read per element). With {@code beta == 0}, {@code y} is not read. Addresses are absolute

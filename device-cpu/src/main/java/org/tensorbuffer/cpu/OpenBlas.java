@@ -11,7 +11,8 @@ import java.util.Optional;
 
 /**
  * {@code cblas_sgemm} and {@code cblas_dgemm} of a system OpenBLAS (Debian {@code libopenblas0}, 32-bit integers)
- * bound with the FFM API. Loaded once, lazily, on the first {@link #load()}; {@link #load()} never throws and
+ * bound with the FFM API, with {@code cblas_?gemv} and, where the library exports it, the single-threaded float32
+ * {@code sgemv_t} kernel of the running core ({@link #sgemvKernelRows}). Loaded once, lazily, on the first {@link #load()}; {@link #load()} never throws and
  * {@link #loadError()} says why it failed. The method handles are {@code static final} so that the JIT inlines the
  * downcalls. Thread-safe (OpenBLAS is).
  */
@@ -56,6 +57,10 @@ final class OpenBlas {
         static final MethodHandle SGEMV;
         static final MethodHandle DGEMV;
         static final MethodHandle SGEMV_CRITICAL;
+        /** OpenBLAS's single-threaded float32 {@code gemv_t} kernel of the running core, or null. */
+        static final MethodHandle SGEMV_T_KERNEL;
+        /** The symbol {@link #SGEMV_T_KERNEL} was bound to, or why it was not. */
+        static final String SGEMV_T_KERNEL_NAME;
 
         static {
             String name = null;
@@ -107,6 +112,39 @@ final class OpenBlas {
             }
             NAME = name;
             THREADS = threads;
+            MethodHandle kernel = null;
+            String kernelName = "not bound: no OpenBLAS";
+            if (name != null) {
+                try {
+                    kernelName = "not bound";
+                    Linker linker = Linker.nativeLinker();
+                    SymbolLookup lib = SymbolLookup.libraryLookup(name, Arena.global());
+                    var p = ValueLayout.ADDRESS;
+                    var l = ValueLayout.JAVA_LONG;
+                    var core = lib.find("openblas_get_corename");
+                    if (core.isPresent()) {
+                        MemorySegment c = (MemorySegment) linker.downcallHandle(core.get(), FunctionDescriptor.of(p))
+                                .invokeExact();
+                        String coreName = c.reinterpret(64).getString(0).trim();
+                        String symbol = "sgemv_t_" + coreName.toUpperCase(java.util.Locale.ROOT);
+                        kernelName = "not bound: no " + symbol;
+                        var sym = lib.find(symbol);
+                        if (!coreName.isEmpty() && sym.isPresent()) {
+                            // int sgemv_t(BLASLONG m, BLASLONG n, BLASLONG dummy, float alpha, float *a,
+                            //             BLASLONG lda, float *x, BLASLONG incx, float *y, BLASLONG incy,
+                            //             float *buffer)
+                            kernel = linker.downcallHandle(sym.get(), FunctionDescriptor.of(ValueLayout.JAVA_INT, l,
+                                    l, l, ValueLayout.JAVA_FLOAT, p, l, p, l, p, l, p));
+                            kernelName = symbol;
+                        }
+                    }
+                } catch (Throwable e) {
+                    kernel = null;
+                    kernelName = "not bound: " + e.getMessage();
+                }
+            }
+            SGEMV_T_KERNEL = kernel;
+            SGEMV_T_KERNEL_NAME = kernelName;
             ERROR = name == null ? "no OpenBLAS library found (" + errors + "); install libopenblas0" : null;
             SGEMM = h == null ? null : h[0];
             DGEMM = h == null ? null : h[1];
@@ -136,6 +174,62 @@ final class OpenBlas {
     /** OpenBLAS's thread count, or -1 if it does not say. */
     int threads() {
         return Lib.THREADS;
+    }
+
+    /**
+     * Whether {@link #sgemvKernelRows} can run: the library exports the single-threaded {@code sgemv_t} kernel of the
+     * core it runs on ({@code sgemv_t_<CORE>} of a {@code DYNAMIC_ARCH} build, as Debian's, with {@code <CORE>} from
+     * {@code openblas_get_corename}).
+     */
+    boolean hasSgemvKernel() {
+        return Lib.SGEMV_T_KERNEL != null;
+    }
+
+    /** The kernel symbol {@link #sgemvKernelRows} calls, or why there is none (e.g. {@code sgemv_t_SKYLAKEX}). */
+    String sgemvKernelName() {
+        return Lib.SGEMV_T_KERNEL_NAME;
+    }
+
+    /** Per thread: a scratch buffer for the kernel ({@code interface/gemv.c} gives it {@code m + n + 32} floats). */
+    private static final ThreadLocal<MemorySegment[]> KERNEL_BUFFER =
+            ThreadLocal.withInitial(() -> new MemorySegment[1]);
+
+    /**
+     * {@code y[i] = alpha * dot(M[i, :], x)} ({@code beta == 0}: {@code y} zeroed first, not read) or
+     * {@code y[i] += alpha * dot(M[i, :], x)} ({@code beta == 1}) for the {@code rows} rows of a row-major float32
+     * matrix, by OpenBLAS's single-threaded {@code sgemv_t} kernel of the running core called directly, as
+     * {@code cblas_sgemv} calls it when it runs on one thread ({@code interface/gemv.c} of OpenBLAS 0.3.21: the
+     * row-major no-transpose product is the column-major {@code gemv_t} with {@code m = k} and {@code n = rows};
+     * beta is applied first, then the kernel adds {@code alpha} times the sums). It never starts OpenBLAS's threads,
+     * whatever {@code OPENBLAS_NUM_THREADS} says, so the kernels' own threads can each run one call over a whole row
+     * block without cutting it below OpenBLAS's threading threshold; the sums are the bits of a single-threaded
+     * {@code cblas_sgemv} (checked in {@code ThreadedGemvTest}). Only with {@link #hasSgemvKernel()};
+     * {@code rows, k > 0}; addresses absolute and bounds-checked by the caller. The per-thread scratch buffer lives as
+     * long as its thread.
+     *
+     * @throws IllegalArgumentException if {@code beta} is neither 0 nor 1
+     */
+    void sgemvKernelRows(int rows, int k, float alpha, long mat, int ld, long x, int incX, float beta, long y,
+                         int incY) {
+        if (beta == 0) {
+            zero(false, y, rows, incY);
+        } else if (beta != 1) {
+            throw new IllegalArgumentException("sgemvKernelRows: beta must be 0 or 1, got " + beta);
+        }
+        long need = ((long) k + rows + 32) * 4 + 64;
+        MemorySegment[] holder = KERNEL_BUFFER.get();
+        MemorySegment buf = holder[0];
+        if (buf == null || buf.byteSize() < need) {
+            buf = Arena.ofAuto().allocate(Math.max(need, 1L << 16), 64);
+            holder[0] = buf;
+        }
+        try {
+            int unused = (int) Lib.SGEMV_T_KERNEL.invokeExact((long) k, (long) rows, 0L, alpha,
+                    MemorySegment.ofAddress(mat), (long) ld, MemorySegment.ofAddress(x), (long) incX,
+                    MemorySegment.ofAddress(y), (long) incY, buf);
+        } catch (Throwable t) {
+            throw new IllegalStateException(Lib.SGEMV_T_KERNEL_NAME + " failed", t);
+        }
     }
 
     /**

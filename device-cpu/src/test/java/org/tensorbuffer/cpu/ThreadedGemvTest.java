@@ -114,7 +114,8 @@ class ThreadedGemvTest {
                         ya + i * 4L, 1);
             }
             results[3] = f.read(DType.F32, y, rows);
-            boolean blasRows = CpuKernels.blasGemvCallRows(blas, k) > 0;
+            boolean direct = blas.threads() != 1 && CpuKernels.SGEMV_KERNEL && blas.hasSgemvKernel();
+            boolean blasRows = direct || CpuKernels.blasGemvCallRows(blas, k) > 0;
             assertThat(results[0]).isEqualTo(blasRows ? results[3] : results[2]);
             assertThat(results[1]).isEqualTo(results[0]);
             for (int i = 0; i < rows; i++) {
@@ -124,6 +125,63 @@ class ThreadedGemvTest {
                 }
                 assertThat(results[2][i]).as("row %d, Vector API against OpenBLAS", i)
                         .isCloseTo(results[3][i], Offset.offset(8 * Math.ulp((float) mag) * Math.sqrt(k) + 1e-30));
+            }
+        }
+    }
+
+    /**
+     * OpenBLAS's {@code sgemv_t} kernel called directly ({@link OpenBlas#sgemvKernelRows}, the path of the split GEMV
+     * when OpenBLAS has threads) gives the bits of {@code cblas_sgemv} on four-row calls, over the whole matrix and
+     * over blocks starting at multiples of four, with {@code beta} 0 (NaNs in {@code y} not read) and 1 (added).
+     */
+    @ParameterizedTest
+    @CsvSource({"131, 37", "513, 288", "288, 288", "768, 288", "288, 768", "1376, 512", "301, 3000", "32000, 64"})
+    void sgemvKernelGivesTheBitsOfCblasSgemv(int rows, int k) {
+        Assumptions.assumeTrue(OpenBlas.load().isPresent(), "OpenBLAS not installed");
+        OpenBlas blas = OpenBlas.load().orElseThrow();
+        Assumptions.assumeTrue(blas.hasSgemvKernel(), blas.sgemvKernelName());
+        SplittableRandom rnd = new SplittableRandom(rows * 13L + k);
+        double[] w = new double[rows * k];
+        double[] x = new double[k];
+        double[] y0 = new double[rows];
+        for (double[] a : new double[][] {w, x, y0}) {
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (float) (rnd.nextDouble() * 2 - 1);
+            }
+        }
+        try (NativeFixture f = new NativeFixture(DEVICE)) {
+            DeviceBuffer bw = f.buffer(DType.F32, w);
+            DeviceBuffer bx = f.buffer(DType.F32, x);
+            long wa = bw.address();
+            long xa = bx.address();
+            for (float beta : new float[] {0f, 1f}) {
+                DeviceBuffer ref = beta == 0 ? f.nans(DType.F32, rows) : f.buffer(DType.F32, y0);
+                for (int i = 0; i < rows; i += 4) {
+                    blas.sgemvRows(Math.min(4, rows - i), k, 0.5f, wa + (long) i * k * 4, k, xa, 1, beta,
+                            ref.address() + i * 4L, 1);
+                }
+                DeviceBuffer whole = beta == 0 ? f.nans(DType.F32, rows) : f.buffer(DType.F32, y0);
+                blas.sgemvKernelRows(rows, k, 0.5f, wa, k, xa, 1, beta, whole.address(), 1);
+                DeviceBuffer blocks = beta == 0 ? f.nans(DType.F32, rows) : f.buffer(DType.F32, y0);
+                for (int i = 0, n; i < rows; i += n) {
+                    n = Math.min(rows - i, 4 * (1 + (i / 4) % 7));
+                    blas.sgemvKernelRows(n, k, 0.5f, wa + (long) i * k * 4, k, xa, 1, beta,
+                            blocks.address() + i * 4L, 1);
+                }
+                double[] expected = f.read(DType.F32, ref, rows);
+                assertThat(f.read(DType.F32, whole, rows)).as("beta %s, one call", beta).isEqualTo(expected);
+                assertThat(f.read(DType.F32, blocks, rows)).as("beta %s, blocks", beta).isEqualTo(expected);
+                for (int i = 0; i < rows; i++) {
+                    double dot = 0;
+                    double mag = 0;
+                    for (int p = 0; p < k; p++) {
+                        dot += w[i * k + p] * x[p];
+                        mag += Math.abs(w[i * k + p] * x[p]);
+                    }
+                    double want = 0.5 * dot + (beta == 0 ? 0 : y0[i]);
+                    assertThat(expected[i]).as("row %d", i)
+                            .isCloseTo(want, Offset.offset(8 * Math.ulp((float) mag) * Math.sqrt(k) + 2e-7));
+                }
             }
         }
     }
