@@ -30,6 +30,8 @@ public final class PermuteTiming {
                 {2187, 243, 4782969, 3, 27, 59049, 9, 531441, 729, 1594323, 14348907, 19683, 1, 177147, 6561}},
             {{27, 177147, 3, 3}, {1, 243, 81, 27}},
             {{3, 19683, 243}, {19683, 1, 59049}},
+            // str_nw_mera_open_26's step-18 B operand since round 7 (81 MB, runs of 9)
+            {{9, 243, 7, 5, 22, 6}, {1, 1386, 9, 336798, 63, 1683990}},
             // str_nw_mera_closed_120's largest, tensornetwork_permutation_light_415's largest (20 axes, 2^24 elements)
             {{9, 19, 3672, 54}, {1, 33048, 9, 627912}},
             {{2, 2, 8, 2, 8, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2},
