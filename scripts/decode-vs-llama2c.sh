@@ -66,10 +66,11 @@ ours_warm() { # launcher model tok steps threads [warm-up]
 median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{a[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) printf "%.0f", a[(NR+1)/2]; else printf "%.0f", (a[NR/2]+a[NR/2+1])/2}'; }
 
 # One untimed launch each, so that a launcher's first-use work (build check, AOT cache) is not timed.
-# (The launcher keeps one AOT cache per kernel thread count: one launch per count.)
+# (The launcher keeps one AOT cache per kernel and OpenBLAS thread count: one launch per count, with the timed runs'
+# environment.)
 for t in $threads; do
-  TENSORBUFFER_CPU_THREADS=$t "$root/tensorbuffer" --version >/dev/null 2>&1 || true
-  [ -n "$before" ] && { TENSORBUFFER_CPU_THREADS=$t "$before" --version >/dev/null 2>&1 || true; }
+  TENSORBUFFER_CPU_THREADS=$t OPENBLAS_NUM_THREADS=$t "$root/tensorbuffer" --version >/dev/null 2>&1 || true
+  [ -n "$before" ] && { TENSORBUFFER_CPU_THREADS=$t OPENBLAS_NUM_THREADS=$t "$before" --version >/dev/null 2>&1 || true; }
 done
 
 if [ -n "$coldonly" ]; then
