@@ -35,11 +35,7 @@ class ThreadedGemvTest {
         double[] w = new double[rows * k];
         double[] x = new double[k];
         double[] y0 = new double[rows];
-        for (double[] a : new double[][] {w, x, y0}) {
-            for (int i = 0; i < a.length; i++) {
-                a[i] = (float) (rnd.nextDouble() * 2 - 1);
-            }
-        }
+        fillUniform(rnd, w, x, y0);
         CpuKernels one = new CpuKernels(new CpuKernels().gemmImplementation(), 1);
         CpuKernels three = new CpuKernels(new CpuKernels().gemmImplementation(), 3);
         try (NativeFixture f = new NativeFixture(DEVICE)) {
@@ -88,11 +84,7 @@ class ThreadedGemvTest {
         SplittableRandom rnd = new SplittableRandom(rows * 17L + k);
         double[] w = new double[rows * k];
         double[] x = new double[k];
-        for (double[] a : new double[][] {w, x}) {
-            for (int i = 0; i < a.length; i++) {
-                a[i] = (float) (rnd.nextDouble() * 2 - 1);
-            }
-        }
+        fillUniform(rnd, w, x);
         CpuKernels[] kernels = {
             new CpuKernels(Gemm.of(Gemm.Mode.AUTO), 1), new CpuKernels(Gemm.of(Gemm.Mode.AUTO), 3),
             new CpuKernels(Gemm.of(Gemm.Mode.JAVA), 1)
@@ -144,11 +136,7 @@ class ThreadedGemvTest {
         double[] w = new double[rows * k];
         double[] x = new double[k];
         double[] y0 = new double[rows];
-        for (double[] a : new double[][] {w, x, y0}) {
-            for (int i = 0; i < a.length; i++) {
-                a[i] = (float) (rnd.nextDouble() * 2 - 1);
-            }
-        }
+        fillUniform(rnd, w, x, y0);
         try (NativeFixture f = new NativeFixture(DEVICE)) {
             DeviceBuffer bw = f.buffer(DType.F32, w);
             DeviceBuffer bx = f.buffer(DType.F32, x);
@@ -182,6 +170,15 @@ class ThreadedGemvTest {
                     assertThat(expected[i]).as("row %d", i)
                             .isCloseTo(want, Offset.offset(8 * Math.ulp((float) mag) * Math.sqrt(k) + 2e-7));
                 }
+            }
+        }
+    }
+
+    /** Fills each array with float32-representable values drawn uniformly from [-1, 1). */
+    private static void fillUniform(SplittableRandom rnd, double[]... arrays) {
+        for (double[] a : arrays) {
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (float) (rnd.nextDouble() * 2 - 1);
             }
         }
     }
