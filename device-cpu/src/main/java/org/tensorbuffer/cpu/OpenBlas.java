@@ -64,6 +64,7 @@ final class OpenBlas {
 
         static {
             String name = null;
+            SymbolLookup found = null;
             MethodHandle[] h = null;
             int threads = -1;
             StringBuilder errors = new StringBuilder();
@@ -104,6 +105,7 @@ final class OpenBlas {
                                 .invokeExact();
                     }
                     name = candidate;
+                    found = lib;
                     break;
                 } catch (Throwable e) {
                     errors.append(errors.isEmpty() ? "" : "; ").append(candidate).append(": ").append(e.getMessage());
@@ -114,21 +116,20 @@ final class OpenBlas {
             THREADS = threads;
             MethodHandle kernel = null;
             String kernelName = "not bound: no OpenBLAS";
-            if (name != null) {
+            if (found != null) {
                 try {
                     kernelName = "not bound";
                     Linker linker = Linker.nativeLinker();
-                    SymbolLookup lib = SymbolLookup.libraryLookup(name, Arena.global());
                     var p = ValueLayout.ADDRESS;
                     var l = ValueLayout.JAVA_LONG;
-                    var core = lib.find("openblas_get_corename");
+                    var core = found.find("openblas_get_corename");
                     if (core.isPresent()) {
                         MemorySegment c = (MemorySegment) linker.downcallHandle(core.get(), FunctionDescriptor.of(p))
                                 .invokeExact();
                         String coreName = c.reinterpret(64).getString(0).trim();
                         String symbol = "sgemv_t_" + coreName.toUpperCase(java.util.Locale.ROOT);
                         kernelName = "not bound: no " + symbol;
-                        var sym = lib.find(symbol);
+                        var sym = found.find(symbol);
                         if (!coreName.isEmpty() && sym.isPresent()) {
                             // int sgemv_t(BLASLONG m, BLASLONG n, BLASLONG dummy, float alpha, float *a,
                             //             BLASLONG lda, float *x, BLASLONG incx, float *y, BLASLONG incy,
