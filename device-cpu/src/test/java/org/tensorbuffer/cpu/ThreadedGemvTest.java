@@ -54,12 +54,9 @@ class ThreadedGemvTest {
                 results[r++] = f.read(DType.F32, yt, rows);
             }
             for (int i = 0; i < rows; i++) {
-                double dot = 0;
-                double mag = 0;
-                for (int p = 0; p < k; p++) {
-                    dot += w[i * k + p] * x[p];
-                    mag += Math.abs(w[i * k + p] * x[p]);
-                }
+                double[] dm = rowDot(w, x, i, k);
+                double dot = dm[0];
+                double mag = dm[1];
                 double tol = 4 * Math.ulp((float) mag) * Math.sqrt(k) + 1e-30;
                 assertThat(results[0][i]).as("row %d of 2 W x + 0.5 y", i)
                         .isCloseTo(2 * dot + 0.5 * y0[i], Offset.offset(2 * tol + Math.ulp((float) y0[i])));
@@ -160,18 +157,29 @@ class ThreadedGemvTest {
                 assertThat(f.read(DType.F32, whole, rows)).as("beta %s, one call", beta).isEqualTo(expected);
                 assertThat(f.read(DType.F32, blocks, rows)).as("beta %s, blocks", beta).isEqualTo(expected);
                 for (int i = 0; i < rows; i++) {
-                    double dot = 0;
-                    double mag = 0;
-                    for (int p = 0; p < k; p++) {
-                        dot += w[i * k + p] * x[p];
-                        mag += Math.abs(w[i * k + p] * x[p]);
-                    }
+                    double[] dm = rowDot(w, x, i, k);
+                    double dot = dm[0];
+                    double mag = dm[1];
                     double want = 0.5 * dot + (beta == 0 ? 0 : y0[i]);
                     assertThat(expected[i]).as("row %d", i)
                             .isCloseTo(want, Offset.offset(8 * Math.ulp((float) mag) * Math.sqrt(k) + 2e-7));
                 }
             }
         }
+    }
+
+    /**
+     * Row {@code i} of the row-major {@code [rows, k]} matrix {@code w} dotted with {@code x} in float64:
+     * {@code {sum w[i,p] x[p], sum |w[i,p] x[p]|}} (the reference value and the magnitude its rounding bound scales with).
+     */
+    private static double[] rowDot(double[] w, double[] x, int i, int k) {
+        double dot = 0;
+        double mag = 0;
+        for (int p = 0; p < k; p++) {
+            dot += w[i * k + p] * x[p];
+            mag += Math.abs(w[i * k + p] * x[p]);
+        }
+        return new double[] {dot, mag};
     }
 
     /** Fills each array with float32-representable values drawn uniformly from [-1, 1). */
