@@ -420,7 +420,7 @@ public final class Transformer implements AutoCloseable {
         }
         for (int l = 0; l < c.nLayers(); l++) {
             attentionBlock(l, x, pos, posIndex);
-            feedForwardBlock(l, x);
+            feedForwardBlock(l, x, false);
         }
         Tensor xf = own(x.rmsnorm(rmsFinal, RMS_EPS));
         free(x);
@@ -471,21 +471,33 @@ public final class Transformer implements AutoCloseable {
         free(o);
     }
 
-    /** Layer {@code l}'s SwiGLU feed-forward block, added into {@code x}. */
-    private void feedForwardBlock(int l, Tensor x) {
+    /**
+     * Layer {@code l}'s SwiGLU feed-forward block, added into {@code x}: one position ({@code x} is {@code [dim]}) or,
+     * when {@code rows}, a block of positions ({@code x} is {@code [T, dim]}, prefill).
+     */
+    private void feedForwardBlock(int l, Tensor x, boolean rows) {
         Tensor xb = own(x.rmsnorm(rmsFfn[l], RMS_EPS));
-        Tensor h1 = own(w1[l].matmul(xb));
-        Tensor h3 = own(w3[l].matmul(xb));
+        Tensor h1 = own(project(w1[l], xb, rows));
+        Tensor h3 = own(project(w3[l], xb, rows));
         free(xb);
         Tensor s = own(h1.silu());
         free(h1);
         Tensor g = own(s.mul(h3));
         free(s);
         free(h3);
-        Tensor y = own(w2[l].matmul(g));
+        Tensor y = own(project(w2[l], g, rows));
         free(g);
         x.addInPlace(y);
         free(y);
+    }
+
+    /**
+     * A weight {@code w} ({@code [out, in]}, row-major) applied to {@code v}: {@code w @ v} for one position
+     * ({@code v} is {@code [in]}, a matrix-vector product), {@code v @ w^T} when {@code rows} ({@code v} is
+     * {@code [T, in]}, one GEMM for the block).
+     */
+    private static Tensor project(Tensor w, Tensor v, boolean rows) {
+        return rows ? v.matmul(w, false, true) : w.matmul(v);
     }
 
     /**
@@ -547,20 +559,7 @@ public final class Transformer implements AutoCloseable {
             free(att);
             x.addInPlace(o);
             free(o);
-            // feed-forward block
-            xb = own(x.rmsnorm(rmsFfn[l], RMS_EPS));
-            Tensor h1 = own(xb.matmul(w1[l], false, true));
-            Tensor h3 = own(xb.matmul(w3[l], false, true));
-            free(xb);
-            Tensor s = own(h1.silu());
-            free(h1);
-            Tensor g = own(s.mul(h3));
-            free(s);
-            free(h3);
-            Tensor y = own(g.matmul(w2[l], false, true));
-            free(g);
-            x.addInPlace(y);
-            free(y);
+            feedForwardBlock(l, x, true);
         }
         Tensor xf;
         try (Tensor last = x.row(t - 1)) {
