@@ -15,11 +15,12 @@ import org.tensorbuffer.types.Shape;
  *       note 001 (section 1, "intermediate size distribution") and recomputed from
  *       {@code shared/data/einsum/tensornetwork_permutation_light_415.json}: 22 distinct sizes from 8 B to 128 MiB,
  *       median 32 B, 74% at most 64 B, 219,832,072 bytes in all.</li>
- *   <li>{@code decode260K}: the 78 activation allocations of one decode step ({@code Transformer.forward}) of the
+ *   <li>{@code decode260K}: the 63 activation allocations of one decode step ({@code Transformer.forward}) of the
  *       llama2.c model {@code stories260K.bin} (header: dim 64, hidden 172, 5 layers, 8 heads, 4 KV heads, vocab
- *       512, seq_len 512), float32: x [64]; per layer rmsnorm [64], q [64], k [32], v [32], rotated q [64] and k
- *       [32], attention output [64], attention scratch [8, 512], wo output [64], rmsnorm [64], w1, w3, silu and
- *       product [172] each, w2 output [64]; then the final rmsnorm [64] and logits [512].</li>
+ *       512, seq_len 512), float32: x [64]; per layer rmsnorm [64], the stacked q/k/v product [128], rotated q [64]
+ *       and k [32], attention output [64], attention scratch [8, 512], wo output [64], rmsnorm [64], the stacked
+ *       w1/w3 product [344], silu and product [172] each, w2 output [64]; then the final rmsnorm [64] and logits
+ *       [512]. (Until round 9 of issue 14, q, k, v, w1 and w3 were separate products: 78 allocations.)</li>
  * </ul>
  */
 public final class SizeProfiles {
@@ -41,7 +42,7 @@ public final class SizeProfiles {
         return TN415_COUNTS.clone();
     }
 
-    /** The multiset of (shape, dtype) requests of one unit of the profile (414 for tn415, 78 for decode260K). */
+    /** The multiset of (shape, dtype) requests of one unit of the profile (414 for tn415, 63 for decode260K). */
     public static List<Shape> shapes(String profile) {
         List<Shape> out = new ArrayList<>();
         switch (profile) {
@@ -58,17 +59,14 @@ public final class SizeProfiles {
                 out.add(Shape.of(dim)); // x
                 for (int l = 0; l < layers; l++) {
                     out.add(Shape.of(dim)); // rmsnorm
-                    out.add(Shape.of(dim)); // q
-                    out.add(Shape.of(kvDim)); // k
-                    out.add(Shape.of(kvDim)); // v
+                    out.add(Shape.of(dim + 2 * kvDim)); // q, k and v: one product with the stacked weight
                     out.add(Shape.of(dim)); // q rotated
                     out.add(Shape.of(kvDim)); // k rotated
                     out.add(Shape.of(dim)); // attention output
                     out.add(Shape.of(heads, seqLen)); // attention scratch
                     out.add(Shape.of(dim)); // wo @ attention
                     out.add(Shape.of(dim)); // rmsnorm
-                    out.add(Shape.of(hidden)); // w1 @ xb
-                    out.add(Shape.of(hidden)); // w3 @ xb
+                    out.add(Shape.of(2 * hidden)); // w1 @ xb and w3 @ xb: one product with the stacked weight
                     out.add(Shape.of(hidden)); // silu
                     out.add(Shape.of(hidden)); // silu * (w3 @ xb)
                     out.add(Shape.of(dim)); // w2 @ ...

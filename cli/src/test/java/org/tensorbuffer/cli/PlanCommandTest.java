@@ -65,11 +65,12 @@ class PlanCommandTest {
         assumeTrue(Files.isReadable(model), "model not present");
         CliRun r = CliRun.of("plan", "--model", model.toString());
         assertThat(r.exitCode()).as(r.err()).isZero();
-        // stories260K: dim 64, hidden 172, 5 layers, 8 heads, seq_len 512. Per layer 15 tensors (xb, q, k, v, rope'd
-        // q and k, attention output and its [8, 512] scratch, o, xb, h1, h3, silu, product, w2 output), plus x, the
-        // final norm and the logits: 78. Peak: during attention x, q, the output (64 floats = 256 B each) and the
-        // scratch (8 * 512 * 4 = 16,384 B) = 17,152 B, all multiples of 64.
-        assertThat(r.out()).contains("recorded decode step").contains("tensors     78 (0 escape the run)")
+        // stories260K: dim 64, hidden 172, 5 layers, 8 heads, seq_len 512. Per layer 12 tensors (xb, the stacked
+        // q/k/v product, rope'd q and k, attention output and its [8, 512] scratch, o, xb, the stacked w1/w3
+        // product, silu, product, w2 output), plus x, the final norm and the logits: 63. Peak: during attention x,
+        // q, the output (64 floats = 256 B each) and the scratch (8 * 512 * 4 = 16,384 B) = 17,152 B, all multiples
+        // of 64.
+        assertThat(r.out()).contains("recorded decode step").contains("tensors     63 (0 escape the run)")
                 .contains("peak live   17,152 B requested, 17,152 B aligned")
                 .containsPattern("greedy-by-size +17,152 +17,152 +1\\.0000");
     }

@@ -16,11 +16,15 @@ import org.tensorbuffer.types.DType;
  * GEMVs, RoPE, the cache row copies, attention, wo, the residual add, RMSNorm, w1/w3, SiLU and the product, w2, the
  * add; then RMSNorm and the classifier) called straight on {@link CpuKernels} with random weights of the stories15M
  * or GQA 38M shape, one buffer per weight as the model has, no tensors, no allocator. Per op class: microseconds per
- * token (median over the timed decodes), the token's total, and the team calls per token. A second part times a plain
+ * token (median over the timed decodes), the token's total, and the team calls per token. With a third argument
+ * {@code fused}, each layer's q/k/v weights are one {@code [dim + 2 kvDim, dim]} matrix and w1/w3 one
+ * {@code [2 hidden, dim]} matrix, each applied as one GEMV (one team call) as the workloads' {@code Transformer} does
+ * (the per-op times then show the fused GEMV under "wq" and "w1"); without it the same memory is applied as three
+ * and two GEMVs. A second part times a plain
  * memory read (the sum of 64 MiB) on one thread and split over two through a {@link KernelTeam}, for whether two
  * cores share the memory bandwidth. Not a unit test; run with {@code TENSORBUFFER_CPU_THREADS=t
  * OPENBLAS_NUM_THREADS=t java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -cp ...
- * org.tensorbuffer.cpu.DecodeTokenTiming stories15M|gqa38M [decodes]}.
+ * org.tensorbuffer.cpu.DecodeTokenTiming stories15M|gqa38M [decodes] [fused]}.
  */
 public final class DecodeTokenTiming {
     private static final String[] OPS = {"rmsnorm", "wq", "wk", "wv", "rope", "cache", "attention", "wo", "add",
@@ -32,6 +36,7 @@ public final class DecodeTokenTiming {
     public static void main(String[] args) {
         String shape = args.length > 0 ? args[0] : "stories15M";
         int decodes = args.length > 1 ? Integer.parseInt(args[1]) : 8;
+        boolean fused = args.length > 2 && args[2].equals("fused");
         boolean gqa = shape.equals("gqa38M");
         int dim = gqa ? 512 : 288;
         int hidden = gqa ? 1376 : 768;
@@ -45,39 +50,34 @@ public final class DecodeTokenTiming {
         CpuKernels kern = new CpuKernels();
         CpuDevice dev = new CpuDevice();
         SplittableRandom rnd = new SplittableRandom(7);
-        DeviceBuffer[] wq = new DeviceBuffer[layers];
-        DeviceBuffer[] wk = new DeviceBuffer[layers];
-        DeviceBuffer[] wv = new DeviceBuffer[layers];
+        DeviceBuffer[] wqkv = new DeviceBuffer[layers];
         DeviceBuffer[] wo = new DeviceBuffer[layers];
         DeviceBuffer[] w1 = new DeviceBuffer[layers];
         DeviceBuffer[] w2 = new DeviceBuffer[layers];
-        DeviceBuffer[] w3 = new DeviceBuffer[layers];
         DeviceBuffer[] rms = new DeviceBuffer[layers];
         DeviceBuffer[] kc = new DeviceBuffer[layers];
         DeviceBuffer[] vc = new DeviceBuffer[layers];
         for (int l = 0; l < layers; l++) {
             rms[l] = filled(dev, dim, rnd, 1f);
-            wq[l] = filled(dev, (long) dim * dim, rnd, 0.05f);
-            wk[l] = filled(dev, (long) kvDim * dim, rnd, 0.05f);
-            wv[l] = filled(dev, (long) kvDim * dim, rnd, 0.05f);
+            wqkv[l] = filled(dev, (long) (dim + 2 * kvDim) * dim, rnd, 0.05f);
             wo[l] = filled(dev, (long) dim * dim, rnd, 0.05f);
-            w1[l] = filled(dev, (long) hidden * dim, rnd, 0.05f);
+            w1[l] = filled(dev, 2L * hidden * dim, rnd, 0.05f); // w1 rows, then w3 rows
             w2[l] = filled(dev, (long) dim * hidden, rnd, 0.05f);
-            w3[l] = filled(dev, (long) hidden * dim, rnd, 0.05f);
             kc[l] = filled(dev, (long) steps * kvDim, rnd, 0f);
             vc[l] = filled(dev, (long) steps * kvDim, rnd, 0f);
         }
         DeviceBuffer cls = filled(dev, (long) vocab * dim, rnd, 0.05f);
         DeviceBuffer x = filled(dev, dim, rnd, 1f);
         DeviceBuffer xb = filled(dev, dim, rnd, 0f);
-        DeviceBuffer q = filled(dev, dim, rnd, 0f);
-        DeviceBuffer k = filled(dev, kvDim, rnd, 0f);
-        DeviceBuffer v = filled(dev, kvDim, rnd, 0f);
+        DeviceBuffer qkv = filled(dev, dim + 2L * kvDim, rnd, 0f);
+        long kOff = dim * 4L;
+        long vOff = (dim + kvDim) * 4L;
         DeviceBuffer att = filled(dev, (long) heads * steps, rnd, 0f);
         DeviceBuffer ao = filled(dev, dim, rnd, 0f);
         DeviceBuffer o = filled(dev, dim, rnd, 0f);
-        DeviceBuffer h1 = filled(dev, hidden, rnd, 0f);
-        DeviceBuffer h3 = filled(dev, hidden, rnd, 0f);
+        DeviceBuffer h13 = filled(dev, 2L * hidden, rnd, 0f);
+        long h3Off = hidden * 4L;
+        long w3Off = (long) hidden * dim * 4;
         DeviceBuffer logits = filled(dev, vocab, rnd, 0f);
         DType f = DType.F32;
         long[][] perDecode = new long[decodes][OPS.length];
@@ -91,33 +91,46 @@ public final class DecodeTokenTiming {
                 for (int l = 0; l < layers; l++) {
                     kern.rmsnorm(f, x, 0, rms[l], 0, xb, 0, 1, dim, 1e-5);
                     t = lap(acc, 0, t);
-                    kern.gemm(f, false, false, dim, 1, dim, 1, wq[l], 0, dim, xb, 0, 1, 0, q, 0, 1);
-                    t = lap(acc, 1, t);
-                    kern.gemm(f, false, false, kvDim, 1, dim, 1, wk[l], 0, dim, xb, 0, 1, 0, k, 0, 1);
-                    t = lap(acc, 2, t);
-                    kern.gemm(f, false, false, kvDim, 1, dim, 1, wv[l], 0, dim, xb, 0, 1, 0, v, 0, 1);
-                    t = lap(acc, 3, t);
-                    kern.rope(f, q, 0, q, 0, dim, hs, pos);
-                    kern.rope(f, k, 0, k, 0, kvDim, hs, pos);
+                    if (fused) {
+                        kern.gemm(f, false, false, dim + 2 * kvDim, 1, dim, 1, wqkv[l], 0, dim, xb, 0, 1, 0, qkv, 0,
+                                1);
+                        t = lap(acc, 1, t);
+                    } else {
+                        kern.gemm(f, false, false, dim, 1, dim, 1, wqkv[l], 0, dim, xb, 0, 1, 0, qkv, 0, 1);
+                        t = lap(acc, 1, t);
+                        kern.gemm(f, false, false, kvDim, 1, dim, 1, wqkv[l], kOff * dim, dim, xb, 0, 1, 0, qkv, kOff,
+                                1);
+                        t = lap(acc, 2, t);
+                        kern.gemm(f, false, false, kvDim, 1, dim, 1, wqkv[l], vOff * dim, dim, xb, 0, 1, 0, qkv, vOff,
+                                1);
+                        t = lap(acc, 3, t);
+                    }
+                    kern.rope(f, qkv, 0, qkv, 0, dim, hs, pos);
+                    kern.rope(f, qkv, kOff, qkv, kOff, kvDim, hs, pos);
                     t = lap(acc, 4, t);
-                    dev.copy(k, 0, kc[l], (long) pos * kvDim * 4, kvDim * 4L);
-                    dev.copy(v, 0, vc[l], (long) pos * kvDim * 4, kvDim * 4L);
+                    dev.copy(qkv, kOff, kc[l], (long) pos * kvDim * 4, kvDim * 4L);
+                    dev.copy(qkv, vOff, vc[l], (long) pos * kvDim * 4, kvDim * 4L);
                     t = lap(acc, 5, t);
-                    kern.attention(f, q, 0, kc[l], 0, vc[l], 0, att, 0, steps, ao, 0, heads, kvHeads, hs, pos);
+                    kern.attention(f, qkv, 0, kc[l], 0, vc[l], 0, att, 0, steps, ao, 0, heads, kvHeads, hs, pos);
                     t = lap(acc, 6, t);
                     kern.gemm(f, false, false, dim, 1, dim, 1, wo[l], 0, dim, ao, 0, 1, 0, o, 0, 1);
                     t = lap(acc, 7, t);
                     kern.binary(BinaryOp.ADD, f, x, 0, o, 0, x, 0, dim);
                     kern.rmsnorm(f, x, 0, rms[l], 0, xb, 0, 1, dim, 1e-5);
                     t = lap(acc, 8, t);
-                    kern.gemm(f, false, false, hidden, 1, dim, 1, w1[l], 0, dim, xb, 0, 1, 0, h1, 0, 1);
-                    t = lap(acc, 9, t);
-                    kern.gemm(f, false, false, hidden, 1, dim, 1, w3[l], 0, dim, xb, 0, 1, 0, h3, 0, 1);
-                    t = lap(acc, 10, t);
-                    kern.silu(f, h1, 0, h1, 0, hidden);
-                    kern.binary(BinaryOp.MUL, f, h1, 0, h3, 0, h1, 0, hidden);
+                    if (fused) {
+                        kern.gemm(f, false, false, 2 * hidden, 1, dim, 1, w1[l], 0, dim, xb, 0, 1, 0, h13, 0, 1);
+                        t = lap(acc, 9, t);
+                    } else {
+                        kern.gemm(f, false, false, hidden, 1, dim, 1, w1[l], 0, dim, xb, 0, 1, 0, h13, 0, 1);
+                        t = lap(acc, 9, t);
+                        kern.gemm(f, false, false, hidden, 1, dim, 1, w1[l], w3Off, dim, xb, 0, 1, 0, h13, h3Off, 1);
+                        t = lap(acc, 10, t);
+                    }
+                    kern.silu(f, h13, 0, h13, 0, hidden);
+                    kern.binary(BinaryOp.MUL, f, h13, 0, h13, h3Off, h13, 0, hidden);
                     t = lap(acc, 11, t);
-                    kern.gemm(f, false, false, dim, 1, hidden, 1, w2[l], 0, hidden, h1, 0, 1, 0, o, 0, 1);
+                    kern.gemm(f, false, false, dim, 1, hidden, 1, w2[l], 0, hidden, h13, 0, 1, 0, o, 0, 1);
                     t = lap(acc, 12, t);
                     kern.binary(BinaryOp.ADD, f, x, 0, o, 0, x, 0, dim);
                     t = lap(acc, 8, t);
@@ -147,8 +160,9 @@ public final class DecodeTokenTiming {
             sum += v2[decodes / 2];
         }
         Arrays.sort(tokUs);
-        System.out.printf("%s, kernel threads %d, OpenBLAS threads %s, %d decodes of %d positions: us per token%n",
-                shape, kern.threads(), System.getenv("OPENBLAS_NUM_THREADS"), decodes, steps);
+        System.out.printf("%s%s, kernel threads %d, OpenBLAS threads %s, %d decodes of %d positions: us per token%n",
+                shape, fused ? " (fused q/k/v and w1/w3)" : "", kern.threads(), System.getenv("OPENBLAS_NUM_THREADS"),
+                decodes, steps);
         med.forEach((n, us) -> System.out.printf("  %-11s %8.1f%n", n, us));
         System.out.printf("  %-11s %8.1f (sum of ops), token %.1f us median (%.1f-%.1f) = %.0f tok/s%n", "total", sum,
                 tokUs[decodes / 2], tokUs[0], tokUs[decodes - 1], 1e6 / tokUs[decodes / 2]);

@@ -21,7 +21,9 @@ import java.util.LinkedHashMap;
  * attention with RoPE over a KV cache, SwiGLU feed-forward, one token per {@link #forward} call.
  *
  * <p>Memory: weights are learnable buffers of the context's {@link org.tensorbuffer.memory.TensorBuffer}
- * ({@code reserveLearnable}, one per weight and layer, named {@code <prefix>/<weight>.<layer>}); the KV cache is one
+ * ({@code reserveLearnable}, one per weight and layer, named {@code <prefix>/<weight>.<layer>}, except that each layer's
+ * wq/wk/wv are one stacked buffer {@code wqkv} and w1/w3 one {@code w13}, so that a decode step applies each group as
+ * one matrix-vector product); the KV cache is one
  * tensor per layer for keys and one for values, {@code [seqLen, kvDim]}, rows written in place; every activation is
  * a tensor from the context's ops, so the context's {@link org.tensorbuffer.AllocationStrategy} applies to each, and
  * each is closed as soon as it is dead. {@link #recordStep(Checkpoint)} runs one step on the {@code meta} device and
@@ -37,8 +39,14 @@ public final class Transformer implements AutoCloseable {
     private final Config c;
     private final TensorContext ctx;
     private final List<Tensor> owned = new ArrayList<>();
+    /** Row-slice views of stacked weights ({@link #wq}, ...), closed before {@link #owned}. */
+    private final List<Tensor> views = new ArrayList<>();
     private final Tensor embedding;
     private final Tensor[] rmsAtt;
+    /** Per layer wq, wk and wv one under the other, {@code [dim + 2 kvDim, dim]}; wq/wk/wv are views of it. */
+    private final Tensor[] wqkv;
+    /** Per layer w1 and w3 one under the other, {@code [2 hidden, dim]}; w1/w3 are views of it. */
+    private final Tensor[] w13;
     private final Tensor[] wq;
     private final Tensor[] wk;
     private final Tensor[] wv;
@@ -72,19 +80,33 @@ public final class Transformer implements AutoCloseable {
         try {
             embedding = upload(ck, ctx, prefix, "token_embedding_table", 0);
             rmsAtt = uploadLayers(ck, ctx, prefix, "rms_att_weight");
-            wq = uploadLayers(ck, ctx, prefix, "wq");
-            wk = uploadLayers(ck, ctx, prefix, "wk");
-            wv = uploadLayers(ck, ctx, prefix, "wv");
+            wqkv = new Tensor[l];
+            wq = new Tensor[l];
+            wk = new Tensor[l];
+            wv = new Tensor[l];
+            w13 = new Tensor[l];
+            w1 = new Tensor[l];
+            w3 = new Tensor[l];
+            for (int i = 0; i < l; i++) {
+                Tensor[] qkv = uploadStacked(ck, ctx, prefix, "wqkv", i, "wq", "wk", "wv");
+                wqkv[i] = qkv[0];
+                wq[i] = qkv[1];
+                wk[i] = qkv[2];
+                wv[i] = qkv[3];
+                Tensor[] h13 = uploadStacked(ck, ctx, prefix, "w13", i, "w1", "w3");
+                w13[i] = h13[0];
+                w1[i] = h13[1];
+                w3[i] = h13[2];
+            }
             wo = uploadLayers(ck, ctx, prefix, "wo");
             rmsFfn = uploadLayers(ck, ctx, prefix, "rms_ffn_weight");
-            w1 = uploadLayers(ck, ctx, prefix, "w1");
             w2 = uploadLayers(ck, ctx, prefix, "w2");
-            w3 = uploadLayers(ck, ctx, prefix, "w3");
             rmsFinal = upload(ck, ctx, prefix, "rms_final_weight", 0);
             wcls = c.sharedClassifier() ? embedding : upload(ck, ctx, prefix, "wcls", 0);
             keyCache = new Tensor[l];
             valueCache = new Tensor[l];
         } catch (RuntimeException e) {
+            views.forEach(Tensor::close);
             owned.forEach(Tensor::close);
             throw e;
         }
@@ -107,6 +129,44 @@ public final class Transformer implements AutoCloseable {
             t[i] = upload(ck, ctx, prefix, name, i);
         }
         return t;
+    }
+
+    /**
+     * Uploads layer {@code layer}'s weights {@code parts} (each {@code [rows_i, in]}, the same {@code in}) one under
+     * the other as one learnable buffer {@code <prefix>/<name>.<layer>} of shape {@code [sum rows_i, in]}, so that a
+     * decode step applies them to one vector as one matrix-vector product (one kernel call, and on the CPU one
+     * hand-off to the kernels' threads, instead of one per weight). Returns the stacked tensor, then one row-slice
+     * view per part (prefill's GEMMs use those, as before).
+     */
+    private Tensor[] uploadStacked(Checkpoint ck, TensorContext ctx, String prefix, String name, int layer,
+                                   String... parts) {
+        long rows = 0;
+        long in = -1;
+        for (String p : parts) {
+            Shape sh = ck.section(p).shape();
+            rows += sh.dim(0);
+            if (in >= 0 && sh.dim(1) != in) {
+                throw new IllegalArgumentException(name + ": " + p + " has rows of " + sh.dim(1) + ", not " + in);
+            }
+            in = sh.dim(1);
+        }
+        Shape shape = Shape.of(rows, in);
+        Block block = ctx.tensorBuffer().reserveLearnable(prefix + "/" + name + "." + layer, shape, DType.F32);
+        Tensor stacked = ctx.wrap(block.retain(), shape, DType.F32);
+        owned.add(stacked);
+        Tensor[] out = new Tensor[parts.length + 1];
+        out[0] = stacked;
+        long r = 0;
+        for (int i = 0; i < parts.length; i++) {
+            long n = ck.section(parts[i]).shape().dim(0);
+            Tensor view = stacked.slice(r, r + n);
+            views.add(view);
+            out[i + 1] = view;
+            MemorySegment src = ck.weight(parts[i], layer);
+            ctx.device().copyFromHost(src, 0, view.buffer(), view.byteOffset(), view.byteSize());
+            r += n;
+        }
+        return out;
     }
 
     private Tensor upload(Checkpoint ck, TensorContext ctx, String prefix, String name, int layer) {
@@ -442,10 +502,15 @@ public final class Transformer implements AutoCloseable {
         boolean indexed = posIndex != null;
         int hs = c.headSize();
         Tensor xb = own(x.rmsnorm(rmsAtt[l], RMS_EPS));
-        Tensor q = own(wq[l].matmul(xb));
-        Tensor k = own(wk[l].matmul(xb));
-        Tensor v = own(wv[l].matmul(xb));
+        // q, k and v as one matrix-vector product with the stacked [dim + 2 kvDim, dim] weight: each row's sum is
+        // the one of its own weight's product (same row, same vector), in one kernel call instead of three.
+        Tensor qkv = own(wqkv[l].matmul(xb));
         free(xb);
+        int dim = c.dim();
+        int kvDim = c.kvDim();
+        Tensor q = qkv.slice(0, dim);
+        Tensor k = qkv.slice(dim, dim + kvDim);
+        Tensor v = qkv.slice(dim + kvDim, dim + 2L * kvDim);
         Tensor qr = own(indexed ? q.ropeAt(posIndex, hs) : q.rope(pos, hs));
         free(q);
         Tensor kr = own(indexed ? k.ropeAt(posIndex, hs) : k.rope(pos, hs));
@@ -461,6 +526,7 @@ public final class Transformer implements AutoCloseable {
         }
         free(kr);
         free(v);
+        free(qkv);
         Tensor att = indexed
                 ? Tensor.attentionAt(qr, keyCache[l], valueCache[l], c.nHeads(), c.nKvHeads(), hs, posIndex)
                 : Tensor.attention(qr, keyCache[l], valueCache[l], c.nHeads(), c.nKvHeads(), hs, pos);
@@ -477,14 +543,28 @@ public final class Transformer implements AutoCloseable {
      */
     private void feedForwardBlock(int l, Tensor x, boolean rows) {
         Tensor xb = own(x.rmsnorm(rmsFfn[l], RMS_EPS));
-        Tensor h1 = own(project(w1[l], xb, rows));
-        Tensor h3 = own(project(w3[l], xb, rows));
+        Tensor h1;
+        Tensor h3;
+        Tensor h13 = null;
+        if (rows) {
+            h1 = own(project(w1[l], xb, true));
+            h3 = own(project(w3[l], xb, true));
+        } else {
+            // one position: w1 and w3 as one matrix-vector product with the stacked [2 hidden, dim] weight
+            h13 = own(w13[l].matmul(xb));
+            int hidden = c.hiddenDim();
+            h1 = h13.slice(0, hidden);
+            h3 = h13.slice(hidden, 2L * hidden);
+        }
         free(xb);
         Tensor s = own(h1.silu());
         free(h1);
         Tensor g = own(s.mul(h3));
         free(s);
         free(h3);
+        if (h13 != null) {
+            free(h13);
+        }
         Tensor y = own(project(w2[l], g, rows));
         free(g);
         x.addInPlace(y);
@@ -767,6 +847,7 @@ public final class Transformer implements AutoCloseable {
         }
         closed = true;
         freeCache();
+        views.forEach(Tensor::close);
         owned.forEach(Tensor::close);
     }
 }

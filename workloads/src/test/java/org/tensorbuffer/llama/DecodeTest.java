@@ -54,9 +54,10 @@ class DecodeTest {
         // Everything was reserved, so not even the first step missed and the pool was never asked.
         assertThat(p.tensorBufferHits()).isEqualTo(p.tensorBufferRequests());
         assertThat(p.poolRequests()).isZero();
-        // Weights (5 layers x 9 + 2 learnable tensors) and the recorded plan (10 KV tensors and 11 activation
-        // buffers: 3 + 3 + 3 + 1 + 1, see recordedPlanOfStories260K), nothing else; none in the first step.
-        assertThat(p.rawAllocsTotal()).isEqualTo(5 * 9 + 2 + 10 + 11);
+        // Weights (5 layers x 6 + 2 learnable tensors: per layer two norms, wo, w2 and the stacked wqkv and w13) and
+        // the recorded plan (10 KV tensors and 10 activation buffers: 3 + 1 + 1 + 1 + 2 + 1 + 1, see
+        // recordedPlanOfStories260K), nothing else; none in the first step.
+        assertThat(p.rawAllocsTotal()).isEqualTo(5 * 6 + 2 + 10 + 10);
         assertThat(p.rawAllocsFirst()).isZero();
         assertThat(GREEDY.get(AllocationStrategy.REACTIVE).rawAllocsFirst()).isPositive();
         assertThat(p.lowerBoundBytes()).isEqualTo(GREEDY.get(AllocationStrategy.REACTIVE).lowerBoundBytes())
@@ -75,8 +76,9 @@ class DecodeTest {
     @Test
     void noneAllocatesEveryActivation() {
         DecodeStats n = GREEDY.get(AllocationStrategy.NONE);
-        // Per step: x, 5 layers x 15 op outputs (attention output and its scratch included), final norm, logits.
-        assertThat(n.rawAllocsPerTokenSteady()).isEqualTo(1 + 5 * 15 + 2);
+        // Per step: x, 5 layers x 12 op outputs (xb, qkv, q and k rotated, attention output and its scratch, o, xb,
+        // h13, silu, product, w2's output), final norm, logits.
+        assertThat(n.rawAllocsPerTokenSteady()).isEqualTo(1 + 5 * 12 + 2);
         assertThat(n.poolRequests()).isZero();
         assertThat(n.peakReservedBytes())
                 .isLessThanOrEqualTo(GREEDY.get(AllocationStrategy.REACTIVE).peakReservedBytes());
@@ -85,12 +87,15 @@ class DecodeTest {
     @Test
     void recordedPlanOfStories260K() throws IOException {
         // stories260K: dim 64, hidden 172, kvDim 32, 8 heads, seq_len 512, vocab 512, 5 layers. Live at once at most:
-        // x, xb/q-rotated/attention-output/o (3 of [64]); k, v, k-rotated (3 of [32]); h1, h3, silu-product (3 of
-        // [172]); the attention scratch [8, 512]; the logits [512]; and the KV cache, 2 x 5 of [512, 32].
+        // x, xb/q-rotated/attention-output/o (3 of [64]); the stacked q/k/v product (one [128], q, k and v are views
+        // of it); k-rotated (one [32]); the stacked w1/w3 product (one [344], h1 and h3 are views of it); silu and
+        // the product (2 of [172]); the attention scratch [8, 512]; the logits [512]; and the KV cache, 2 x 5 of
+        // [512, 32].
         try (Checkpoint ck = Checkpoint.open(TestModels.stories())) {
             ReservationPlan plan = Transformer.recordStep(ck);
-            assertThat(plan).isEqualTo(ReservationPlan.of(Map.of(Shape.of(64), 3, Shape.of(32), 3,
-                    Shape.of(172), 3, Shape.of(8, 512), 1, Shape.of(512), 1, Shape.of(512, 32), 10), DType.F32));
+            assertThat(plan).isEqualTo(ReservationPlan.of(Map.of(Shape.of(64), 3, Shape.of(128), 1,
+                    Shape.of(32), 1, Shape.of(344), 1, Shape.of(172), 2, Shape.of(8, 512), 1, Shape.of(512), 1,
+                    Shape.of(512, 32), 10), DType.F32));
         }
     }
 
