@@ -20,11 +20,12 @@ import org.tensorbuffer.types.DType;
  * {@code fused}, each layer's q/k/v weights are one {@code [dim + 2 kvDim, dim]} matrix and w1/w3 one
  * {@code [2 hidden, dim]} matrix, each applied as one GEMV (one team call) as the workloads' {@code Transformer} does
  * (the per-op times then show the fused GEMV under "wq" and "w1"); without it the same memory is applied as three
- * and two GEMVs. A second part times a plain
+ * and two GEMVs. With {@code ab}, the decodes alternate between the two (unfused first), in one process, and the
+ * token's median is printed for each. A second part times a plain
  * memory read (the sum of 64 MiB) on one thread and split over two through a {@link KernelTeam}, for whether two
  * cores share the memory bandwidth. Not a unit test; run with {@code TENSORBUFFER_CPU_THREADS=t
  * OPENBLAS_NUM_THREADS=t java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -cp ...
- * org.tensorbuffer.cpu.DecodeTokenTiming stories15M|gqa38M [decodes] [fused]}.
+ * org.tensorbuffer.cpu.DecodeTokenTiming stories15M|gqa38M [decodes] [fused|ab]}.
  */
 public final class DecodeTokenTiming {
     private static final String[] OPS = {"rmsnorm", "wq", "wk", "wv", "rope", "cache", "attention", "wo", "add",
@@ -36,7 +37,8 @@ public final class DecodeTokenTiming {
     public static void main(String[] args) {
         String shape = args.length > 0 ? args[0] : "stories15M";
         int decodes = args.length > 1 ? Integer.parseInt(args[1]) : 8;
-        boolean fused = args.length > 2 && args[2].equals("fused");
+        boolean ab = args.length > 2 && args[2].equals("ab");
+        boolean fusedArg = args.length > 2 && args[2].equals("fused");
         boolean gqa = shape.equals("gqa38M");
         int dim = gqa ? 512 : 288;
         int hidden = gqa ? 1376 : 768;
@@ -83,7 +85,9 @@ public final class DecodeTokenTiming {
         long[][] perDecode = new long[decodes][OPS.length];
         double[] tokUs = new double[decodes];
         int warm = Math.max(3, decodes / 2);
+        double[][] abUs = new double[2][(decodes + 1) / 2];
         for (int d = -warm; d < decodes; d++) {
+            boolean fused = ab ? (d & 1) == 1 : fusedArg;
             long[] acc = new long[OPS.length];
             long start = System.nanoTime();
             for (int pos = 0; pos < steps; pos++) {
@@ -146,6 +150,7 @@ public final class DecodeTokenTiming {
             if (d >= 0) {
                 perDecode[d] = acc;
                 tokUs[d] = el / 1e3 / steps;
+                abUs[d & 1][d / 2] = tokUs[d];
             }
         }
         Map<String, Double> med = new LinkedHashMap<>();
@@ -161,11 +166,20 @@ public final class DecodeTokenTiming {
         }
         Arrays.sort(tokUs);
         System.out.printf("%s%s, kernel threads %d, OpenBLAS threads %s, %d decodes of %d positions: us per token%n",
-                shape, fused ? " (fused q/k/v and w1/w3)" : "", kern.threads(), System.getenv("OPENBLAS_NUM_THREADS"),
+                shape, ab ? " (decodes alternate unfused/fused)" : fusedArg ? " (fused q/k/v and w1/w3)" : "", kern.threads(), System.getenv("OPENBLAS_NUM_THREADS"),
                 decodes, steps);
         med.forEach((n, us) -> System.out.printf("  %-11s %8.1f%n", n, us));
         System.out.printf("  %-11s %8.1f (sum of ops), token %.1f us median (%.1f-%.1f) = %.0f tok/s%n", "total", sum,
                 tokUs[decodes / 2], tokUs[0], tokUs[decodes - 1], 1e6 / tokUs[decodes / 2]);
+        if (ab) {
+            for (int m = 0; m < 2; m++) {
+                double[] u = Arrays.copyOf(abUs[m], m == 0 ? (decodes + 1) / 2 : decodes / 2);
+                Arrays.sort(u);
+                System.out.printf("  %-11s token %.1f us median (%.1f-%.1f) of %d decodes = %.0f tok/s%n",
+                        m == 0 ? "unfused" : "fused", u[u.length / 2], u[0], u[u.length - 1], u.length,
+                        1e6 / u[u.length / 2]);
+            }
+        }
         stream(kern.threads());
         dev.close();
     }
