@@ -17,8 +17,9 @@
 # first, with the BOS-only prompt; "-all" columns: tokens_per_s, all positions including the first, slower cold).
 # Ours-warm: `compare --warmup steady` (warm-up decodes until tokens/s stops rising, see `compare --help`), the median
 # of its 3 timed decodes; one such process per round, like every other column (warm tok/s moves between processes:
-# the table's figure is the median over the rounds' processes); the "before" launcher gets `--warmup $BEFORE_WARMUP`
-# (default 10 fixed rounds, for launchers older than `steady`).
+# the table's figure is the median over the rounds' processes); the "before" launcher gets the same warm-up
+# (`--warmup $BEFORE_WARMUP`, default steady; set e.g. BEFORE_WARMUP=10 for a launcher older than `steady`, and then
+# give ours the same with OURS_WARMUP=10: the two columns are only comparable under the same warm-up).
 # Sources: LLAMA2C (default /work/ext/llama2.c, or a clone of github.com/karpathy/llama2.c) and LLAMA2JAVA
 # (default /work/ext/llama2.java, or a clone of github.com/mukel/llama2.java); they are built into
 # target/decode-vs-llama2c/ (ignored by git), never copied into the repository.
@@ -34,7 +35,7 @@ LLAMA2C=${LLAMA2C:-/work/ext/llama2.c}; LLAMA2JAVA=${LLAMA2JAVA:-/work/ext/llama
 [ -f "$LLAMA2JAVA/Llama2.java" ] || { echo "decode-vs-llama2c: no Llama2.java in $LLAMA2JAVA (set LLAMA2JAVA)" >&2; exit 1; }
 JAVA_HOME=${JAVA_HOME:-$(ls -d /usr/lib/jvm/temurin-25* 2>/dev/null | head -1)}
 PY=${PYTHON:-/usr/bin/python3}
-before_warmup=${BEFORE_WARMUP:-10}
+before_warmup=${BEFORE_WARMUP:-steady}; ours_warmup=${OURS_WARMUP:-steady}
 w="$root/target/decode-vs-llama2c"; mkdir -p "$w"
 
 # Builds (skipped when up to date).
@@ -92,7 +93,7 @@ for t in $threads; do for m in $models; do
     read -r a b <<<"$(ours_cold "$root/tensorbuffer" "$bin" "$tok" "$steps" "$t")"
     res[$m,$t,ours-cold]+=" $a"; res[$m,$t,ours-cold-all]+=" $b"
     if [ -z "$coldonly" ]; then
-      res[$m,$t,ours-warm]+=" $(ours_warm "$root/tensorbuffer" "$bin" "$tok" "$steps" "$t")"
+      res[$m,$t,ours-warm]+=" $(ours_warm "$root/tensorbuffer" "$bin" "$tok" "$steps" "$t" "$ours_warmup")"
     fi
     if [ -n "$before" ]; then
       read -r a b <<<"$(ours_cold "$before" "$bin" "$tok" "$steps" "$t")"
@@ -107,7 +108,7 @@ for t in $threads; do for m in $models; do
 done; done
 
 echo "machine: $(uname -m), $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)); $("$JAVA_HOME/bin/java" -version 2>&1 | head -1); $(gcc --version | head -1); $(date -u +%F)"
-echo "tokens/s, greedy from BOS, median of $rounds interleaved rounds (ours-cold: positions after the first, as llama2.java times them; -all: every position; ours-warm: per round one process, the median of its 3 timed decodes after warm-up decodes until tokens/s stopped rising; before-warm: the same after $before_warmup warm-up decodes)"
+echo "tokens/s, greedy from BOS, median of $rounds interleaved rounds (ours-cold: positions after the first, as llama2.java times them; -all: every position; ours-warm: per round one process, the median of its 3 timed decodes after --warmup $ours_warmup (steady: warm-up decodes until tokens/s stopped rising); before-warm: the same after --warmup $before_warmup)"
 echo
 printf '| model, steps | threads |'; for c in $cols; do printf ' %s |' "$c"; done
 printf ' ours-warm / run.c -Ofast | ours-cold / llama2.java | ours-cold-all / llama2.java |%s\n' "${before:+ before-cold / llama2.java |}"

@@ -273,9 +273,21 @@ final class VectorOpsF32 {
         long rowBytes = (long) kvDim * 4;
         int group = treeHeads(kvMul, headSize, kvDim);
         if (group > 0) {
+            // Per pair of query heads (one of each of two key heads): the scores, whose maxima the score pass keeps,
+            // then each head's softmax from that maximum (no separate maximum pass over the row) and its weighted
+            // sum, while the row is still in L1. The same operations in the same order per head as below.
             for (int g = h0 / group; g < h1 / group; g++) {
-                scoresTree(pq, pk, kvDim, kvMul, pa, attStride, g, pos + 1, scale);
+                for (int j = 0; j < kvMul; j++) {
+                    long maxima = scoresTree(pq, pk, kvDim, kvMul, pa, attStride, g, j, pos + 1, scale);
+                    int ha = 2 * g * kvMul + j;
+                    int hb = ha + kvMul;
+                    narrowHead(pa + (long) ha * attStride * 4, Float.intBitsToFloat((int) maxima),
+                            pv + (long) (2 * g) * NL * 4, rowBytes, po + (long) ha * NL * 4, pos + 1);
+                    narrowHead(pa + (long) hb * attStride * 4, Float.intBitsToFloat((int) (maxima >>> 32)),
+                            pv + (long) (2 * g + 1) * NL * 4, rowBytes, po + (long) hb * NL * 4, pos + 1);
+                }
             }
+            return;
         }
         for (int h = h0; h < h1; h++) {
             long qh = pq + (long) h * headSize * 4;
@@ -284,9 +296,7 @@ final class VectorOpsF32 {
             long kt = pk + headOff;
             long oh = po + (long) h * headSize * 4;
             if (headSize == NL && NL < L) {
-                if (!TREE || kvDim % L != 0) {
-                    scoresNarrow(qh, kt, rowBytes, ah, pos + 1, scale);
-                }
+                scoresNarrow(qh, kt, rowBytes, ah, pos + 1, scale);
                 softmax(ah, ah, pos + 1);
                 weightedNarrow(ah, pv + headOff, rowBytes, oh, pos + 1);
                 continue;
@@ -297,6 +307,16 @@ final class VectorOpsF32 {
             softmax(ah, ah, pos + 1);
             weightedSum(ah, pv + headOff, rowBytes, oh, headSize, pos + 1);
         }
+    }
+
+    /**
+     * Softmax of one head's {@code steps} scores at {@code ah} whose maximum {@code max} is known, then its weighted
+     * sum of the value rows ({@link #weightedNarrow}); {@link #softmax} without its maximum pass.
+     */
+    private static void narrowHead(long ah, float max, long vt, long rowBytes, long oh, int steps) {
+        float sum = expSum(ah, ah, steps, max);
+        divide(ah, steps, sum);
+        weightedNarrow(ah, vt, rowBytes, oh, steps);
     }
 
     /**
@@ -318,9 +338,13 @@ final class VectorOpsF32 {
      * masked stores: about a third of the shuffles of one lane sum per head and position. Every score's sum is
      * {@code ((p0 + p4) + (p2 + p6)) + ((p1 + p5) + (p3 + p7))} of the products {@code p_i = q_i k_i}, whatever the
      * position or the grouping of positions into eights (missing positions of the last eight are zero rows).
+     * One pair of query heads per call: {@code ha = 2g * kvMul + j} (of key head {@code 2g}) and
+     * {@code hb = ha + kvMul} (of key head {@code 2g + 1}); returns the largest score of each, {@code ha}'s float bits
+     * in the low 32 bits and {@code hb}'s in the high 32 bits (kept while scoring, so that their softmax needs no
+     * maximum pass).
      */
-    private static void scoresTree(long pq, long pk, int kvDim, int kvMul, long pa, int attStride, int g, int steps,
-                                   float scale) {
+    private static long scoresTree(long pq, long pk, int kvDim, int kvMul, long pa, int attStride, int g, int j,
+                                   int steps, float scale) {
         // Every vector lives and dies inside this one method (the tree was once three small methods taking and
         // returning vectors): when such a method is not inlined (C2's node-count cutoff, or a callee C1 compiled
         // big first, depending on the order a process compiles in), its vectors are boxed and its operations run
@@ -328,7 +352,7 @@ final class VectorOpsF32 {
         // processes and not in others (docs/benchmarks.md, issue 14, "Round 6").
         long rowBytes = (long) kvDim * 4;
         long kc = pk + (long) g * L * 4;
-        for (int j = 0; j < kvMul; j++) {
+        {
             int ha = 2 * g * kvMul + j;
             int hb = ha + kvMul;
             long qa = pq + (long) ha * NL * 4;
@@ -340,6 +364,9 @@ final class VectorOpsF32 {
             long ab = pa + (long) hb * attStride * 4 - NL * 4L;
             int t = 0;
             long kt = kc;
+            // the running maximum of each half's scores (lanes 0..7: head ha, 8..15: head hb), the new scores as
+            // MAX's receiver (as in maxOf; the maximum is exact in any order)
+            FloatVector mx = FloatVector.broadcast(FS, Float.NEGATIVE_INFINITY);
             for (; t <= steps - 8; t += 8, kt += 8 * rowBytes) {
                 // products in bit-reversed order of position (0, 4, 2, 6, 1, 5, 3, 7): the tree's output is in order
                 FloatVector p0 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt, ORDER));
@@ -363,13 +390,25 @@ final class VectorOpsF32 {
                         .div(scale);
                 r.intoMemorySegment(ALL, aa + t * 4L, ORDER, LOW_HALF);
                 r.intoMemorySegment(ALL, ab + t * 4L, ORDER, HIGH_HALF);
+                mx = r.max(mx);
             }
+            // the maximum within each 8-lane half (the swaps stay inside a half), read from lanes 0 and 8
+            mx = mx.max(mx.rearrange(SWAP_4));
+            mx = mx.max(mx.rearrange(SWAP_2));
+            mx = mx.max(mx.rearrange(SWAP_1));
+            float maxA = mx.lane(0);
+            float maxB = mx.lane(NL);
             if (t < steps) {
                 // the last positions one by one: the 8-lane sum of scoresNarrow adds in the tree's order
                 long kr = pk + (long) t * rowBytes;
                 scoresNarrow(qa, kr + (long) (2 * g) * NL * 4, rowBytes, aa + t * 4L, steps - t, scale);
                 scoresNarrow(qb, kr + (long) (2 * g + 1) * NL * 4, rowBytes, ab + (t + NL) * 4L, steps - t, scale);
+                for (; t < steps; t++) {
+                    maxA = Math.max(maxA, ALL.get(F, aa + t * 4L));
+                    maxB = Math.max(maxB, ALL.get(F, ab + (t + NL) * 4L));
+                }
             }
+            return (long) Float.floatToRawIntBits(maxB) << 32 | (Float.floatToRawIntBits(maxA) & 0xFFFFFFFFL);
         }
     }
 

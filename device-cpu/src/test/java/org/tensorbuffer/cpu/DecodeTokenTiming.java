@@ -25,7 +25,8 @@ import org.tensorbuffer.types.DType;
  * memory read (the sum of 64 MiB) on one thread and split over two through a {@link KernelTeam}, for whether two
  * cores share the memory bandwidth. Not a unit test; run with {@code TENSORBUFFER_CPU_THREADS=t
  * OPENBLAS_NUM_THREADS=t java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -cp ...
- * org.tensorbuffer.cpu.DecodeTokenTiming stories15M|gqa38M [decodes] [fused|ab]}.
+ * org.tensorbuffer.cpu.DecodeTokenTiming stories15M|gqa38M|stories260K [decodes] [fused|ab]} (stories260K: the bundled
+ * model's shape, dim 64, hidden 172, 5 layers, 8 heads over 4 key/value heads, vocabulary 512, 512 positions).
  */
 public final class DecodeTokenTiming {
     private static final String[] OPS = {"rmsnorm", "wq", "wk", "wv", "rope", "cache", "attention", "wo", "add",
@@ -40,13 +41,14 @@ public final class DecodeTokenTiming {
         boolean ab = args.length > 2 && args[2].equals("ab");
         boolean fusedArg = args.length > 2 && args[2].equals("fused");
         boolean gqa = shape.equals("gqa38M");
-        int dim = gqa ? 512 : 288;
-        int hidden = gqa ? 1376 : 768;
-        int layers = gqa ? 8 : 6;
-        int heads = gqa ? 8 : 6;
-        int kvHeads = gqa ? 2 : 6;
-        int vocab = 32000;
-        int steps = gqa ? 128 : 256;
+        boolean tiny = shape.equals("stories260K");
+        int dim = tiny ? 64 : gqa ? 512 : 288;
+        int hidden = tiny ? 172 : gqa ? 1376 : 768;
+        int layers = tiny ? 5 : gqa ? 8 : 6;
+        int heads = tiny ? 8 : gqa ? 8 : 6;
+        int kvHeads = tiny ? 4 : gqa ? 2 : 6;
+        int vocab = tiny ? 512 : 32000;
+        int steps = tiny ? 512 : gqa ? 128 : 256;
         int hs = dim / heads;
         int kvDim = kvHeads * hs;
         CpuKernels kern = new CpuKernels();
