@@ -352,64 +352,62 @@ final class VectorOpsF32 {
         // processes and not in others (docs/benchmarks.md, issue 14, "Round 6").
         long rowBytes = (long) kvDim * 4;
         long kc = pk + (long) g * L * 4;
-        {
-            int ha = 2 * g * kvMul + j;
-            int hb = ha + kvMul;
-            long qa = pq + (long) ha * NL * 4;
-            long qb = pq + (long) hb * NL * 4;
-            FloatVector q = FloatVector.fromMemorySegment(FS, ALL, qa, ORDER, LOW_HALF)
-                    .blend(FloatVector.fromMemorySegment(FS, ALL, qb - NL * 4L, ORDER, HIGH_HALF), HIGH_HALF);
-            long aa = pa + (long) ha * attStride * 4;
-            // lanes 8..15 hold head hb's scores; stored from 8 floats before its row, masked to the upper half
-            long ab = pa + (long) hb * attStride * 4 - NL * 4L;
-            int t = 0;
-            long kt = kc;
-            // the running maximum of each half's scores (lanes 0..7: head ha, 8..15: head hb), the new scores as
-            // MAX's receiver (as in maxOf; the maximum is exact in any order)
-            FloatVector mx = FloatVector.broadcast(FS, Float.NEGATIVE_INFINITY);
-            for (; t <= steps - 8; t += 8, kt += 8 * rowBytes) {
-                // products in bit-reversed order of position (0, 4, 2, 6, 1, 5, 3, 7): the tree's output is in order
-                FloatVector p0 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt, ORDER));
-                FloatVector p4 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 4 * rowBytes, ORDER));
-                FloatVector p2 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 2 * rowBytes, ORDER));
-                FloatVector p6 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 6 * rowBytes, ORDER));
-                FloatVector p1 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + rowBytes, ORDER));
-                FloatVector p5 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 5 * rowBytes, ORDER));
-                FloatVector p3 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 3 * rowBytes, ORDER));
-                FloatVector p7 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 7 * rowBytes, ORDER));
-                // three levels; each step x, y -> x.blend(y~, bit) + x~.blend(y, bit), ~ = lanes swapped by the
-                // level's distance (4, 2, 1): in each group of lanes, x's lanes without the bit plus their partners
-                // with it, beside y's likewise (lanes with the bit)
-                FloatVector ab4 = p0.blend(p4.rearrange(SWAP_4), BIT_4).add(p0.rearrange(SWAP_4).blend(p4, BIT_4));
-                FloatVector cd4 = p2.blend(p6.rearrange(SWAP_4), BIT_4).add(p2.rearrange(SWAP_4).blend(p6, BIT_4));
-                FloatVector ef4 = p1.blend(p5.rearrange(SWAP_4), BIT_4).add(p1.rearrange(SWAP_4).blend(p5, BIT_4));
-                FloatVector gh4 = p3.blend(p7.rearrange(SWAP_4), BIT_4).add(p3.rearrange(SWAP_4).blend(p7, BIT_4));
-                FloatVector ad2 = ab4.blend(cd4.rearrange(SWAP_2), BIT_2).add(ab4.rearrange(SWAP_2).blend(cd4, BIT_2));
-                FloatVector eh2 = ef4.blend(gh4.rearrange(SWAP_2), BIT_2).add(ef4.rearrange(SWAP_2).blend(gh4, BIT_2));
-                FloatVector r = ad2.blend(eh2.rearrange(SWAP_1), BIT_1).add(ad2.rearrange(SWAP_1).blend(eh2, BIT_1))
-                        .div(scale);
-                r.intoMemorySegment(ALL, aa + t * 4L, ORDER, LOW_HALF);
-                r.intoMemorySegment(ALL, ab + t * 4L, ORDER, HIGH_HALF);
-                mx = r.max(mx);
-            }
-            // the maximum within each 8-lane half (the swaps stay inside a half), read from lanes 0 and 8
-            mx = mx.max(mx.rearrange(SWAP_4));
-            mx = mx.max(mx.rearrange(SWAP_2));
-            mx = mx.max(mx.rearrange(SWAP_1));
-            float maxA = mx.lane(0);
-            float maxB = mx.lane(NL);
-            if (t < steps) {
-                // the last positions one by one: the 8-lane sum of scoresNarrow adds in the tree's order
-                long kr = pk + (long) t * rowBytes;
-                scoresNarrow(qa, kr + (long) (2 * g) * NL * 4, rowBytes, aa + t * 4L, steps - t, scale);
-                scoresNarrow(qb, kr + (long) (2 * g + 1) * NL * 4, rowBytes, ab + (t + NL) * 4L, steps - t, scale);
-                for (; t < steps; t++) {
-                    maxA = Math.max(maxA, ALL.get(F, aa + t * 4L));
-                    maxB = Math.max(maxB, ALL.get(F, ab + (t + NL) * 4L));
-                }
-            }
-            return (long) Float.floatToRawIntBits(maxB) << 32 | (Float.floatToRawIntBits(maxA) & 0xFFFFFFFFL);
+        int ha = 2 * g * kvMul + j;
+        int hb = ha + kvMul;
+        long qa = pq + (long) ha * NL * 4;
+        long qb = pq + (long) hb * NL * 4;
+        FloatVector q = FloatVector.fromMemorySegment(FS, ALL, qa, ORDER, LOW_HALF)
+                .blend(FloatVector.fromMemorySegment(FS, ALL, qb - NL * 4L, ORDER, HIGH_HALF), HIGH_HALF);
+        long aa = pa + (long) ha * attStride * 4;
+        // lanes 8..15 hold head hb's scores; stored from 8 floats before its row, masked to the upper half
+        long ab = pa + (long) hb * attStride * 4 - NL * 4L;
+        int t = 0;
+        long kt = kc;
+        // the running maximum of each half's scores (lanes 0..7: head ha, 8..15: head hb), the new scores as
+        // MAX's receiver (as in maxOf; the maximum is exact in any order)
+        FloatVector mx = FloatVector.broadcast(FS, Float.NEGATIVE_INFINITY);
+        for (; t <= steps - 8; t += 8, kt += 8 * rowBytes) {
+            // products in bit-reversed order of position (0, 4, 2, 6, 1, 5, 3, 7): the tree's output is in order
+            FloatVector p0 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt, ORDER));
+            FloatVector p4 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 4 * rowBytes, ORDER));
+            FloatVector p2 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 2 * rowBytes, ORDER));
+            FloatVector p6 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 6 * rowBytes, ORDER));
+            FloatVector p1 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + rowBytes, ORDER));
+            FloatVector p5 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 5 * rowBytes, ORDER));
+            FloatVector p3 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 3 * rowBytes, ORDER));
+            FloatVector p7 = q.mul(FloatVector.fromMemorySegment(FS, ALL, kt + 7 * rowBytes, ORDER));
+            // three levels; each step x, y -> x.blend(y~, bit) + x~.blend(y, bit), ~ = lanes swapped by the
+            // level's distance (4, 2, 1): in each group of lanes, x's lanes without the bit plus their partners
+            // with it, beside y's likewise (lanes with the bit)
+            FloatVector ab4 = p0.blend(p4.rearrange(SWAP_4), BIT_4).add(p0.rearrange(SWAP_4).blend(p4, BIT_4));
+            FloatVector cd4 = p2.blend(p6.rearrange(SWAP_4), BIT_4).add(p2.rearrange(SWAP_4).blend(p6, BIT_4));
+            FloatVector ef4 = p1.blend(p5.rearrange(SWAP_4), BIT_4).add(p1.rearrange(SWAP_4).blend(p5, BIT_4));
+            FloatVector gh4 = p3.blend(p7.rearrange(SWAP_4), BIT_4).add(p3.rearrange(SWAP_4).blend(p7, BIT_4));
+            FloatVector ad2 = ab4.blend(cd4.rearrange(SWAP_2), BIT_2).add(ab4.rearrange(SWAP_2).blend(cd4, BIT_2));
+            FloatVector eh2 = ef4.blend(gh4.rearrange(SWAP_2), BIT_2).add(ef4.rearrange(SWAP_2).blend(gh4, BIT_2));
+            FloatVector r = ad2.blend(eh2.rearrange(SWAP_1), BIT_1).add(ad2.rearrange(SWAP_1).blend(eh2, BIT_1))
+                    .div(scale);
+            r.intoMemorySegment(ALL, aa + t * 4L, ORDER, LOW_HALF);
+            r.intoMemorySegment(ALL, ab + t * 4L, ORDER, HIGH_HALF);
+            mx = r.max(mx);
         }
+        // the maximum within each 8-lane half (the swaps stay inside a half), read from lanes 0 and 8
+        mx = mx.max(mx.rearrange(SWAP_4));
+        mx = mx.max(mx.rearrange(SWAP_2));
+        mx = mx.max(mx.rearrange(SWAP_1));
+        float maxA = mx.lane(0);
+        float maxB = mx.lane(NL);
+        if (t < steps) {
+            // the last positions one by one: the 8-lane sum of scoresNarrow adds in the tree's order
+            long kr = pk + (long) t * rowBytes;
+            scoresNarrow(qa, kr + (long) (2 * g) * NL * 4, rowBytes, aa + t * 4L, steps - t, scale);
+            scoresNarrow(qb, kr + (long) (2 * g + 1) * NL * 4, rowBytes, ab + (t + NL) * 4L, steps - t, scale);
+            for (; t < steps; t++) {
+                maxA = Math.max(maxA, ALL.get(F, aa + t * 4L));
+                maxB = Math.max(maxB, ALL.get(F, ab + (t + NL) * 4L));
+            }
+        }
+        return (long) Float.floatToRawIntBits(maxB) << 32 | (Float.floatToRawIntBits(maxA) & 0xFFFFFFFFL);
     }
 
     /**
