@@ -150,10 +150,7 @@ public final class Transformer implements AutoCloseable {
             }
             in = sh.dim(1);
         }
-        Shape shape = Shape.of(rows, in);
-        Block block = ctx.tensorBuffer().reserveLearnable(prefix + "/" + name + "." + layer, shape, DType.F32);
-        Tensor stacked = ctx.wrap(block.retain(), shape, DType.F32);
-        owned.add(stacked);
+        Tensor stacked = learnable(ctx, prefix, name, layer, Shape.of(rows, in));
         Tensor[] out = new Tensor[parts.length + 1];
         out[0] = stacked;
         long r = 0;
@@ -162,21 +159,30 @@ public final class Transformer implements AutoCloseable {
             Tensor view = stacked.slice(r, r + n);
             views.add(view);
             out[i + 1] = view;
-            MemorySegment src = ck.weight(parts[i], layer);
-            ctx.device().copyFromHost(src, 0, view.buffer(), view.byteOffset(), view.byteSize());
+            copyWeight(ck, ctx, parts[i], layer, view);
             r += n;
         }
         return out;
     }
 
     private Tensor upload(Checkpoint ck, TensorContext ctx, String prefix, String name, int layer) {
-        Shape shape = ck.section(name).shape();
+        Tensor t = learnable(ctx, prefix, name, layer, ck.section(name).shape());
+        copyWeight(ck, ctx, name, layer, t);
+        return t;
+    }
+
+    /** The float32 learnable buffer {@code <prefix>/<name>.<layer>} of {@code shape}, as a tensor this model owns. */
+    private Tensor learnable(TensorContext ctx, String prefix, String name, int layer, Shape shape) {
         Block block = ctx.tensorBuffer().reserveLearnable(prefix + "/" + name + "." + layer, shape, DType.F32);
         Tensor t = ctx.wrap(block.retain(), shape, DType.F32);
         owned.add(t);
+        return t;
+    }
+
+    /** Copies layer {@code layer} of the checkpoint's weight {@code name} into {@code t} (of its size). */
+    private static void copyWeight(Checkpoint ck, TensorContext ctx, String name, int layer, Tensor t) {
         MemorySegment src = ck.weight(name, layer);
         ctx.device().copyFromHost(src, 0, t.buffer(), t.byteOffset(), t.byteSize());
-        return t;
     }
 
     /** The model's hyperparameters. */
