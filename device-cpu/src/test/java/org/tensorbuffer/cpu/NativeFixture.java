@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.SplittableRandom;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.device.DeviceBuffer;
 
@@ -15,6 +16,15 @@ final class NativeFixture implements AutoCloseable {
 
     NativeFixture(CpuDevice device) {
         this.device = device;
+    }
+
+    /** Fills each array, in order, with float32-representable values drawn uniformly from [-1, 1). */
+    static void fillUniform(SplittableRandom rnd, double[]... arrays) {
+        for (double[] a : arrays) {
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (float) (rnd.nextDouble() * 2 - 1);
+            }
+        }
     }
 
     /** A buffer holding {@code values} converted to {@code dtype} (F32 or F64), after {@code padElems} elements. */

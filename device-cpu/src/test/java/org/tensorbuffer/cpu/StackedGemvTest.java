@@ -39,11 +39,7 @@ class StackedGemvTest {
         SplittableRandom rnd = new SplittableRandom(rows * 31L + k);
         double[] w = new double[rows * k];
         double[] x = new double[k];
-        for (double[] a : new double[][] {w, x}) {
-            for (int i = 0; i < a.length; i++) {
-                a[i] = (float) (rnd.nextDouble() * 2 - 1);
-            }
-        }
+        NativeFixture.fillUniform(rnd, w, x);
         try (NativeFixture f = new NativeFixture(DEVICE)) {
             DeviceBuffer bw = f.buffer(DType.F32, w);
             DeviceBuffer bx = f.buffer(DType.F32, x);

@@ -36,11 +36,7 @@ class ThreadedAttentionTest {
         double[] q = new double[nHeads * headSize];
         double[] k = new double[(pos + 1) * kvDim];
         double[] v = new double[(pos + 1) * kvDim];
-        for (double[] a : new double[][] {q, k, v}) {
-            for (int i = 0; i < a.length; i++) {
-                a[i] = (float) (rnd.nextDouble() * 2 - 1);
-            }
-        }
+        NativeFixture.fillUniform(rnd, q, k, v);
         CpuKernels one = new CpuKernels(new CpuKernels().gemmImplementation(), 1);
         CpuKernels two = new CpuKernels(new CpuKernels().gemmImplementation(), 2);
         try (NativeFixture f = new NativeFixture(DEVICE)) {

@@ -35,7 +35,7 @@ class ThreadedGemvTest {
         double[] w = new double[rows * k];
         double[] x = new double[k];
         double[] y0 = new double[rows];
-        fillUniform(rnd, w, x, y0);
+        NativeFixture.fillUniform(rnd, w, x, y0);
         CpuKernels one = new CpuKernels(new CpuKernels().gemmImplementation(), 1);
         CpuKernels three = new CpuKernels(new CpuKernels().gemmImplementation(), 3);
         try (NativeFixture f = new NativeFixture(DEVICE)) {
@@ -81,7 +81,7 @@ class ThreadedGemvTest {
         SplittableRandom rnd = new SplittableRandom(rows * 17L + k);
         double[] w = new double[rows * k];
         double[] x = new double[k];
-        fillUniform(rnd, w, x);
+        NativeFixture.fillUniform(rnd, w, x);
         CpuKernels[] kernels = {
             new CpuKernels(Gemm.of(Gemm.Mode.AUTO), 1), new CpuKernels(Gemm.of(Gemm.Mode.AUTO), 3),
             new CpuKernels(Gemm.of(Gemm.Mode.JAVA), 1)
@@ -133,7 +133,7 @@ class ThreadedGemvTest {
         double[] w = new double[rows * k];
         double[] x = new double[k];
         double[] y0 = new double[rows];
-        fillUniform(rnd, w, x, y0);
+        NativeFixture.fillUniform(rnd, w, x, y0);
         try (NativeFixture f = new NativeFixture(DEVICE)) {
             DeviceBuffer bw = f.buffer(DType.F32, w);
             DeviceBuffer bx = f.buffer(DType.F32, x);
@@ -180,14 +180,5 @@ class ThreadedGemvTest {
             mag += Math.abs(w[i * k + p] * x[p]);
         }
         return new double[] {dot, mag};
-    }
-
-    /** Fills each array with float32-representable values drawn uniformly from [-1, 1). */
-    private static void fillUniform(SplittableRandom rnd, double[]... arrays) {
-        for (double[] a : arrays) {
-            for (int i = 0; i < a.length; i++) {
-                a[i] = (float) (rnd.nextDouble() * 2 - 1);
-            }
-        }
     }
 }
