@@ -2,7 +2,6 @@ package org.tensorbuffer.cpu;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -21,8 +20,10 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code sse_mathfun.h}'s {@code exp_ps}, J. Pommier, zlib licence): {@code n = round(x log2 e)},
  * {@code r = x - n ln 2} in two fused steps (ln 2 split in a high and a low part), {@code e^r} by a degree-6
  * polynomial on {@code |r| <= ln 2 / 2}, scaled by {@code 2^n} through the exponent bits. Within 2 ulp of the exact
- * result in float32 (tested against {@code Math.exp} in {@code VectorExpTest}). Inputs above 88.37 give
- * {@code +Infinity}, below -87.33 give {@code 0} (no subnormal results), NaN gives NaN.
+ * result in float32 (tested against {@code Math.exp} in {@code VectorExpTest}). Inputs are clamped to
+ * [{@link #LO}, {@link #HI}] (so no infinite or subnormal results: {@code exp(100)} is about 2.7e38, {@code exp(-100)}
+ * about 1.2e-38, which SiLU and softmax turn into the same values as the exact ones to float32 precision); NaN gives
+ * NaN.
  *
  * <p>Stateless; thread-safe.
  */
@@ -30,15 +31,16 @@ final class VectorExp {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> IS = FS.vectorShape().withLanes(int.class);
 
-    /** Above this, {@code 2^n} with {@code n = 128} has no float32 exponent: the result is {@code +Infinity}. */
+    /** Inputs are clamped to at most this (above it, {@code 2^n} with {@code n = 128} has no float32 exponent). */
     static final float HI = 88.3762626647949f;
-    /** Below this, the result would be subnormal: it is 0. */
+    /** Inputs are clamped to at least this (below it, the result would be subnormal). */
     static final float LO = -87.3365447504019f;
     private static final float LOG2E = 1.44269504088896341f;
     private static final float LN2_HI = 0.693359375f;
     private static final float LN2_LO = -2.12194440e-4f;
     /** 1.5 * 2^23: adding and subtracting it rounds a float of magnitude below 2^22 to the nearest integer (even). */
     private static final float ROUND = 12582912f;
+    private static final int ROUND_BITS = Float.floatToRawIntBits(ROUND);
     private static final float P0 = 1.9875691500E-4f;
     private static final float P1 = 1.3981999507E-3f;
     private static final float P2 = 8.3334519073E-3f;
@@ -51,10 +53,9 @@ final class VectorExp {
 
     /** {@code exp} of each lane of {@code x} (a preferred-species vector); see the class comment for the range. */
     static FloatVector exp(FloatVector x) {
-        VectorMask<Float> over = x.compare(VectorOperators.GT, HI);
-        VectorMask<Float> under = x.compare(VectorOperators.LT, LO);
         FloatVector c = x.max(LO).min(HI);
-        FloatVector n = c.fma(LOG2E, ROUND).sub(ROUND);
+        FloatVector t = c.fma(LOG2E, ROUND);
+        FloatVector n = t.sub(ROUND);
         FloatVector r = n.fma(b(-LN2_HI), c);
         r = n.fma(b(-LN2_LO), r);
         FloatVector p = r.fma(P0, P1);
@@ -63,10 +64,10 @@ final class VectorExp {
         p = p.fma(r, b(P4));
         p = p.fma(r, b(P5));
         FloatVector y = p.fma(r.mul(r), r).add(1.0f);
-        IntVector bits = ((IntVector) n.convertShape(VectorOperators.F2I, IS, 0)).add(127)
+        // t = 1.5 * 2^23 + n exactly, so its low mantissa bits are 2^22 + n: the exponent field of 2^n from them
+        IntVector bits = ((IntVector) t.viewAsIntegralLanes()).sub(ROUND_BITS - 127)
                 .lanewise(VectorOperators.LSHL, 23);
-        FloatVector scale = bits.reinterpretAsFloats();
-        return y.mul(scale).blend(Float.POSITIVE_INFINITY, over).blend(0.0f, under);
+        return y.mul(bits.reinterpretAsFloats());
     }
 
     private static FloatVector b(float v) {
