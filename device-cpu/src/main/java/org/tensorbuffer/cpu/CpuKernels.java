@@ -24,7 +24,7 @@ import org.tensorbuffer.device.Kernels;
  *
  * <p>The transformer ops ({@link #rmsnorm}, {@link #softmax}, {@link #silu}, {@link #rope}, {@link #attention}) follow
  * llama2.c's {@code run.c} (Karpathy, MIT licence) operation by operation; for F32 they compute in {@code float} with
- * the Vector API on native memory (whole-vector loads, FMA, the JDK's vector {@code EXP}), with sums reassociated into
+ * the Vector API on native memory (whole-vector loads, FMA, a vector {@code exp} of IEEE operations, {@link VectorExp}), with sums reassociated into
  * vector lanes as {@code run.c} built with {@code -Ofast} does ({@code sqrtf}, {@code powf}, {@code cosf},
  * {@code sinf} and the tails' {@code expf} as the {@link Math} functions in {@code double} cast to {@code float}); the
  * tests compare them with an operation-by-operation float32 emulation of {@code run.c}
@@ -443,7 +443,7 @@ public final class CpuKernels implements Kernels {
     /**
      * {@inheritDoc}
      *
-     * <p>F32 as {@code run.c}'s {@code softmax}: maximum, {@code expf(x - max)} (vector {@code EXP}) summed in
+     * <p>F32 as {@code run.c}'s {@code softmax}: maximum, {@code expf(x - max)} ({@link VectorExp}) summed in
      * {@code float} (lane-parallel), then each
      * element divided by the sum. A row with {@code validCols == 0} becomes all zeros.
      *

@@ -12,8 +12,9 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The float32 transformer kernels of {@link CpuKernels} with the Vector API on native memory: whole-vector loads at
- * absolute addresses, FMA, {@link VectorOperators#EXP} (the JDK's vector math library, within 1 ulp of the exact
- * result), lane-parallel sums. The formulas are llama2.c {@code run.c}'s (Karpathy, MIT licence); like {@code run.c}
+ * absolute addresses, FMA, {@link VectorExp} (Cephes {@code expf} from lane-wise IEEE operations, within 2 ulp;
+ * not the JDK's {@code VectorOperators.EXP}, whose bits change when C2 compiles the caller), lane-parallel sums.
+ * The formulas are llama2.c {@code run.c}'s (Karpathy, MIT licence); like {@code run.c}
  * built with {@code -Ofast}, sums are reassociated (lane-parallel) and products fused, so results differ from the
  * sequential float order in the last bits. One species only (the preferred one), with masked loads for a head
  * dimension that is not a multiple of its length: a second species in the same hot code makes C2's type profiles
@@ -141,8 +142,7 @@ final class VectorOpsF32 {
         FloatVector acc = FloatVector.zero(FS);
         int i = 0;
         for (; i < bound; i += L) {
-            FloatVector e = FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER).sub(max)
-                    .lanewise(VectorOperators.EXP);
+            FloatVector e = VectorExp.exp(FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER).sub(max));
             e.intoMemorySegment(ALL, po + i * 4L, ORDER);
             acc = acc.add(e);
         }
@@ -222,7 +222,7 @@ final class VectorOpsF32 {
         long bound = n - n % L;
         for (; i < bound; i += L) {
             FloatVector v = FloatVector.fromMemorySegment(FS, ALL, px + i * 4L, ORDER);
-            FloatVector d = v.neg().lanewise(VectorOperators.EXP).add(1.0f);
+            FloatVector d = VectorExp.exp(v.neg()).add(1.0f);
             v.mul(FloatVector.broadcast(FS, 1.0f).div(d)).intoMemorySegment(ALL, po + i * 4L, ORDER);
         }
         for (; i < n; i++) {
