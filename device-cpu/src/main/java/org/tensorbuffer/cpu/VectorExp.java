@@ -25,6 +25,12 @@ import jdk.incubator.vector.VectorSpecies;
  * about 1.2e-38, which SiLU and softmax turn into the same values as the exact ones to float32 precision); NaN gives
  * NaN.
  *
+ * <p>Callers need it inlined: a vector passed to or returned from a call that C2 does not inline is boxed (an
+ * allocation per call). At 174 bytecodes it is inlined only at call sites that are hot when the caller is compiled,
+ * and the head-size-8 softmax's site is cold before position 16, so the {@code tensorbuffer} launcher forces it
+ * ({@code -XX:CompileCommand=inline,org.tensorbuffer.cpu.VectorExp::exp}; docs/benchmarks.md, issue 14, "Round 10:
+ * 1-thread bimodality and a deterministic exp").
+ *
  * <p>Stateless; thread-safe.
  */
 final class VectorExp {
