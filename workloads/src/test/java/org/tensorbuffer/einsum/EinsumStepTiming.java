@@ -14,7 +14,8 @@ import org.tensorbuffer.device.Devices;
  * data/einsum/str_nw_mera_open_26.json [evaluations] [strategy]}. Each evaluation runs with
  * {@link Evaluator#timeSteps(boolean)} on; prints, per step, its GEMM sizes, the elements its operand preparations
  * gather, and the best and median milliseconds over the evaluations after the first two, then the evaluations'
- * totals. A step's time includes its operand permutes.
+ * totals. A step's time includes its operand permutes. With {@code -Dlabels=true} it also prints each step's
+ * operand and result labels (name and extent), in their memory order.
  */
 final class EinsumStepTiming {
     private EinsumStepTiming() {
@@ -58,6 +59,20 @@ final class EinsumStepTiming {
                     s.batch(), s.m(), s.n(), s.k(), s.transP() ? "T" : "-", s.transQ() ? "T" : "-",
                     gathered(s.prepA()), gathered(s.prepB()), t[0] / 1e6, t[t.length / 2] / 1e6);
         }
+        if (Boolean.getBoolean("labels")) {
+            // each slot's labels (extents in brackets): inputs from the instance, step results from the plan
+            int n = inst.operandCount();
+            int[][] slot = new int[n + steps.size()][];
+            for (int k = 0; k < n; k++) {
+                slot[k] = inst.term(k);
+            }
+            for (int i = 0; i < steps.size(); i++) {
+                Contraction.Step s = steps.get(i);
+                slot[s.out()] = s.outLabels();
+                System.out.printf(Locale.ROOT, "%4d %s x %s -> %s%n", i, labels(inst, slot[s.a()]),
+                        s.b() < 0 ? "-" : labels(inst, slot[s.b()]), labels(inst, s.outLabels()));
+            }
+        }
         Contraction.StridedOutput so = plan.stridedOutput();
         System.out.println(so == null ? "strided output: none" : "strided output: loops " + Arrays.toString(
                 so.loopDims()) + " pStrides " + Arrays.toString(so.pStrides()) + " qStrides "
@@ -68,6 +83,14 @@ final class EinsumStepTiming {
             sb.append(String.format(Locale.ROOT, " %.1f", t / 1e6));
         }
         System.out.println(sb);
+    }
+
+    private static String labels(Instance inst, int[] ls) {
+        StringBuilder sb = new StringBuilder();
+        for (int l : ls) {
+            sb.append(inst.labelName(l)).append(inst.labelDim(l)).append(' ');
+        }
+        return sb.toString().trim();
     }
 
     private static long gathered(Contraction.Prep p) {
