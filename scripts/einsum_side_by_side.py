@@ -6,7 +6,17 @@ Per instance: ours, `./tensorbuffer einsum INSTANCE --path P --repeat R --warmup
 reactive (the default), proactive, planned; NumPy, scripts/einsum_reference.py --impl einsum-opt (np.einsum with
 optimize=True on each pair); PyTorch, scripts/torch_einsum_bench.py --device cpu (torch.einsum on each pair).
 Inputs are made before timing on every side; the figure is the best (minimum) of R timed evaluations after W
-untimed ones. OPENBLAS_NUM_THREADS=1, OMP_NUM_THREADS=1 and MKL_NUM_THREADS=1 are set for every process, so NumPy's
+untimed ones.
+
+Warm-up protocol (--warmup-seconds S, default 0.5): an instance's warm-up count is the larger of --warmup and
+ceil(S / t), at most --max-warmup, where t is NumPy's best of 2 evaluations in a short probe run before the timed
+runs; the same count is given to every side (NumPy, PyTorch, each strategy of ours, the baseline) and printed in the
+table's "best of (warm-up)" column. Why: on the ~1 ms instances (bin_batched_matmul, bin_matmul_256,
+str_matrix_chain) 2 warm-up evaluations leave a fresh JVM in its JIT warm-up (it reaches warm speed after 10-30
+evaluations, and the OpenBLAS call's method handle is specialised at its 128th call, a 2-3 ms spike), so the best of
+evaluations 3-7 timed the JIT rather than the code (docs/benchmarks.md, issue 14, "Round 9: einsum fixed costs" and
+"Round 10: einsum"). About half a second of warm-up gives every side hundreds of evaluations there, while the
+instances of 0.25 s and more keep --warmup (2) as before. --warmup-seconds 0 restores the fixed count. OPENBLAS_NUM_THREADS=1, OMP_NUM_THREADS=1 and MKL_NUM_THREADS=1 are set for every process, so NumPy's
 and our OpenBLAS and PyTorch's intra-op pool (torch.set_num_threads follows OMP_NUM_THREADS) run one thread.
 
 Prints a Markdown table: seconds per evaluation, then best-of-ours / NumPy, best-of-ours / PyTorch,
@@ -21,7 +31,8 @@ runs under --python. --numpy-impl bmm times NumPy's transpose+matmul instead.
 Runs can be split: --json-out appends one line per instance, --table-from FILE prints the table of those lines.
 --baseline OTHER/tensorbuffer also times another build's default strategy in the same run (before/after).
 
-Usage: scripts/einsum_side_by_side.py [--repeat 5] [--warmup 2] [--path opt_flops] [--python /usr/bin/python3]
+Usage: scripts/einsum_side_by_side.py [--repeat 5] [--warmup 2] [--warmup-seconds 0.5] [--max-warmup 1000]
+       [--path opt_flops] [--python /usr/bin/python3]
        [--numpy-python PY] [--numpy-impl einsum-opt|einsum|blas|bmm] [--strategies none,reactive,...]
        [--tensorbuffer OTHER/tensorbuffer] [--baseline OTHER/tensorbuffer] [--skip-references]
        [--json-out FILE] [--table-from FILE] [INSTANCE ...]            (default: every data/einsum/*.json)
@@ -29,6 +40,7 @@ Usage: scripts/einsum_side_by_side.py [--repeat 5] [--warmup 2] [--path opt_flop
 import argparse
 import glob
 import json
+import math
 import os
 import platform
 import subprocess
@@ -84,11 +96,29 @@ def print_table(rows, strategies, header):
             ratio(default, r.get("torch"))))
 
 
+def warmup_count(args, numpy_python, f, env):
+    """The instance's warm-up count: max(--warmup, ceil(--warmup-seconds / t)) up to --max-warmup, t being NumPy's best
+    of 2 evaluations in a probe run (--warmup alone when --warmup-seconds is 0 or the probe fails)."""
+    if args.warmup_seconds <= 0:
+        return args.warmup
+    try:
+        d = run_json([numpy_python, os.path.join(HERE, "einsum_reference.py"), f, "--path", args.path, "--seed",
+                      str(args.seed), "--bench", "2", "--impl", args.numpy_impl], env, timeout=args.numpy_timeout)
+    except (subprocess.SubprocessError, OSError, ValueError, StopIteration):
+        return args.warmup
+    t = max(min(d["times_ms"]) / 1e3, 1e-6)
+    return max(args.warmup, min(args.max_warmup, int(math.ceil(args.warmup_seconds / t))))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("instances", nargs="*")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--warmup-seconds", type=float, default=0.5,
+                   help="warm every side for at least this long per instance (count from a NumPy probe, the same "
+                        "count on every side; 0: --warmup alone)")
+    p.add_argument("--max-warmup", type=int, default=1000, help="most warm-up evaluations per instance")
     p.add_argument("--path", default="opt_flops")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--python", default="/usr/bin/python3", help="a python3 with torch (and numpy) for PyTorch")
@@ -131,11 +161,12 @@ def main():
     rows = []
     for name in names:
         f = os.path.join(ROOT, "data", "einsum", name + ".json")
-        res = {"instance": name, "repeat": args.repeat, "warmup": args.warmup}
+        warmup = warmup_count(args, numpy_python, f, env)
+        res = {"instance": name, "repeat": args.repeat, "warmup": warmup}
 
         def ours(launcher, s):
             d = run_json([launcher, "einsum", f, "--json", "--path", args.path, "--seed",
-                          str(args.seed), "--repeat", str(args.repeat), "--warmup", str(args.warmup), "--strategy",
+                          str(args.seed), "--repeat", str(args.repeat), "--warmup", str(warmup), "--strategy",
                           s], env)
             return min(d["times_ms"]) / 1e3
 
@@ -148,14 +179,14 @@ def main():
         if not args.skip_references:
             try:
                 d = run_json([numpy_python, os.path.join(HERE, "einsum_reference.py"), f, "--path", args.path,
-                              "--seed", str(args.seed), "--bench", str(args.repeat + args.warmup), "--impl",
+                              "--seed", str(args.seed), "--bench", str(args.repeat + warmup), "--impl",
                               args.numpy_impl], env, timeout=args.numpy_timeout)
-                res["numpy"] = min(d["times_ms"][args.warmup:]) / 1e3
+                res["numpy"] = min(d["times_ms"][warmup:]) / 1e3
             except subprocess.TimeoutExpired:
                 res["numpy"] = None
             d = run_json([args.python, os.path.join(HERE, "torch_einsum_bench.py"), f, "--path", args.path,
                           "--device", "cpu", "--threads", "1", "--same-inputs", "--seed", str(args.seed),
-                          "--repeat", str(args.repeat), "--warmup", str(args.warmup)], env)
+                          "--repeat", str(args.repeat), "--warmup", str(warmup)], env)
             res["torch"] = d["min_s"]
         print("%s: %s" % (name, json.dumps(res)), file=sys.stderr)
         rows.append(res)
