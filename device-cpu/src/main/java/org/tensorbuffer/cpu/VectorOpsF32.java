@@ -45,11 +45,47 @@ final class VectorOpsF32 {
     private static final VectorShuffle<Float> SWAP_4 = VectorShuffle.fromOp(FS, i -> i ^ 4);
     private static final VectorShuffle<Float> SWAP_2 = VectorShuffle.fromOp(FS, i -> i ^ 2);
     private static final VectorShuffle<Float> SWAP_1 = VectorShuffle.fromOp(FS, i -> i ^ 1);
+    private static final VectorShuffle<Float> SWAP_HALF = VectorShuffle.fromOp(FS, i -> i ^ (L / 2));
+    /** Whether {@link #laneSum} can add {@link #FS}'s lanes in its tree (4, 8 or 16 lanes: SSE/NEON, AVX2, AVX-512). */
+    private static final boolean LANE_TREE = L == 4 || L == 8 || L == 16;
+    private static final VectorShuffle<Float> NS_SWAP_4 = VectorShuffle.fromOp(NS, i -> i ^ 4);
+    private static final VectorShuffle<Float> NS_SWAP_2 = VectorShuffle.fromOp(NS, i -> i ^ 2);
+    private static final VectorShuffle<Float> NS_SWAP_1 = VectorShuffle.fromOp(NS, i -> i ^ 1);
     private static final VectorMask<Float> BIT_4 = lanesWith(4);
     private static final VectorMask<Float> BIT_2 = lanesWith(2);
     private static final VectorMask<Float> BIT_1 = lanesWith(1);
     private static final VectorMask<Float> LOW_HALF = VectorMask.fromLong(FS, (1L << (L / 2)) - 1);
     private static final VectorMask<Float> HIGH_HALF = LOW_HALF.not();
+
+    /**
+     * The sum of {@code v}'s lanes ({@link #FS}) in a fixed tree: each lane {@code i} plus lane {@code i ^ L/2}, then
+     * {@code i ^ L/4}, ..., {@code i ^ 1}; lane 0. The same bits interpreted, in C1 and in C2, which
+     * {@code reduceLanes(ADD)} does not give: its Java fallback adds the lanes in order and C2 in its own order (on
+     * JDK 25.0.3 with AVX-512 the bits differed on 9,808 of 65,536 sums; docs/benchmarks.md, issue 14, "Round 10,
+     * integrated main re-run"), so a decode's logits depended on when the JIT compiled its kernels. Other lane counts
+     * (none on today's hardware) fall back to {@code reduceLanes}. Small enough for C2 to inline at a hot site; the
+     * {@code tensorbuffer} launcher forces it anyway (a vector passed to a call that is not inlined is boxed).
+     */
+    static float laneSum(FloatVector v) {
+        if (!LANE_TREE) {
+            return v.reduceLanes(VectorOperators.ADD);
+        }
+        FloatVector r = v.add(v.rearrange(SWAP_HALF));
+        if (L == 16) {
+            r = r.add(r.rearrange(SWAP_4));
+        }
+        if (L >= 8) {
+            r = r.add(r.rearrange(SWAP_2));
+        }
+        return r.add(r.rearrange(SWAP_1)).lane(0);
+    }
+
+    /** {@link #laneSum} of an {@link #NS} vector: lanes {@code i ^ 4}, then {@code i ^ 2}, then {@code i ^ 1}. */
+    static float laneSum8(FloatVector v) {
+        FloatVector r = v.add(v.rearrange(NS_SWAP_4));
+        r = r.add(r.rearrange(NS_SWAP_2));
+        return r.add(r.rearrange(NS_SWAP_1)).lane(0);
+    }
 
     /** The lanes {@code i} of {@link #FS} with {@code (i & bit) != 0}. */
     private static VectorMask<Float> lanesWith(int bit) {
@@ -91,7 +127,7 @@ final class VectorOpsF32 {
             acc = FloatVector.fromMemorySegment(FS, ALL, a + i * 4L, ORDER, m)
                     .fma(FloatVector.fromMemorySegment(FS, ALL, b + i * 4L, ORDER, m), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return laneSum(acc);
     }
 
     /**
@@ -146,7 +182,7 @@ final class VectorOpsF32 {
             e.intoMemorySegment(ALL, po + i * 4L, ORDER);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = laneSum(acc);
         // The partial last vector in scalar Math.exp: a masked vector EXP gave other bits before C2 compiled it than
         // after, and PlannedDecodeTest compares two decodes (one replayed) bit for bit.
         for (; i < size; i++) {
@@ -198,7 +234,7 @@ final class VectorOpsF32 {
                     FloatVector v = FloatVector.fromMemorySegment(FS, ALL, xr + i * 4L, ORDER, m);
                     acc = v.fma(v, acc);
                 }
-                ss = acc.reduceLanes(VectorOperators.ADD);
+                ss = laneSum(acc);
             }
             ss /= cols;
             ss += eps;
@@ -418,15 +454,14 @@ final class VectorOpsF32 {
         FloatVector q = FloatVector.fromMemorySegment(NS, ALL, qh, ORDER);
         int t = 0;
         for (; t <= steps - 2; t += 2, kt += 2 * rowBytes) {
-            float s0 = q.mul(FloatVector.fromMemorySegment(NS, ALL, kt, ORDER)).reduceLanes(VectorOperators.ADD);
-            float s1 = q.mul(FloatVector.fromMemorySegment(NS, ALL, kt + rowBytes, ORDER))
-                    .reduceLanes(VectorOperators.ADD);
+            float s0 = laneSum8(q.mul(FloatVector.fromMemorySegment(NS, ALL, kt, ORDER)));
+            float s1 = laneSum8(q.mul(FloatVector.fromMemorySegment(NS, ALL, kt + rowBytes, ORDER)));
             ALL.set(F, ah + t * 4L, s0 / scale);
             ALL.set(F, ah + t * 4L + 4, s1 / scale);
         }
         if (t < steps) {
             ALL.set(F, ah + t * 4L,
-                    q.mul(FloatVector.fromMemorySegment(NS, ALL, kt, ORDER)).reduceLanes(VectorOperators.ADD) / scale);
+                    laneSum8(q.mul(FloatVector.fromMemorySegment(NS, ALL, kt, ORDER))) / scale);
         }
     }
 
