@@ -8,8 +8,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import org.assertj.core.data.Offset;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.tensorbuffer.types.DType;
@@ -20,15 +20,11 @@ import org.tensorbuffer.device.KernelReference;
 
 /** Elementwise ops, reductions, argmax and stridedCopy against plain-loop references; bad inputs. */
 class CpuKernelsTest {
-    private static final CpuDevice DEVICE = new CpuDevice();
+    @RegisterExtension
+    static final LeakCheckedDevice LEAK_CHECK = new LeakCheckedDevice();
+    private static final CpuDevice DEVICE = LEAK_CHECK.device;
     private static final Kernels K = DEVICE.kernels();
     private static final DType[] FLOATS = {DType.F32, DType.F64};
-
-    @AfterAll
-    static void close() {
-        assertThat(DEVICE.liveBuffers()).isZero();
-        DEVICE.close();
-    }
 
     private static double round(DType t, double v) {
         return t == DType.F32 ? (float) v : v;

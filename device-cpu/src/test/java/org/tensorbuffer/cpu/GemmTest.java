@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -17,13 +17,9 @@ import org.tensorbuffer.device.DeviceBuffer;
  * double-precision triple-loop reference.
  */
 class GemmTest {
-    private static final CpuDevice DEVICE = new CpuDevice();
-
-    @AfterAll
-    static void close() {
-        assertThat(DEVICE.liveBuffers()).isZero();
-        DEVICE.close();
-    }
+    @RegisterExtension
+    static final LeakCheckedDevice LEAK_CHECK = new LeakCheckedDevice();
+    private static final CpuDevice DEVICE = LEAK_CHECK.device;
 
     static Stream<Arguments> cases() {
         Stream.Builder<Arguments> s = Stream.builder();

@@ -3,8 +3,8 @@ package org.tensorbuffer.cpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.tensorbuffer.device.DeviceBuffer;
@@ -19,13 +19,9 @@ import org.tensorbuffer.types.DType;
  * {@link CpuKernels#rope} row by row.
  */
 class PrefillKernelsTest {
-    private static final CpuDevice DEVICE = new CpuDevice();
-
-    @AfterAll
-    static void close() {
-        assertThat(DEVICE.liveBuffers()).isZero();
-        DEVICE.close();
-    }
+    @RegisterExtension
+    static final LeakCheckedDevice LEAK_CHECK = new LeakCheckedDevice();
+    private static final CpuDevice DEVICE = LEAK_CHECK.device;
 
     /** float64 reference of run.c's attention for each query row {@code r} at position {@code start + r}. */
     private static double[] reference(double[] q, double[] k, double[] v, int rows, int nHeads, int nKv, int hs,

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.tensorbuffer.device.DeviceBuffer;
@@ -19,13 +19,9 @@ import org.tensorbuffer.types.DType;
  * models' (stories260K, stories15M, GQA 38M), whose weights have row counts that are multiples of four.
  */
 class StackedGemvTest {
-    private static final CpuDevice DEVICE = new CpuDevice();
-
-    @AfterAll
-    static void close() {
-        assertThat(DEVICE.liveBuffers()).isZero();
-        DEVICE.close();
-    }
+    @RegisterExtension
+    static final LeakCheckedDevice LEAK_CHECK = new LeakCheckedDevice();
+    private static final CpuDevice DEVICE = LEAK_CHECK.device;
 
     @ParameterizedTest
     @CsvSource({

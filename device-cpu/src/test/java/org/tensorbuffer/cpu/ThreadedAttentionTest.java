@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.tensorbuffer.device.DeviceBuffer;
@@ -18,13 +18,9 @@ import org.tensorbuffer.types.DType;
  * partial group (VectorOpsF32.scoresTree), split by groups of heads.
  */
 class ThreadedAttentionTest {
-    private static final CpuDevice DEVICE = new CpuDevice();
-
-    @AfterAll
-    static void close() {
-        assertThat(DEVICE.liveBuffers()).isZero();
-        DEVICE.close();
-    }
+    @RegisterExtension
+    static final LeakCheckedDevice LEAK_CHECK = new LeakCheckedDevice();
+    private static final CpuDevice DEVICE = LEAK_CHECK.device;
 
     @ParameterizedTest(name = "nHeads {0}, nKvHeads {1}, headSize {2}, pos {3}")
     @CsvSource({"8, 2, 64, 100", "8, 4, 8, 1000", "4, 4, 8, 1029", "16, 2, 8, 300", "6, 3, 8, 700"})

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.SplittableRandom;
 import org.assertj.core.data.Offset;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.tensorbuffer.device.DeviceBuffer;
@@ -19,13 +19,9 @@ import org.tensorbuffer.types.DType;
  * {@code y} is added; three threads give one thread's bits (each row is computed by the same code either way).
  */
 class ThreadedGemvTest {
-    private static final CpuDevice DEVICE = new CpuDevice();
-
-    @AfterAll
-    static void close() {
-        assertThat(DEVICE.liveBuffers()).isZero();
-        DEVICE.close();
-    }
+    @RegisterExtension
+    static final LeakCheckedDevice LEAK_CHECK = new LeakCheckedDevice();
+    private static final CpuDevice DEVICE = LEAK_CHECK.device;
 
     @ParameterizedTest
     @CsvSource({"9, 37", "64, 64", "131, 37", "1030, 33", "513, 288"})

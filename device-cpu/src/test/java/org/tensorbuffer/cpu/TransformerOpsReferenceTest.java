@@ -9,9 +9,9 @@ import com.google.gson.JsonParser;
 import java.io.InputStreamReader;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.tensorbuffer.types.DType;
 import org.tensorbuffer.device.DeviceBuffer;
 
@@ -22,7 +22,9 @@ import org.tensorbuffer.device.DeviceBuffer;
  * lane-parallel as in run.c built with {@code -Ofast}) and loosely against the float64 values.
  */
 class TransformerOpsReferenceTest {
-    private static final CpuDevice DEVICE = new CpuDevice();
+    @RegisterExtension
+    static final LeakCheckedDevice LEAK_CHECK = new LeakCheckedDevice();
+    private static final CpuDevice DEVICE = LEAK_CHECK.device;
     private static final CpuKernels K = (CpuKernels) DEVICE.kernels();
     private static JsonObject ref;
 
@@ -33,12 +35,6 @@ class TransformerOpsReferenceTest {
                 StandardCharsets.UTF_8)) {
             ref = JsonParser.parseReader(r).getAsJsonObject();
         }
-    }
-
-    @AfterAll
-    static void close() {
-        assertThat(DEVICE.liveBuffers()).isZero();
-        DEVICE.close();
     }
 
     private static double[] arr(JsonObject o, String key) {
