@@ -16,7 +16,8 @@ str_matrix_chain) 2 warm-up evaluations leave a fresh JVM in its JIT warm-up (it
 evaluations, and the OpenBLAS call's method handle is specialised at its 128th call, a 2-3 ms spike), so the best of
 evaluations 3-7 timed the JIT rather than the code (docs/benchmarks.md, issue 14, "Round 9: einsum fixed costs" and
 "Round 10: einsum"). About half a second of warm-up gives every side hundreds of evaluations there, while the
-instances of 0.25 s and more keep --warmup (2) as before. --warmup-seconds 0 restores the fixed count. OPENBLAS_NUM_THREADS=1, OMP_NUM_THREADS=1 and MKL_NUM_THREADS=1 are set for every process, so NumPy's
+instances of 0.25 s and more keep --warmup (2) as before. --warmup-seconds 0 restores the fixed count.
+OPENBLAS_NUM_THREADS=1, OMP_NUM_THREADS=1 and MKL_NUM_THREADS=1 are set for every process, so NumPy's
 and our OpenBLAS and PyTorch's intra-op pool (torch.set_num_threads follows OMP_NUM_THREADS) run one thread.
 
 Prints a Markdown table: seconds per evaluation, then best-of-ours / NumPy, best-of-ours / PyTorch,
