@@ -293,7 +293,8 @@ public final class CpuDevice implements Device {
     }
 
     /**
-     * {@code name}, {@code arch}, {@code threads}, {@code gemm} (e.g. {@code OpenBLAS (libopenblas.so.0)}),
+     * {@code name}, {@code arch}, {@code threads}, {@code gemm} (e.g. {@code OpenBLAS (libopenblas.so.0, SkylakeX
+     * core: ...)}, the core and why it was chosen: see {@code tensorbuffer.cpu.blasCore} in {@link BlasCore}),
      * {@code gemm.threads}, {@code kernel.threads} (see {@link CpuKernels#threads()}), {@code kernel.spin} (see
      * {@link CpuKernels#spinMicros()}), {@code memory},
      * {@code alignment}, {@code live}.

@@ -146,7 +146,7 @@ public final class CpuKernels implements Kernels {
         return t;
     }
 
-    /** The GEMM implementation in use, e.g. {@code OpenBLAS (libopenblas.so.0)}. */
+    /** The GEMM implementation in use, e.g. {@code OpenBLAS (libopenblas.so.0, SkylakeX core: ...)}. */
     public String gemmDescription() {
         return gemm.description();
     }

@@ -61,7 +61,7 @@ public final class Gemm {
     private Gemm(OpenBlas blas, boolean forceBlas) {
         this.blas = blas;
         this.forceBlas = forceBlas;
-        this.description = blas != null ? "OpenBLAS (" + blas.libraryName() + ")"
+        this.description = blas != null ? "OpenBLAS (" + blas.libraryName() + ", " + blas.coreDescription() + ")"
                 : "Java Vector API (" + JavaGemm.describe() + ")";
     }
 
@@ -96,7 +96,7 @@ public final class Gemm {
         };
     }
 
-    /** E.g. {@code OpenBLAS (libopenblas.so.0)} or {@code Java Vector API (...)}. */
+    /** E.g. {@code OpenBLAS (libopenblas.so.0, SkylakeX core: ...)} or {@code Java Vector API (...)}. */
     public String description() {
         return description;
     }

@@ -61,8 +61,11 @@ final class OpenBlas {
         static final MethodHandle SGEMV_T_KERNEL;
         /** The symbol {@link #SGEMV_T_KERNEL} was bound to, or why it was not. */
         static final String SGEMV_T_KERNEL_NAME;
+        /** The core OpenBLAS runs ({@code openblas_get_corename}), or null when it does not say. */
+        static final String CORE;
 
         static {
+            BlasCore.apply();
             String name = null;
             SymbolLookup found = null;
             MethodHandle[] h = null;
@@ -116,6 +119,7 @@ final class OpenBlas {
             THREADS = threads;
             MethodHandle kernel = null;
             String kernelName = "not bound: no OpenBLAS";
+            String loadedCore = null;
             if (found != null) {
                 try {
                     kernelName = "not bound";
@@ -127,6 +131,7 @@ final class OpenBlas {
                         MemorySegment c = (MemorySegment) linker.downcallHandle(core.get(), FunctionDescriptor.of(p))
                                 .invokeExact();
                         String coreName = c.reinterpret(64).getString(0).trim();
+                        loadedCore = coreName.isEmpty() ? null : coreName;
                         String symbol = "sgemv_t_" + coreName.toUpperCase(java.util.Locale.ROOT);
                         kernelName = "not bound: no " + symbol;
                         var sym = found.find(symbol);
@@ -146,6 +151,7 @@ final class OpenBlas {
             }
             SGEMV_T_KERNEL = kernel;
             SGEMV_T_KERNEL_NAME = kernelName;
+            CORE = loadedCore;
             ERROR = name == null ? "no OpenBLAS library found (" + errors + "); install libopenblas0" : null;
             SGEMM = h == null ? null : h[0];
             DGEMM = h == null ? null : h[1];
@@ -170,6 +176,19 @@ final class OpenBlas {
     /** The library file name that was loaded, e.g. {@code libopenblas.so.0}. */
     String libraryName() {
         return Lib.NAME;
+    }
+
+    /**
+     * The kernel set OpenBLAS runs and why, e.g. {@code SkylakeX core: auto: the CPU has AVX-512 ...}; see
+     * {@link BlasCore}.
+     */
+    String coreDescription() {
+        return (Lib.CORE == null ? "core unknown" : Lib.CORE + " core") + ": " + BlasCore.reason();
+    }
+
+    /** The core name OpenBLAS reports ({@code openblas_get_corename}, e.g. {@code SkylakeX}), or null. */
+    String coreName() {
+        return Lib.CORE;
     }
 
     /** OpenBLAS's thread count, or -1 if it does not say. */
