@@ -7,23 +7,25 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * Which of OpenBLAS's per-CPU kernel sets ("core") the process loads, decided before {@link OpenBlas} loads the
  * library. A {@code DYNAMIC_ARCH} OpenBLAS (Debian's {@code libopenblas0}) picks its core once, when it is loaded, from
- * the environment variable {@code OPENBLAS_CORETYPE} or else from {@code cpuid}; OpenBLAS 0.3.21 does not know AMD's
- * Zen 4 and Zen 5, and machines of that kind are often configured with {@code OPENBLAS_CORETYPE=Haswell}, so that on a
- * CPU with AVX-512 it runs 256-bit kernels: on a 2-core AMD EPYC (Zen 5) its {@code dgemm} ran at 39.7 GF/s with the
- * Haswell core against 76.3 GF/s with SkylakeX's AVX-512 kernels (990 x 4620 x 2187, one thread; docs/benchmarks.md,
- * issue 14, "Round 11: OpenBLAS core").
+ * the environment variable {@code OPENBLAS_CORETYPE} or else from {@code cpuid} (0.3.21 finds {@code Cooperlake} on a
+ * Zen 5 EPYC). Machines are often configured with {@code OPENBLAS_CORETYPE=Haswell}, so that on a CPU with AVX-512 it
+ * runs 256-bit kernels: on a 2-core AMD EPYC (Zen 5) its {@code dgemm} ran at 39.7 GF/s with the Haswell core against
+ * 76.3 GF/s with SkylakeX's AVX-512 kernels (990 x 4620 x 2187, one thread; docs/benchmarks.md, issue 14, "Round 11:
+ * OpenBLAS core").
  *
  * <p>The system property {@code tensorbuffer.cpu.blasCore} decides:
  * <ul>
  *   <li>{@code auto} (default): {@code SkylakeX} when the CPU has AVX-512 F, DQ, BW and VL (the instructions of
- *       OpenBLAS's SkylakeX kernels; read from {@code /proc/cpuinfo}, so Linux only) and {@code OPENBLAS_CORETYPE} is
- *       unset on an AMD CPU or names a core without AVX-512; otherwise OpenBLAS's own choice;
+ *       OpenBLAS's SkylakeX kernels; read from {@code /proc/cpuinfo}, so Linux only) and {@code OPENBLAS_CORETYPE}
+ *       names a core without AVX-512; otherwise OpenBLAS's own choice (the variable's core, or {@code cpuid}'s);
  *   <li>{@code keep}: OpenBLAS's own choice ({@code OPENBLAS_CORETYPE} or {@code cpuid});
  *   <li>a core name ({@code SkylakeX}, {@code Haswell}, ...): that core, as {@code OPENBLAS_CORETYPE} would set it.
  * </ul>
@@ -31,9 +33,9 @@ import java.util.Set;
  * library is loaded; it has no effect when something in the process loaded OpenBLAS before. {@link OpenBlas} reports
  * the core the library actually runs ({@code openblas_get_corename}) together with {@link #reason()}.
  *
- * <p>Bad input: an unknown {@code tensorbuffer.cpu.blasCore} value is passed on to OpenBLAS, which falls back to its
- * own detection (its documented behaviour for an unknown {@code OPENBLAS_CORETYPE}); the reason says so. Thread-safe:
- * {@link #apply()} runs once, from {@link OpenBlas}'s class initialisation.
+ * <p>Bad input: OpenBLAS ignores a core name it does not know and makes its own choice (its behaviour for an unknown
+ * {@code OPENBLAS_CORETYPE}); the reason says that this can happen, and the reported core is the one that runs.
+ * Thread-safe: {@link #apply()} runs once, from {@link OpenBlas}'s class initialisation.
  */
 final class BlasCore {
     /** OpenBLAS x86-64 core names (lower case) whose kernels use AVX-512. */
@@ -52,9 +54,8 @@ final class BlasCore {
      * @param setting the property's value ({@code auto}, {@code keep} or a core name)
      * @param env {@code OPENBLAS_CORETYPE}, or null when unset
      * @param cpuFlags the CPU's flags (lower case), or null when unknown
-     * @param amd whether the CPU is AMD's ({@code AuthenticAMD})
      */
-    static String choose(String setting, String env, Set<String> cpuFlags, boolean amd, String[] why) {
+    static String choose(String setting, String env, Set<String> cpuFlags, String[] why) {
         String s = setting == null ? "auto" : setting.trim();
         if (s.isEmpty() || s.equalsIgnoreCase("auto")) {
             boolean avx512 = cpuFlags != null && cpuFlags.containsAll(AVX512_FLAGS);
@@ -64,12 +65,8 @@ final class BlasCore {
                 return null;
             }
             if (env == null || env.isBlank()) {
-                if (!amd) {
-                    why[0] = "OpenBLAS's choice (it detects AVX-512 on this CPU itself)";
-                    return null;
-                }
-                why[0] = "auto: the CPU has AVX-512 F/DQ/BW/VL, which OpenBLAS 0.3.21 does not detect on AMD CPUs";
-                return "SkylakeX";
+                why[0] = "OpenBLAS's choice (OPENBLAS_CORETYPE unset: its cpuid detection)";
+                return null;
             }
             if (AVX512_CORES.contains(env.trim().toLowerCase(Locale.ROOT))) {
                 why[0] = "OPENBLAS_CORETYPE=" + env.trim();
@@ -84,7 +81,7 @@ final class BlasCore {
                     : "OPENBLAS_CORETYPE=" + env.trim() + " (tensorbuffer.cpu.blasCore=keep)";
             return null;
         }
-        why[0] = "tensorbuffer.cpu.blasCore=" + s;
+        why[0] = "tensorbuffer.cpu.blasCore=" + s + " (OpenBLAS makes its own choice for a name it does not know)";
         return s;
     }
 
@@ -97,7 +94,7 @@ final class BlasCore {
             String[] why = new String[1];
             String cpuinfo = readCpuinfo();
             String core = choose(System.getProperty("tensorbuffer.cpu.blasCore"), System.getenv("OPENBLAS_CORETYPE"),
-                    cpuinfo == null ? null : flags(cpuinfo), cpuinfo != null && cpuinfo.contains("AuthenticAMD"), why);
+                    cpuinfo == null ? null : flags(cpuinfo), why);
             if (core != null && !setenv("OPENBLAS_CORETYPE", core)) {
                 why[0] += "; setenv failed, OpenBLAS's choice";
             }
@@ -117,8 +114,8 @@ final class BlasCore {
         for (String line : cpuinfo.split("\n")) {
             if (line.startsWith("flags")) {
                 int colon = line.indexOf(':');
-                return java.util.Arrays.stream(line.substring(colon + 1).trim().split("\\s+"))
-                        .map(f -> f.toLowerCase(Locale.ROOT)).collect(java.util.stream.Collectors.toSet());
+                return Arrays.stream(line.substring(colon + 1).trim().split("\\s+"))
+                        .map(f -> f.toLowerCase(Locale.ROOT)).collect(Collectors.toSet());
             }
         }
         return Set.of();
