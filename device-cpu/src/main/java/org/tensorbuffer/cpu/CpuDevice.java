@@ -295,7 +295,8 @@ public final class CpuDevice implements Device {
     /**
      * {@code name}, {@code arch}, {@code threads}, {@code gemm} (e.g. {@code OpenBLAS (libopenblas.so.0, SkylakeX
      * core: ...)}, the core and why it was chosen: see {@code tensorbuffer.cpu.blasCore} in {@link BlasCore}),
-     * {@code gemm.threads}, {@code kernel.threads} (see {@link CpuKernels#threads()}), {@code kernel.spin} (see
+     * {@code gemm.threads}, {@code gemv} (which GEMV runs large float32 matrix-vector products: see
+     * {@code tensorbuffer.cpu.gemv} in {@link CpuKernels#gemvDescription()}), {@code kernel.threads} (see {@link CpuKernels#threads()}), {@code kernel.spin} (see
      * {@link CpuKernels#spinMicros()}), {@code memory},
      * {@code alignment}, {@code live}.
      */
@@ -307,6 +308,7 @@ public final class CpuDevice implements Device {
         p.put("threads", Integer.toString(Runtime.getRuntime().availableProcessors()));
         p.put("gemm", kernels.gemmDescription());
         p.put("gemm.threads", Integer.toString(kernels.gemmImplementation().threads()));
+        p.put("gemv", kernels.gemvDescription());
         p.put("kernel.threads", kernels.threads() + " (-Dtensorbuffer.cpu.threads or TENSORBUFFER_CPU_THREADS)");
         p.put("kernel.spin", kernels.spinMicros() + " us before idle kernel threads park (-Dtensorbuffer.cpu.spinMicros)");
         MemoryInfo mi = memoryInfo();

@@ -57,6 +57,7 @@ public final class CpuKernels implements Kernels {
     static final int PARTS_PER_THREAD = 16;
 
     private final Gemm gemm;
+    private final GemvChoice gemvChoice;
     private final int threads;
     private final long spinMicros;
     private volatile KernelTeam team;
@@ -85,6 +86,7 @@ public final class CpuKernels implements Kernels {
      */
     public CpuKernels(Gemm gemm, int threads) {
         this.gemm = Objects.requireNonNull(gemm, "gemm");
+        this.gemvChoice = GemvChoice.fromSystemProperty();
         if (threads < 1) {
             throw new IllegalArgumentException("CPU kernel threads must be at least 1, got " + threads);
         }
@@ -149,6 +151,18 @@ public final class CpuKernels implements Kernels {
     /** The GEMM implementation in use, e.g. {@code OpenBLAS (libopenblas.so.0, SkylakeX core: ...)}. */
     public String gemmDescription() {
         return gemm.description();
+    }
+
+    /**
+     * Which GEMV runs the float32 matrix-vector products of large matrices when OpenBLAS is loaded (the system
+     * property {@code tensorbuffer.cpu.gemv}: {@code auto}, {@code java} or {@code openblas}; see
+     * {@link GemvChoice}), e.g. {@code Vector API for matrices from 65536 elements (auto: AMD CPU), OpenBLAS below}.
+     */
+    public String gemvDescription() {
+        if (gemm.gemvBlas() != null) {
+            return gemvChoice.description();
+        }
+        return gemm.javaGemvF32() ? "Vector API" : "OpenBLAS (tensorbuffer.cpu.gemm=openblas)";
     }
 
     /** The GEMM implementation these kernels use. */
@@ -231,7 +245,7 @@ public final class CpuKernels implements Kernels {
      * when the matrix has at least {@link #PARALLEL_GEMV_ELEMENTS} elements and there are several threads, blocks
      * of at least about {@link #GEMV_PART_ELEMENTS} matrix elements (at most {@link #PARTS_PER_THREAD} per thread)
      * that the kernels' threads take one at a time. A block runs as OpenBLAS's {@code cblas_sgemv} when
-     * {@link Gemm#gemvBlas()} gives one, in calls of {@link #blasGemvCallRows} rows (when that is 0, and without
+     * {@link Gemm#gemvBlas()} gives one and {@link GemvChoice} does not take the Vector API for a matrix of this size, in calls of {@link #blasGemvCallRows} rows (when that is 0, and without
      * OpenBLAS, as {@link GemvF32}); when OpenBLAS has threads of its own and exports its single-threaded kernel
      * ({@link OpenBlas#sgemvKernelRows}), as one call of that kernel per block instead (the same bits as
      * {@code cblas_sgemv} on one thread; 1.1-1.3x faster per decode token at two threads than {@link GemvF32} in
@@ -245,6 +259,9 @@ public final class CpuKernels implements Kernels {
         int quads = (rows + 3) / 4;
         long elements = (long) rows * k;
         OpenBlas blas = gemm.gemvBlas();
+        if (blas != null && gemvChoice.java(elements)) {
+            blas = null; // a large matrix streams from memory faster through GemvF32 on this CPU (GemvChoice)
+        }
         int callRows;
         if (blas != null && blas.threads() != 1 && SGEMV_KERNEL && blas.hasSgemvKernel() && (beta == 0 || beta == 1)) {
             callRows = DIRECT_KERNEL;

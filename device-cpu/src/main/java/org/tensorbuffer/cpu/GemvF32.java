@@ -13,14 +13,17 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Float32 matrix-vector product {@code y[i] = alpha * dot(M[i, :], x) + beta * y[i]} for rows {@code r0 <= i < r1}
  * with the Vector API, written to be bound by the memory bandwidth of streaming {@code M}: four rows at a time, so
- * that each vector of {@code x} is loaded once for four rows and four independent FMA chains hide the FMA latency;
+ * that each vector of {@code x} is loaded once for four rows and four independent FMA chains hide the FMA latency,
+ * except rows of {@link #SEQUENTIAL_MIN_K}..{@link #SEQUENTIAL_MAX_K} elements, read one at a time front to back;
  * {@code x} is read in place from native memory (no copy, no allocation); one species (the preferred one) with a
- * masked tail. The decode step's {@code W x} products (weights {@code [out, in]} row-major times a vector) take this
+ * scalar tail. The decode step's {@code W x} products (weights {@code [out, in]} row-major times a vector) take this
  * path in {@link CpuKernels}' row blocks when OpenBLAS is absent or not wanted ({@code tensorbuffer.cpu.gemm=java}),
- * and for long rows when OpenBLAS has threads of its own but its single-threaded kernel cannot be called directly
- * (see {@code CpuKernels.blasGemvCallRows}, {@code OpenBlas.sgemvKernelRows}); otherwise the blocks are OpenBLAS's,
- * measured faster at the decode shapes (docs/benchmarks.md, issue 14, "Round 7: the GEMV", "Round 8: 2-thread
- * decode").
+ * for matrices that {@link GemvChoice} gives the Vector API (on AMD CPUs, from 65,536 elements: OpenBLAS's
+ * {@code sgemv} streamed them 1.2-1.9x slower on a Zen 5 EPYC, docs/benchmarks.md, issue 14, "Round 12: the GEMV on
+ * Zen 5"), and for long rows when OpenBLAS has threads of its own but its single-threaded kernel cannot be called
+ * directly (see {@code CpuKernels.blasGemvCallRows}, {@code OpenBlas.sgemvKernelRows}); otherwise the blocks are
+ * OpenBLAS's, measured faster at the decode shapes on an Intel CPU (docs/benchmarks.md, issue 14, "Round 7: the
+ * GEMV", "Round 8: 2-thread decode").
  *
  * <p>Rows start {@code ld} elements apart; {@code x} and {@code y} have element strides {@code incX}, {@code incY}
  * (a strided {@code x} is read per element). With {@code beta == 0}, {@code y} is not read. Addresses are absolute
@@ -57,6 +60,16 @@ final class GemvF32 {
         return m;
     }
 
+    /**
+     * Rows of {@code SEQUENTIAL_MIN_K <= k <= SEQUENTIAL_MAX_K} elements run one at a time, front to back
+     * ({@link #sequential}), not four at a time: measured on the 2-core Zen 5 EPYC with the matrix read from memory
+     * (GemvShapeTiming dram; docs/benchmarks.md, issue 14, "Round 12: the GEMV on Zen 5"), 24-32 GB/s against 16-22
+     * for four rows at k = 192..384, while four rows led from k = 448 up and below 192.
+     */
+    static final int SEQUENTIAL_MIN_K = 192;
+    /** See {@link #SEQUENTIAL_MIN_K}. */
+    static final int SEQUENTIAL_MAX_K = 384;
+
     private GemvF32() {
     }
 
@@ -76,6 +89,12 @@ final class GemvF32 {
         }
         long rowBytes = (long) ld * 4;
         int i = r0;
+        if (k >= SEQUENTIAL_MIN_K && k <= SEQUENTIAL_MAX_K) {
+            for (; i < r1; i++) {
+                sequential(mat + i * rowBytes, k, x, alpha, beta, y + (long) i * incY * 4);
+            }
+            return;
+        }
         for (; i + 4 <= r1; i += 4) {
             quad(mat + i * rowBytes, rowBytes, k, x, alpha, beta, y + (long) i * incY * 4, (long) incY * 4);
         }
@@ -143,6 +162,34 @@ final class GemvF32 {
         store(y0 + yStep, s1, alpha, beta);
         store(y0 + 2 * yStep, s2, alpha, beta);
         store(y0 + 3 * yStep, s3, alpha, beta);
+    }
+
+    /**
+     * One row read front to back, two vectors a step into two accumulators, summed in {@link VectorOpsF32#laneSum}'s
+     * fixed tree: for rows of {@link #SEQUENTIAL_MIN_K}..{@link #SEQUENTIAL_MAX_K} elements, where it streams a matrix
+     * from memory faster than four rows at a time.
+     */
+    private static void sequential(long m0, int k, long x, float alpha, float beta, long yi) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        long end = (long) (k - k % L) * 4;
+        long end2 = (long) (k - k % (2 * L)) * 4;
+        long off = 0;
+        for (; off < end2; off += 2L * L * 4) {
+            a0 = FloatVector.fromMemorySegment(FS, ALL, m0 + off, ORDER)
+                    .fma(FloatVector.fromMemorySegment(FS, ALL, x + off, ORDER), a0);
+            a1 = FloatVector.fromMemorySegment(FS, ALL, m0 + off + L * 4L, ORDER)
+                    .fma(FloatVector.fromMemorySegment(FS, ALL, x + off + L * 4L, ORDER), a1);
+        }
+        if (off < end) {
+            a0 = FloatVector.fromMemorySegment(FS, ALL, m0 + off, ORDER)
+                    .fma(FloatVector.fromMemorySegment(FS, ALL, x + off, ORDER), a0);
+        }
+        float s = VectorOpsF32.laneSum(a0.add(a1));
+        if (end < k * 4L) {
+            s += tail(m0, x, k);
+        }
+        store(yi, s, alpha, beta);
     }
 
     /** One row. */

@@ -192,8 +192,22 @@ public final class DecodeTokenTiming {
         return n;
     }
 
+    /** With {@code -Dslab=true}: every buffer a 64-byte aligned slice of one block (huge pages where advised). */
+    private static final boolean SLAB = Boolean.getBoolean("slab");
+    private static DeviceBuffer slab;
+    private static long slabUsed;
+
     private static DeviceBuffer filled(CpuDevice dev, long n, SplittableRandom rnd, float scale) {
-        DeviceBuffer b = dev.allocate(n * 4, 64);
+        DeviceBuffer b;
+        if (SLAB) {
+            if (slab == null) {
+                slab = dev.allocate(512L << 20, 2L << 20);
+            }
+            b = slab.slice(slabUsed, n * 4);
+            slabUsed += (n * 4 + 63) & -64;
+        } else {
+            b = dev.allocate(n * 4, 64);
+        }
         long a = b.address();
         for (long i = 0; i < n; i++) {
             ALL.set(ValueLayout.JAVA_FLOAT_UNALIGNED, a + 4 * i, scale == 1f ? 1f : (float) (rnd.nextDouble() - 0.5)

@@ -9,11 +9,16 @@ import java.util.SplittableRandom;
 /**
  * Prints, per decode GEMV shape ({@code y = W x}, {@code W} {@code rows x k} row-major float32) and per place the
  * matrix is read from, microseconds per product on the calling thread of: a plain read of the matrix's floats
- * ("stream": what the memory delivers to one core, the floor for a GEMV that reads each weight once), {@link GemvF32}
- * (ours), the 8-row candidate of {@link GemvCandidates} and OpenBLAS's {@code cblas_sgemv}. Places: "hot" (one copy,
- * read again and again: L2 when it fits), "l3" (copies rotated so that 48 MiB are read between two reads of one
+ * ("stream": what the memory delivers to one core through four accumulators of adds), {@link GemvF32} (ours: four
+ * rows at a time, or one row front to back for {@code k} in {@link GemvF32#SEQUENTIAL_MIN_K}..{@link
+ * GemvF32#SEQUENTIAL_MAX_K}), the one-row candidates of {@link GemvCandidates} (rowSeq4: four accumulators; rowSeq4i:
+ * the same with int loop counters; rowSeq: two accumulators) and OpenBLAS's {@code cblas_sgemv}. Places: "hot" (one
+ * copy, read again and again: L2 when it fits), "l3" (copies rotated so that 48 MiB are read between two reads of one
  * copy, as the stories15M decode's 60 MB a token) and "dram" (256 MiB rotated, as the GQA 38M shape's 150 MB).
- * Medians of 5 interleaved rounds. Not a unit test; run with {@code OPENBLAS_NUM_THREADS=1 taskset -c 0 java
+ * Medians of {@code -Drounds} (5) interleaved rounds. {@code -Dshapes=ROWSxK,...} picks the shapes, {@code
+ * -Dxshift=N} puts {@code x} N bytes (mod 4096) after the first matrix. The candidates' speeds depend on the order
+ * of the shapes (the JIT compiles each method for the first shapes it sees; docs/benchmarks.md, issue 14, "Round 12:
+ * the GEMV on Zen 5"). Not a unit test; run with {@code OPENBLAS_NUM_THREADS=1 taskset -c 0 java
  * --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -cp ... org.tensorbuffer.cpu.GemvShapeTiming
  * [hot|l3|dram ...]}.
  */
@@ -34,7 +39,7 @@ public final class GemvShapeTiming {
                     .toArray()).toArray(int[][]::new);
         }
         ValueLayout.OfFloat f = ValueLayout.JAVA_FLOAT_UNALIGNED;
-        String[] names = {"stream", "ours", "oct8", "quad2", "rowSeq", "openblas"};
+        String[] names = {"stream", "ours", "rowSeq4", "rowSeq4i", "rowSeq", "openblas"};
         float sink = 0;
         for (String place : places) {
             long span = switch (place) {
@@ -56,7 +61,13 @@ public final class GemvShapeTiming {
                         ALL.set(f, a[c] + 4 * i, (float) r.nextDouble() - 0.5f);
                     }
                 }
-                long x = NativeMemory.allocate(k * 4L, 64);
+                long xBlock = NativeMemory.allocate(k * 4L + 8192, 64);
+                // -Dxshift=N: x starts N bytes (mod 4096) after the matrices' first address (default: where the C
+                // library put it)
+                long x = xBlock;
+                if (System.getProperty("xshift") != null) {
+                    x = ((xBlock + 4095) & -4096) + ((a[0] + Long.getLong("xshift")) & 4095);
+                }
                 long y = NativeMemory.allocate(rows * 4L, 64);
                 long y2 = NativeMemory.allocate(rows * 4L, 64);
                 for (int i = 0; i < k; i++) {
@@ -89,7 +100,7 @@ public final class GemvShapeTiming {
                 for (long p : a) {
                     NativeMemory.free(p);
                 }
-                for (long p : new long[] {x, y, y2}) {
+                for (long p : new long[] {xBlock, y, y2}) {
                     NativeMemory.free(p);
                 }
             }
@@ -106,8 +117,8 @@ public final class GemvShapeTiming {
         return switch (m) {
             case 0 -> stream(reps, a, (long) rows * k);
             case 1 -> ours(reps, a, rows, k, x, y);
-            case 2 -> oct(reps, a, rows, k, x, y2);
-            case 3 -> quad2(reps, a, rows, k, x, y2);
+            case 2 -> rowSeq4(reps, a, rows, k, x, y2);
+            case 3 -> rowSeq4i(reps, a, rows, k, x, y2);
             case 4 -> rowSeq(reps, a, rows, k, x, y2);
             default -> blas(reps, a, rows, k, x, y2, blas);
         };
@@ -128,23 +139,16 @@ public final class GemvShapeTiming {
         return 0;
     }
 
-    private static float oct(int reps, long[] a, int rows, int k, long x, long y) {
+    private static float rowSeq4(int reps, long[] a, int rows, int k, long x, long y) {
         for (int i = 0; i < reps; i++) {
-            GemvCandidates.oct(rows, k, a[i % a.length], x, y);
+            GemvCandidates.rowSeq4(rows, k, a[i % a.length], x, y);
         }
         return 0;
     }
 
-    private static float quad2(int reps, long[] a, int rows, int k, long x, long y) {
+    private static float rowSeq4i(int reps, long[] a, int rows, int k, long x, long y) {
         for (int i = 0; i < reps; i++) {
-            GemvCandidates.quad2(rows, k, a[i % a.length], x, y);
-        }
-        return 0;
-    }
-
-    private static float quadPf(int reps, long[] a, int rows, int k, long x, long y) {
-        for (int i = 0; i < reps; i++) {
-            GemvCandidates.quadPf(rows, k, a[i % a.length], x, y);
+            GemvCandidates.rowSeq4i(rows, k, a[i % a.length], x, y);
         }
         return 0;
     }

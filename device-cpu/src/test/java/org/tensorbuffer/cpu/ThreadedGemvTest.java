@@ -63,11 +63,44 @@ class ThreadedGemvTest {
         }
     }
     /**
+     * The Vector API GEMV ({@code tensorbuffer.cpu.gemm=java}) on rows of 192 to 384 elements, which it reads one row
+     * at a time ({@link GemvF32#SEQUENTIAL_MIN_K}), with lengths that leave an odd vector and a scalar tail: each row
+     * within the float64 tolerance, and three threads give one thread's bits.
+     */
+    @ParameterizedTest
+    @CsvSource({"97, 192", "130, 200", "64, 288", "33, 384", "21, 383", "40, 191", "40, 385"})
+    void sequentialRowsMatchFloat64(int rows, int k) {
+        SplittableRandom rnd = new SplittableRandom(rows * 7L + k);
+        double[] w = new double[rows * k];
+        double[] x = new double[k];
+        NativeFixture.fillUniform(rnd, w, x);
+        try (NativeFixture f = new NativeFixture(DEVICE)) {
+            DeviceBuffer bw = f.buffer(DType.F32, w);
+            DeviceBuffer bx = f.buffer(DType.F32, x);
+            double[][] results = new double[2][];
+            int r = 0;
+            for (int threads : new int[] {1, 3}) {
+                DeviceBuffer y = f.nans(DType.F32, rows);
+                new CpuKernels(Gemm.of(Gemm.Mode.JAVA), threads)
+                        .gemm(DType.F32, false, false, rows, 1, k, 1.0, bw, 0, k, bx, 0, 1, 0.0, y, 0, 1);
+                results[r++] = f.read(DType.F32, y, rows);
+            }
+            for (int i = 0; i < rows; i++) {
+                double[] dm = rowDot(w, x, i, k);
+                assertThat(results[0][i]).as("row %d", i)
+                        .isCloseTo(dm[0], Offset.offset(4 * Math.ulp((float) dm[1]) * Math.sqrt(k) + 1e-30));
+            }
+            assertThat(results[1]).isEqualTo(results[0]);
+        }
+    }
+
+    /**
      * With OpenBLAS, the product's row blocks (cut below OpenBLAS's own threading threshold, on one thread or split
      * over three) give the bits of {@code cblas_sgemv} called on every four rows apart: each row's sum does not
      * depend on the block it falls in. When OpenBLAS has threads, rows too long for calls of
      * {@link CpuKernels#MIN_BLAS_GEMV_QUADS} groups of four below the threshold take the Vector API GEMV ({@code java}
-     * mode's bits) on every thread count; that GEMV is within the float64 tolerance of OpenBLAS. (Run with and without {@code OPENBLAS_NUM_THREADS=1} to cover both.)
+     * mode's bits) on every thread count, as do matrices that {@link GemvChoice} gives the Vector API (on an AMD CPU,
+     * from {@link GemvChoice#MIN_ELEMENTS} elements); that GEMV is within the float64 tolerance of OpenBLAS. (Run with and without {@code OPENBLAS_NUM_THREADS=1} to cover both.)
      */
     @ParameterizedTest
     @CsvSource({"131, 37", "1030, 33", "513, 288", "301, 3000", "32000, 64", "700, 172"})
@@ -100,7 +133,8 @@ class ThreadedGemvTest {
             }
             results[3] = f.read(DType.F32, y, rows);
             boolean direct = blas.threads() != 1 && CpuKernels.SGEMV_KERNEL && blas.hasSgemvKernel();
-            boolean blasRows = direct || CpuKernels.blasGemvCallRows(blas, k) > 0;
+            boolean blasRows = !GemvChoice.fromSystemProperty().java((long) rows * k)
+                    && (direct || CpuKernels.blasGemvCallRows(blas, k) > 0);
             assertThat(results[0]).isEqualTo(blasRows ? results[3] : results[2]);
             assertThat(results[1]).isEqualTo(results[0]);
             for (int i = 0; i < rows; i++) {
