@@ -14,10 +14,12 @@ import java.util.Locale;
  * <p>The system property {@code tensorbuffer.cpu.gemv} decides:
  * <ul>
  *   <li>{@code auto} (default): {@link GemvF32} on AMD CPUs ({@code vendor_id} {@code AuthenticAMD} in
- *       {@code /proc/cpuinfo}), OpenBLAS elsewhere. On the 2-core Zen 5 EPYC, OpenBLAS 0.3.21's {@code sgemv_t}
- *       streamed the decode's matrices at 14-24 GB/s against 24-32 for {@link GemvF32}, under its Haswell, SkylakeX
- *       and Zen cores alike, and the warm stories15M decode ran 1.2x faster with {@link GemvF32} (docs/benchmarks.md,
- *       issue 14, "Round 12: the GEMV on Zen 5"); on the Intel machine of round 7 OpenBLAS was 4-20% ahead;</li>
+ *       {@code /proc/cpuinfo}), OpenBLAS elsewhere. On the 2-core Zen 5 EPYC, OpenBLAS 0.3.21's {@code sgemv}
+ *       streamed matrices of 192-2048-wide rows from memory at 14.6-28 GB/s against 25-37 for {@link GemvF32} (and was
+ *       behind a plain loop in C under its Haswell, SkylakeX and Zen cores alike), and the warm 1-thread decode ran
+ *       1.22x (stories15M shape) and 1.16x (GQA 38M shape) faster with {@link GemvF32}, in one interleaved run
+ *       (docs/benchmarks.md, issue 14, "Round 12: the GEMV on Zen 5"); on the Intel machine of round 7 OpenBLAS was
+ *       4-20% ahead;</li>
  *   <li>{@code java}: {@link GemvF32};</li>
  *   <li>{@code openblas}: OpenBLAS.</li>
  * </ul>

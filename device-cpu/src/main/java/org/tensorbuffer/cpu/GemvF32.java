@@ -14,7 +14,9 @@ import jdk.incubator.vector.VectorSpecies;
  * Float32 matrix-vector product {@code y[i] = alpha * dot(M[i, :], x) + beta * y[i]} for rows {@code r0 <= i < r1}
  * with the Vector API, written to be bound by the memory bandwidth of streaming {@code M}: four rows at a time, so
  * that each vector of {@code x} is loaded once for four rows and four independent FMA chains hide the FMA latency,
- * except rows of {@link #SEQUENTIAL_MIN_K}..{@link #SEQUENTIAL_MAX_K} elements, read one at a time front to back;
+ * except contiguous rows of at least {@link #SEQUENTIAL_MIN_K} elements, a multiple of two vectors, read as one
+ * stream ({@link #flat}), and other rows of {@link #SEQUENTIAL_MIN_K}..{@link #SEQUENTIAL_MAX_K} elements, read one at
+ * a time front to back;
  * {@code x} is read in place from native memory (no copy, no allocation); one species (the preferred one) with a
  * scalar tail. The decode step's {@code W x} products (weights {@code [out, in]} row-major times a vector) take this
  * path in {@link CpuKernels}' row blocks when OpenBLAS is absent or not wanted ({@code tensorbuffer.cpu.gemm=java}),
@@ -89,6 +91,10 @@ final class GemvF32 {
         }
         long rowBytes = (long) ld * 4;
         int i = r0;
+        if (ld == k && k % (2 * L) == 0 && k >= SEQUENTIAL_MIN_K) {
+            flat(mat + r0 * rowBytes, r1 - r0, k, x, alpha, beta, y + (long) r0 * incY * 4, (long) incY * 4);
+            return;
+        }
         if (k >= SEQUENTIAL_MIN_K && k <= SEQUENTIAL_MAX_K) {
             for (; i < r1; i++) {
                 sequential(mat + i * rowBytes, k, x, alpha, beta, y + (long) i * incY * 4);
@@ -190,6 +196,38 @@ final class GemvF32 {
             s += tail(m0, x, k);
         }
         store(yi, s, alpha, beta);
+    }
+
+    /**
+     * {@code rows} contiguous rows of {@code k} elements ({@code k} a multiple of two vectors) from {@code m0} as one
+     * loop over the matrix's vectors, two a step into two accumulators, a row's sum ({@link VectorOpsF32#laneSum} of
+     * the two) stored when its last vector is read: the same operations, in the same order, as {@link #sequential}
+     * on each row, so the same bits. With no loop per row, its speed does not depend on the row lengths C2 saw when
+     * it compiled it: a loop per row ran a 512-wide matrix at 11-17 GB/s or 25-31 GB/s depending on the rows the
+     * process had multiplied first, this one at 25-34 (GemvShapeTiming dram, three orders; docs/benchmarks.md,
+     * issue 14, "Round 12: the GEMV on Zen 5").
+     */
+    private static void flat(long m0, int rows, int k, long x, float alpha, float beta, long y0, long yStep) {
+        long rowBytes = k * 4L;
+        long total = rows * rowBytes;
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        long xo = 0;
+        long yi = y0;
+        for (long off = 0; off < total; off += 2L * L * 4) {
+            a0 = FloatVector.fromMemorySegment(FS, ALL, m0 + off, ORDER)
+                    .fma(FloatVector.fromMemorySegment(FS, ALL, x + xo, ORDER), a0);
+            a1 = FloatVector.fromMemorySegment(FS, ALL, m0 + off + L * 4L, ORDER)
+                    .fma(FloatVector.fromMemorySegment(FS, ALL, x + xo + L * 4L, ORDER), a1);
+            xo += 2L * L * 4;
+            if (xo == rowBytes) {
+                store(yi, VectorOpsF32.laneSum(a0.add(a1)), alpha, beta);
+                yi += yStep;
+                xo = 0;
+                a0 = FloatVector.zero(FS);
+                a1 = FloatVector.zero(FS);
+            }
+        }
     }
 
     /** One row. */

@@ -134,6 +134,37 @@ final class GemvCandidates {
         ALL.set(F, yi, s);
     }
 
+    /**
+     * The whole matrix as one loop over its vectors (two accumulators), a row's sum stored when its last vector is
+     * read: no inner loop per row. Needs {@code k} a multiple of two vectors; else rowSeq.
+     */
+    static void flat(int rows, int k, long mat, long x, long y) {
+        if (k % (2 * L) != 0) {
+            rowSeq(rows, k, mat, x, y);
+            return;
+        }
+        long rowBytes = k * 4L;
+        long total = rows * rowBytes;
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        long xo = 0;
+        long yi = y;
+        for (long off = 0; off < total; off += 2L * L * 4) {
+            a0 = FloatVector.fromMemorySegment(FS, ALL, mat + off, ORDER)
+                    .fma(FloatVector.fromMemorySegment(FS, ALL, x + xo, ORDER), a0);
+            a1 = FloatVector.fromMemorySegment(FS, ALL, mat + off + L * 4L, ORDER)
+                    .fma(FloatVector.fromMemorySegment(FS, ALL, x + xo + L * 4L, ORDER), a1);
+            xo += 2L * L * 4;
+            if (xo == rowBytes) {
+                ALL.set(F, yi, VectorOpsF32.laneSum(a0.add(a1)));
+                yi += 4;
+                xo = 0;
+                a0 = FloatVector.zero(FS);
+                a1 = FloatVector.zero(FS);
+            }
+        }
+    }
+
     /** Reads every float of the matrix (eight accumulators of adds): the rate memory streams to one core. */
     static float stream(long mat, long elements) {
         FloatVector a0 = FloatVector.zero(FS);

@@ -39,7 +39,7 @@ public final class GemvShapeTiming {
                     .toArray()).toArray(int[][]::new);
         }
         ValueLayout.OfFloat f = ValueLayout.JAVA_FLOAT_UNALIGNED;
-        String[] names = {"stream", "ours", "rowSeq4", "rowSeq4i", "rowSeq", "openblas"};
+        String[] names = {"stream", "ours", "rowSeq4", "flat", "rowSeq", "openblas"};
         float sink = 0;
         for (String place : places) {
             long span = switch (place) {
@@ -118,7 +118,7 @@ public final class GemvShapeTiming {
             case 0 -> stream(reps, a, (long) rows * k);
             case 1 -> ours(reps, a, rows, k, x, y);
             case 2 -> rowSeq4(reps, a, rows, k, x, y2);
-            case 3 -> rowSeq4i(reps, a, rows, k, x, y2);
+            case 3 -> flat(reps, a, rows, k, x, y2);
             case 4 -> rowSeq(reps, a, rows, k, x, y2);
             default -> blas(reps, a, rows, k, x, y2, blas);
         };
@@ -149,6 +149,13 @@ public final class GemvShapeTiming {
     private static float rowSeq4i(int reps, long[] a, int rows, int k, long x, long y) {
         for (int i = 0; i < reps; i++) {
             GemvCandidates.rowSeq4i(rows, k, a[i % a.length], x, y);
+        }
+        return 0;
+    }
+
+    private static float flat(int reps, long[] a, int rows, int k, long x, long y) {
+        for (int i = 0; i < reps; i++) {
+            GemvCandidates.flat(rows, k, a[i % a.length], x, y);
         }
         return 0;
     }

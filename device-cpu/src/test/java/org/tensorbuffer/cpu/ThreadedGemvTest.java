@@ -63,21 +63,29 @@ class ThreadedGemvTest {
         }
     }
     /**
-     * The Vector API GEMV ({@code tensorbuffer.cpu.gemm=java}) on rows of 192 to 384 elements, which it reads one row
-     * at a time ({@link GemvF32#SEQUENTIAL_MIN_K}), with lengths that leave an odd vector and a scalar tail: each row
-     * within the float64 tolerance, and three threads give one thread's bits.
+     * The Vector API GEMV ({@code tensorbuffer.cpu.gemm=java}) on rows of at least 192 elements: contiguous rows of a
+     * multiple of 32 elements are read as one stream ({@code GemvF32.flat}), other rows of 192 to 384 one at a time
+     * ({@code GemvF32.sequential}), with lengths that leave an odd vector and a scalar tail, and 191/385 (four rows at
+     * a time): each row within the float64 tolerance, three threads give one thread's bits, and for lengths of 192
+     * to 384 the same rows stored with a gap after each ({@code ld = k + 5}: the one-row loop) give the stream's bits.
      */
     @ParameterizedTest
-    @CsvSource({"97, 192", "130, 200", "64, 288", "33, 384", "21, 383", "40, 191", "40, 385"})
-    void sequentialRowsMatchFloat64(int rows, int k) {
+    @CsvSource({"97, 192", "130, 200", "64, 288", "33, 384", "21, 383", "40, 191", "40, 385", "77, 512", "9, 1376"})
+    void wideRowsMatchFloat64(int rows, int k) {
         SplittableRandom rnd = new SplittableRandom(rows * 7L + k);
         double[] w = new double[rows * k];
         double[] x = new double[k];
         NativeFixture.fillUniform(rnd, w, x);
+        int ld = k + 5;
+        double[] padded = new double[rows * ld];
+        for (int i = 0; i < rows; i++) {
+            System.arraycopy(w, i * k, padded, i * ld, k);
+        }
         try (NativeFixture f = new NativeFixture(DEVICE)) {
             DeviceBuffer bw = f.buffer(DType.F32, w);
+            DeviceBuffer bp = f.buffer(DType.F32, padded);
             DeviceBuffer bx = f.buffer(DType.F32, x);
-            double[][] results = new double[2][];
+            double[][] results = new double[3][];
             int r = 0;
             for (int threads : new int[] {1, 3}) {
                 DeviceBuffer y = f.nans(DType.F32, rows);
@@ -85,12 +93,20 @@ class ThreadedGemvTest {
                         .gemm(DType.F32, false, false, rows, 1, k, 1.0, bw, 0, k, bx, 0, 1, 0.0, y, 0, 1);
                 results[r++] = f.read(DType.F32, y, rows);
             }
+            DeviceBuffer y = f.nans(DType.F32, rows);
+            new CpuKernels(Gemm.of(Gemm.Mode.JAVA), 1)
+                    .gemm(DType.F32, false, false, rows, 1, k, 1.0, bp, 0, ld, bx, 0, 1, 0.0, y, 0, 1);
+            results[2] = f.read(DType.F32, y, rows);
             for (int i = 0; i < rows; i++) {
                 double[] dm = rowDot(w, x, i, k);
-                assertThat(results[0][i]).as("row %d", i)
-                        .isCloseTo(dm[0], Offset.offset(4 * Math.ulp((float) dm[1]) * Math.sqrt(k) + 1e-30));
+                double tol = 4 * Math.ulp((float) dm[1]) * Math.sqrt(k) + 1e-30;
+                assertThat(results[0][i]).as("row %d", i).isCloseTo(dm[0], Offset.offset(tol));
+                assertThat(results[2][i]).as("row %d, ld %d", i, ld).isCloseTo(dm[0], Offset.offset(tol));
             }
             assertThat(results[1]).isEqualTo(results[0]);
+            if (k >= GemvF32.SEQUENTIAL_MIN_K && k <= GemvF32.SEQUENTIAL_MAX_K) {
+                assertThat(results[2]).as("one row at a time, ld %d", ld).isEqualTo(results[0]);
+            }
         }
     }
 
