@@ -245,7 +245,8 @@ public final class CpuKernels implements Kernels {
      * when the matrix has at least {@link #PARALLEL_GEMV_ELEMENTS} elements and there are several threads, blocks
      * of at least about {@link #GEMV_PART_ELEMENTS} matrix elements (at most {@link #PARTS_PER_THREAD} per thread)
      * that the kernels' threads take one at a time. A block runs as OpenBLAS's {@code cblas_sgemv} when
-     * {@link Gemm#gemvBlas()} gives one and {@link GemvChoice} does not take the Vector API for a matrix of this size, in calls of {@link #blasGemvCallRows} rows (when that is 0, and without
+     * {@link Gemm#gemvBlas()} gives one and {@link GemvChoice} does not take the Vector API for a matrix of this
+     * size, in calls of {@link #blasGemvCallRows} rows (when that is 0, and without
      * OpenBLAS, as {@link GemvF32}); when OpenBLAS has threads of its own and exports its single-threaded kernel
      * ({@link OpenBlas#sgemvKernelRows}), as one call of that kernel per block instead (the same bits as
      * {@code cblas_sgemv} on one thread; 1.1-1.3x faster per decode token at two threads than {@link GemvF32} in

@@ -9,12 +9,13 @@ import java.util.SplittableRandom;
 /**
  * Prints, per decode GEMV shape ({@code y = W x}, {@code W} {@code rows x k} row-major float32) and per place the
  * matrix is read from, microseconds per product on the calling thread of: a plain read of the matrix's floats
- * ("stream": what the memory delivers to one core through four accumulators of adds), {@link GemvF32} (ours: four
- * rows at a time, or one row front to back for {@code k} in {@link GemvF32#SEQUENTIAL_MIN_K}..{@link
- * GemvF32#SEQUENTIAL_MAX_K}), the one-row candidates of {@link GemvCandidates} (rowSeq4: four accumulators; rowSeq4i:
- * the same with int loop counters; rowSeq: two accumulators) and OpenBLAS's {@code cblas_sgemv}. Places: "hot" (one
- * copy, read again and again: L2 when it fits), "l3" (copies rotated so that 48 MiB are read between two reads of one
- * copy, as the stories15M decode's 60 MB a token) and "dram" (256 MiB rotated, as the GQA 38M shape's 150 MB).
+ * ("stream": what the memory delivers to one core through four accumulators of adds), {@link GemvF32} (ours: one
+ * loop over the matrix for contiguous rows of at least 192 elements, a multiple of 32; else one row at a time for
+ * {@code k} in {@link GemvF32#SEQUENTIAL_MIN_K}..{@link GemvF32#SEQUENTIAL_MAX_K}; else four rows at a time), the
+ * one-row candidate of {@link GemvCandidates} with four accumulators (rowSeq4) and OpenBLAS's
+ * {@code cblas_sgemv}. Places: "hot" (one copy, read again and again: L2 when it fits), "l3" (copies rotated so
+ * that 48 MiB are read between two reads of one copy, as the stories15M decode's 60 MB a token) and "dram" (256 MiB
+ * rotated, as the GQA 38M shape's 150 MB).
  * Medians of {@code -Drounds} (5) interleaved rounds. {@code -Dshapes=ROWSxK,...} picks the shapes, {@code
  * -Dxshift=N} puts {@code x} N bytes (mod 4096) after the first matrix. The candidates' speeds depend on the order
  * of the shapes (the JIT compiles each method for the first shapes it sees; docs/benchmarks.md, issue 14, "Round 12:
@@ -39,7 +40,7 @@ public final class GemvShapeTiming {
                     .toArray()).toArray(int[][]::new);
         }
         ValueLayout.OfFloat f = ValueLayout.JAVA_FLOAT_UNALIGNED;
-        String[] names = {"stream", "ours", "rowSeq4", "flat", "rowSeq", "openblas"};
+        String[] names = {"stream", "ours", "rowSeq4", "openblas"};
         float sink = 0;
         for (String place : places) {
             long span = switch (place) {
@@ -85,7 +86,7 @@ public final class GemvShapeTiming {
                     }
                 }
                 GemvF32.rows(0, rows, k, 1f, a[0], k, x, 1, 0f, y, 1);
-                GemvCandidates.rowSeq(rows, k, a[0], x, y2);
+                GemvCandidates.rowSeq4(rows, k, a[0], x, y2);
                 double maxd = 0;
                 for (int i = 0; i < rows; i++) {
                     maxd = Math.max(maxd, Math.abs(ALL.get(f, y + 4L * i) - ALL.get(f, y2 + 4L * i)));
@@ -95,7 +96,7 @@ public final class GemvShapeTiming {
                     Arrays.sort(t[m]);
                     line.append(String.format("  %s %8.2f us (%5.1f GB/s)", names[m], t[m][ROUNDS / 2], bytes / t[m][ROUNDS / 2] / 1e3));
                 }
-                line.append(String.format("  rowSeq-ours max diff %.2g", maxd));
+                line.append(String.format("  rowSeq4-ours max diff %.2g", maxd));
                 System.out.println(line);
                 for (long p : a) {
                     NativeMemory.free(p);
@@ -118,8 +119,6 @@ public final class GemvShapeTiming {
             case 0 -> stream(reps, a, (long) rows * k);
             case 1 -> ours(reps, a, rows, k, x, y);
             case 2 -> rowSeq4(reps, a, rows, k, x, y2);
-            case 3 -> flat(reps, a, rows, k, x, y2);
-            case 4 -> rowSeq(reps, a, rows, k, x, y2);
             default -> blas(reps, a, rows, k, x, y2, blas);
         };
     }
@@ -142,27 +141,6 @@ public final class GemvShapeTiming {
     private static float rowSeq4(int reps, long[] a, int rows, int k, long x, long y) {
         for (int i = 0; i < reps; i++) {
             GemvCandidates.rowSeq4(rows, k, a[i % a.length], x, y);
-        }
-        return 0;
-    }
-
-    private static float rowSeq4i(int reps, long[] a, int rows, int k, long x, long y) {
-        for (int i = 0; i < reps; i++) {
-            GemvCandidates.rowSeq4i(rows, k, a[i % a.length], x, y);
-        }
-        return 0;
-    }
-
-    private static float flat(int reps, long[] a, int rows, int k, long x, long y) {
-        for (int i = 0; i < reps; i++) {
-            GemvCandidates.flat(rows, k, a[i % a.length], x, y);
-        }
-        return 0;
-    }
-
-    private static float rowSeq(int reps, long[] a, int rows, int k, long x, long y) {
-        for (int i = 0; i < reps; i++) {
-            GemvCandidates.rowSeq(rows, k, a[i % a.length], x, y);
         }
         return 0;
     }
