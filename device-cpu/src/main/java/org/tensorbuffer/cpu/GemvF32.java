@@ -7,7 +7,6 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -153,10 +152,10 @@ final class GemvF32 {
             s2 = c.lane(L / 4);
             s3 = c.lane(3 * L / 4);
         } else {
-            s0 = a0.reduceLanes(VectorOperators.ADD);
-            s1 = a1.reduceLanes(VectorOperators.ADD);
-            s2 = a2.reduceLanes(VectorOperators.ADD);
-            s3 = a3.reduceLanes(VectorOperators.ADD);
+            s0 = VectorOpsF32.laneSum(a0);
+            s1 = VectorOpsF32.laneSum(a1);
+            s2 = VectorOpsF32.laneSum(a2);
+            s3 = VectorOpsF32.laneSum(a3);
         }
         if (end < k * 4L) {
             s0 += tail(m0, x, k);
@@ -238,7 +237,7 @@ final class GemvF32 {
             a0 = FloatVector.fromMemorySegment(FS, ALL, m0 + off, ORDER)
                     .fma(FloatVector.fromMemorySegment(FS, ALL, x + off, ORDER), a0);
         }
-        float s = a0.reduceLanes(VectorOperators.ADD);
+        float s = VectorOpsF32.laneSum(a0); // a fixed tree: the same bits in every JIT tier, unlike reduceLanes
         if (end < k * 4L) {
             s += tail(m0, x, k);
         }
