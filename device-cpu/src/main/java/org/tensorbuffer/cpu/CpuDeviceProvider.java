@@ -26,6 +26,9 @@ public final class CpuDeviceProvider implements DeviceProvider {
             return List.of(DeviceStatus.available("cpu", name(), probe.properties()));
         } catch (DeviceUnavailableException e) {
             return List.of(DeviceStatus.unavailable("cpu", name(), e.getMessage()));
+        } catch (IllegalArgumentException e) {
+            // a bad setting (tensorbuffer.cpu.gemm, tensorbuffer.cpu.gemv, the thread count): the message names it
+            return List.of(DeviceStatus.unavailable("cpu", name(), e.getMessage()));
         } catch (RuntimeException | LinkageError e) {
             return List.of(DeviceStatus.unavailable("cpu", name(), "cannot use native memory: " + e));
         }
@@ -44,6 +47,8 @@ public final class CpuDeviceProvider implements DeviceProvider {
             return new CpuDevice();
         } catch (DeviceUnavailableException e) {
             throw e;
+        } catch (IllegalArgumentException e) {
+            throw new DeviceUnavailableException("device 'cpu' cannot be opened: " + e.getMessage(), e);
         } catch (RuntimeException | LinkageError e) {
             throw new DeviceUnavailableException("device 'cpu' cannot be opened: " + e, e);
         }

@@ -296,7 +296,29 @@ class CpuDeviceTest {
         assertThat(d).isInstanceOf(CpuDevice.class);
         DeviceStatus st = new CpuDeviceProvider().probe().get(0);
         assertThat(st.properties().get("gemm")).isNotBlank();
+        assertThat(st.properties().get("gemv")).isNotBlank();
         assertThatThrownBy(() -> new CpuDeviceProvider().open("cuda:0"))
                 .hasMessageContaining("cuda:0");
+    }
+
+    /** A bad kernel setting makes the device unavailable with the setting's one-line message, not a class name. */
+    @Test
+    void badGemvSettingIsTheUnavailableReason() {
+        String old = System.getProperty("tensorbuffer.cpu.gemv");
+        System.setProperty("tensorbuffer.cpu.gemv", "fast");
+        try {
+            DeviceStatus st = new CpuDeviceProvider().probe().get(0);
+            assertThat(st.available()).isFalse();
+            assertThat(st.reason()).isEqualTo("tensorbuffer.cpu.gemv must be auto, java or openblas, got 'fast'");
+            assertThatThrownBy(() -> new CpuDeviceProvider().open("cpu"))
+                    .hasMessage("device 'cpu' cannot be opened: tensorbuffer.cpu.gemv must be auto, java or openblas,"
+                            + " got 'fast'");
+        } finally {
+            if (old == null) {
+                System.clearProperty("tensorbuffer.cpu.gemv");
+            } else {
+                System.setProperty("tensorbuffer.cpu.gemv", old);
+            }
+        }
     }
 }
