@@ -1,16 +1,11 @@
 package org.tensorbuffer.cpu;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Locale;
 import java.util.Set;
-import java.util.stream.Collectors;
 
 /**
  * Which of OpenBLAS's per-CPU kernel sets ("core") the process loads, decided before {@link OpenBlas} loads the
@@ -92,9 +87,9 @@ final class BlasCore {
     static void apply() {
         try {
             String[] why = new String[1];
-            String cpuinfo = readCpuinfo();
+            String cpuinfo = CpuInfo.text();
             String core = choose(System.getProperty("tensorbuffer.cpu.blasCore"), System.getenv("OPENBLAS_CORETYPE"),
-                    cpuinfo == null ? null : flags(cpuinfo), why);
+                    cpuinfo == null ? null : CpuInfo.flags(cpuinfo), why);
             if (core != null && !setenv("OPENBLAS_CORETYPE", core)) {
                 why[0] += "; setenv failed, OpenBLAS's choice";
             }
@@ -107,27 +102,6 @@ final class BlasCore {
     /** Why the loaded core was chosen, e.g. {@code auto: the CPU has AVX-512 ...}. */
     static String reason() {
         return reason;
-    }
-
-    /** The flags of the first {@code flags} line of {@code /proc/cpuinfo} text. */
-    static Set<String> flags(String cpuinfo) {
-        for (String line : cpuinfo.split("\n")) {
-            if (line.startsWith("flags")) {
-                int colon = line.indexOf(':');
-                return Arrays.stream(line.substring(colon + 1).trim().split("\\s+"))
-                        .map(f -> f.toLowerCase(Locale.ROOT)).collect(Collectors.toSet());
-            }
-        }
-        return Set.of();
-    }
-
-    private static String readCpuinfo() {
-        try {
-            Path p = Path.of("/proc/cpuinfo");
-            return Files.isReadable(p) ? Files.readString(p) : null;
-        } catch (IOException | SecurityException e) {
-            return null;
-        }
     }
 
     private static boolean setenv(String name, String value) throws Throwable {

@@ -296,8 +296,8 @@ public final class CpuDevice implements Device {
      * {@code name}, {@code arch}, {@code threads}, {@code gemm} (e.g. {@code OpenBLAS (libopenblas.so.0, SkylakeX
      * core: ...)}, the core and why it was chosen: see {@code tensorbuffer.cpu.blasCore} in {@link BlasCore}),
      * {@code gemm.threads}, {@code gemv} (which GEMV runs large float32 matrix-vector products: see
-     * {@code tensorbuffer.cpu.gemv} in {@link CpuKernels#gemvDescription()}), {@code kernel.threads} (see {@link CpuKernels#threads()}), {@code kernel.spin} (see
-     * {@link CpuKernels#spinMicros()}), {@code memory},
+     * {@code tensorbuffer.cpu.gemv} in {@link CpuKernels#gemvDescription()}), {@code kernel.threads} (see
+     * {@link CpuKernels#threads()}), {@code kernel.spin} (see {@link CpuKernels#spinMicros()}), {@code memory},
      * {@code alignment}, {@code live}.
      */
     @Override

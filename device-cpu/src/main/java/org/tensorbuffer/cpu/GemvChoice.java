@@ -1,8 +1,5 @@
 package org.tensorbuffer.cpu;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Locale;
 
 /**
@@ -70,7 +67,8 @@ final class GemvChoice {
      *                                  {@code openblas}
      */
     static GemvChoice fromSystemProperty() {
-        return of(System.getProperty("tensorbuffer.cpu.gemv"), Vendor.ID);
+        String cpuinfo = CpuInfo.text();
+        return of(System.getProperty("tensorbuffer.cpu.gemv"), cpuinfo == null ? null : CpuInfo.vendor(cpuinfo));
     }
 
     /** Whether a matrix of {@code elements} elements runs {@link GemvF32} when OpenBLAS is loaded. */
@@ -81,30 +79,5 @@ final class GemvChoice {
     /** E.g. {@code Vector API for matrices from 65536 elements (auto: AMD CPU), OpenBLAS below}. */
     String description() {
         return description;
-    }
-
-    /** The first {@code vendor_id} of {@code /proc/cpuinfo} text, or null. */
-    static String vendor(String cpuinfo) {
-        for (String line : cpuinfo.split("\n")) {
-            if (line.startsWith("vendor_id")) {
-                int colon = line.indexOf(':');
-                return colon < 0 ? null : line.substring(colon + 1).trim();
-            }
-        }
-        return null;
-    }
-
-    /** This machine's CPU vendor, read once. */
-    private static final class Vendor {
-        static final String ID = read();
-
-        private static String read() {
-            try {
-                Path p = Path.of("/proc/cpuinfo");
-                return Files.isReadable(p) ? vendor(Files.readString(p)) : null;
-            } catch (IOException | SecurityException e) {
-                return null;
-            }
-        }
     }
 }

@@ -52,8 +52,8 @@ class BlasCoreTest {
     void flagsAreReadFromTheFirstFlagsLineOfCpuinfo() {
         String cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu FMA avx2 avx512f avx512f\n"
                 + "flags\t\t: other\n";
-        assertThat(BlasCore.flags(cpuinfo)).containsExactlyInAnyOrder("fpu", "fma", "avx2", "avx512f");
-        assertThat(BlasCore.flags("processor : 0\n")).isEmpty();
+        assertThat(CpuInfo.flags(cpuinfo)).containsExactlyInAnyOrder("fpu", "fma", "avx2", "avx512f");
+        assertThat(CpuInfo.flags("processor : 0\n")).isEmpty();
     }
 
     /**
@@ -65,7 +65,7 @@ class BlasCoreTest {
         Path p = Path.of("/proc/cpuinfo");
         assumeTrue(Files.isReadable(p), "no /proc/cpuinfo");
         assumeTrue(System.getProperty("tensorbuffer.cpu.blasCore") == null, "tensorbuffer.cpu.blasCore is set");
-        String chosen = choose(null, System.getenv("OPENBLAS_CORETYPE"), BlasCore.flags(Files.readString(p)));
+        String chosen = choose(null, System.getenv("OPENBLAS_CORETYPE"), CpuInfo.flags(Files.readString(p)));
         assumeTrue(chosen != null, "auto leaves OpenBLAS's choice on this machine");
         var blas = OpenBlas.load();
         assumeTrue(blas.isPresent(), "no OpenBLAS");

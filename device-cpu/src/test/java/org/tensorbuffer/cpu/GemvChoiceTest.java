@@ -44,7 +44,7 @@ class GemvChoiceTest {
     void vendorIsTheFirstVendorIdLine() {
         String cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\n\nprocessor\t: 1\n"
                 + "vendor_id\t: GenuineIntel\n";
-        assertThat(GemvChoice.vendor(cpuinfo)).isEqualTo("AuthenticAMD");
-        assertThat(GemvChoice.vendor("processor\t: 0\nflags\t: fpu\n")).isNull();
+        assertThat(CpuInfo.vendor(cpuinfo)).isEqualTo("AuthenticAMD");
+        assertThat(CpuInfo.vendor("processor\t: 0\nflags\t: fpu\n")).isNull();
     }
 }
